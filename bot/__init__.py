@@ -1,0 +1,1 @@
+"""concernbot: the shell (settings, command line, the turn service, channels)."""

@@ -1,0 +1,1 @@
+"""Channels: each translates between a messaging surface and the turn service."""

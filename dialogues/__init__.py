@@ -1,0 +1,1 @@
+"""The pure core: journeys as state machines, risk, pathway advice and content."""

@@ -1,0 +1,156 @@
+"""The plain records the core hands out and takes back: conversations, concerns, advice.
+
+Everything here is serialisable to JSON through `to_dict`/`from_dict`, so storage keeps
+only names and answers, never a pickled machine. Answers hold str, int, bool, None or
+lists of str.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+Answer: TypeAlias = str | int | bool | None | list[str]
+Answers: TypeAlias = Mapping[str, Answer]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _frozen(answers: Mapping[str, Answer]) -> Mapping[str, Answer]:
+    """A read-only copy, with lists copied so nobody shares them."""
+    return MappingProxyType(
+        {k: list(v) if isinstance(v, list) else v for k, v in answers.items()}
+    )
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where one chat is in one journey: a state name plus the answers given so far."""
+
+    key: str
+    owner: str
+    journey: str
+    state: str
+    answers: Answers = field(default_factory=dict)
+    trail: tuple[str, ...] = ()
+    editing: bool = False
+    paused: bool = False
+    interrupt: str | None = None
+    version: int = 0
+    created_at: datetime = EPOCH
+    updated_at: datetime = EPOCH
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "answers", _frozen(self.answers))
+        object.__setattr__(self, "trail", tuple(self.trail))
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def with_answer(self, key: str, value: Answer) -> Conversation:
+        return replace(self, answers={**self.answers, key: value})
+
+    def without_answers(self, *keys: str) -> Conversation:
+        return replace(self, answers={k: v for k, v in self.answers.items() if k not in keys})
+
+    def answer_text(self, key: str) -> str | None:
+        value = self.answers.get(key)
+        return value if isinstance(value, str) else None
+
+    def answer_list(self, key: str) -> list[str]:
+        value = self.answers.get(key)
+        return list(value) if isinstance(value, list) else []
+
+
+FINAL_STATES = frozenset({"submitted", "answered", "cancelled"})
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What the learner is told to do next, and why (reasons are content keys)."""
+
+    level: int
+    reasons: tuple[str, ...]
+    act_now: bool = False
+    incident_reminder: bool = False
+    alert_team_now: bool = False
+    team_would_expect: bool = False
+    skipped_levels: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "reasons": list(self.reasons),
+            "act_now": self.act_now,
+            "incident_reminder": self.incident_reminder,
+            "alert_team_now": self.alert_team_now,
+            "team_would_expect": self.team_would_expect,
+            "skipped_levels": list(self.skipped_levels),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Advice:
+        return cls(
+            level=int(data["level"]),
+            reasons=tuple(data["reasons"]),
+            act_now=bool(data.get("act_now", False)),
+            incident_reminder=bool(data.get("incident_reminder", False)),
+            alert_team_now=bool(data.get("alert_team_now", False)),
+            team_would_expect=bool(data.get("team_would_expect", False)),
+            skipped_levels=tuple(data.get("skipped_levels", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Concern:
+    """A submitted concern: the fields of a Quality Concerns Alert plus what the bot advised.
+
+    `owner` is the channel's key for the reporter, kept only so replies can travel back
+    through the bot; it is never shown to the Quality team.
+    """
+
+    reference: str
+    owner: str
+    identity: str  # named | confidential | anonymous
+    reporter_name: str | None
+    reporter_contact: str | None
+    learner_group: str
+    organisation: str
+    organisation_other: str | None
+    site: str | None
+    programme: str | None
+    description: str
+    started: str
+    frequency: str
+    topics: tuple[str, ...]
+    standards: tuple[str, ...]
+    likelihood: int
+    impact: int
+    score: int
+    band: str
+    controls: tuple[str, ...]
+    controls_detail: str | None
+    further_actions: str | None
+    told: tuple[str, ...]
+    told_outcome: str | None
+    barrier: str
+    affected: str
+    danger_now: str
+    patient_risk: str
+    wants_team: str
+    advice: Advice
+    queued_for_team: bool
+    status: str
+    content_version: str
+    created_at: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("topics", "standards", "controls", "told"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+
+CONCERN_FIELDS = tuple(f.name for f in fields(Concern))
