@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-Answer: TypeAlias = str | int | bool | None | list[str]
+Answer: TypeAlias = str | int | bool | list[str] | None
 Answers: TypeAlias = Mapping[str, Answer]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -21,9 +21,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _frozen(answers: Mapping[str, Answer]) -> Mapping[str, Answer]:
     """A read-only copy, with lists copied so nobody shares them."""
-    return MappingProxyType(
-        {k: list(v) if isinstance(v, list) else v for k, v in answers.items()}
-    )
+    return MappingProxyType({k: list(v) if isinstance(v, list) else v for k, v in answers.items()})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""All content in one validated bundle: the catalogue, the prompts, and their cross-checks.
+
+`load_content` is what start-up calls. Beyond each file's own checks it makes sure the
+prompts fit the journeys and the policy: every step has its words, every choice the code
+branches on exists, every reason the advice can give has a text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialogues.advice import BARRIERS, REASON_KEYS
+from dialogues.catalogue import DEFAULT_CONTENT_DIR, Catalogue, ContentError, load_catalogue
+from dialogues.journeys import JOURNEYS
+from dialogues.prompts import FILE, Prompts, load_prompts
+
+# Steps whose choices come from the other content files rather than from prompts.toml.
+DYNAMIC_CHOICES = frozenset(
+    {"group", "organisation", "topics", "standards", "domain", "domain_standards",
+     "likelihood", "impact", "told", "review"}
+)  # fmt: skip
+
+# Choice keys the journeys and the advice branch on: a content edit must keep them.
+REQUIRED_CHOICES: Mapping[str, frozenset[str]] = {
+    "danger": frozenset({"patient", "learner", "no"}),
+    "patient_risk": frozenset({"harmed", "could_be", "no", "not_sure"}),
+    "controls": frozenset({"none"}),
+    "told_outcome": frozenset({"resolved", "waiting", "unresolved", "no_answer", "unable"}),
+    "barrier": frozenset(BARRIERS),
+    "wants_team": frozenset({"yes", "if_advised", "no"}),
+    "identity": frozenset({"named", "confidential", "anonymous"}),
+}
+
+# Extra button labels a step needs.
+REQUIRED_LABELS: Mapping[str, frozenset[str]] = {
+    "danger_now": frozenset({"continue"}),
+    "score": frozenset({"continue"}),
+    "topics": frozenset({"not_sure"}),
+    "standards": frozenset({"browse", "not_sure", "none_suggested"}),
+    "told": frozenset({"nobody"}),
+    "review": frozenset({"submit"}),
+}
+
+
+@dataclass(frozen=True)
+class Content:
+    catalogue: Catalogue
+    prompts: Prompts
+
+    @property
+    def version(self) -> str:
+        return self.catalogue.version
+
+
+def _check(prompts: Prompts) -> None:
+    for journey in JOURNEYS.values():
+        for state in journey.questions:
+            if state not in prompts.steps:
+                raise ContentError(
+                    FILE, f"steps.{state}", f"missing (used by the {journey.name} journey)"
+                )
+    for name, step in prompts.steps.items():
+        keys = {key for key, _ in step.choices}
+        if name in DYNAMIC_CHOICES and keys:
+            raise ContentError(
+                FILE, f"steps.{name}.choices", "comes from other content files; remove it"
+            )
+        if step.kind in ("choice", "multi") and name not in DYNAMIC_CHOICES and not keys:
+            raise ContentError(FILE, f"steps.{name}.choices", "missing")
+        missing = REQUIRED_CHOICES.get(name, frozenset()) - keys
+        if missing:
+            raise ContentError(FILE, f"steps.{name}.choices.{sorted(missing)[0]}", "missing")
+        missing = REQUIRED_LABELS.get(name, frozenset()) - set(step.labels)
+        if missing:
+            raise ContentError(FILE, f"steps.{name}.{sorted(missing)[0]}", "missing")
+    for reason in sorted(REASON_KEYS):
+        if reason not in prompts.reasons:
+            raise ContentError(FILE, f"reasons.{reason}", "missing")
+
+
+def load_content(directory: Path = DEFAULT_CONTENT_DIR) -> Content:
+    """Load and validate every content file; ContentError names the file and key at fault."""
+    catalogue = load_catalogue(directory)
+    prompts = load_prompts(directory)
+    _check(prompts)
+    return Content(catalogue, prompts)

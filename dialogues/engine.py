@@ -1,0 +1,307 @@
+"""The dialogue engine: one pure function of (conversation, event) to (conversation, replies).
+
+Commands (back, pause, cancel, help, new, resume) work at every step. Input that does not
+fit is answered with the reason and the same question again, and nothing given before is
+lost. Submitting files the concern and shows the advice; the caller stores both at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from dialogues.bundle import Content
+from dialogues.filing import advice_for, file_concern
+from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, build_machine, next_state, tidy
+from dialogues.records import Conversation
+from dialogues.steps import Action, Answered, Problem, Steps, Toggled, clean, toggle
+from dialogues.turns import Command, Event, Option, Outcome, Press, Reply, Text
+from dialogues.wording import Wording
+
+COMMAND_WORDS = frozenset({"back", "cancel", "help", "pause", "resume", "new", "start"})
+CANCEL_STEP, RESTART_STEP = "_cancel", "_restart"
+
+
+class Dialogue:
+    """Both journeys over one content bundle, with one shared machine per journey."""
+
+    def __init__(self, content: Content, resume_hint: str = "/resume") -> None:
+        self.content = content
+        self.prompts = content.prompts
+        self.steps = Steps(content)
+        self.wording = Wording(content, self.steps)
+        self.machines = {name: build_machine(j) for name, j in JOURNEYS.items()}
+        self.resume_hint = resume_hint
+
+    # -- entry points ----------------------------------------------------------------
+
+    def begin(self, key: str, owner: str, journey: str, now: datetime) -> Outcome:
+        """A new conversation on a journey: the welcome and the first question."""
+        start = JOURNEYS[journey].initial
+        conversation = Conversation(
+            key=key, owner=owner, journey=journey, state=start, created_at=now, updated_at=now
+        )
+        welcome = "welcome" if journey == "concern" else "welcome_pathway"
+        intro = Reply(self.prompts.say(welcome) + "\n" + self.prompts.say("commands"))
+        return Outcome(conversation, (intro, self.question(conversation)))
+
+    def handle(
+        self,
+        conversation: Conversation,
+        event: Event,
+        now: datetime,
+        new_reference: Callable[[], str],
+    ) -> Outcome:
+        """One turn. `new_reference` is called only when a concern is filed."""
+        conversation = replace(conversation, updated_at=now)
+        if conversation.finished:
+            return self._finished(conversation)
+        if conversation.interrupt is not None:
+            return self._interrupted(conversation, event, now)
+        if conversation.paused:
+            # Days later the learner may not remember the question: show it before taking input.
+            if not isinstance(event, Command):
+                return self.resume(conversation)
+            conversation = replace(conversation, paused=False)
+        if isinstance(event, Text) and event.text.lstrip().startswith("/"):
+            event = Command(event.text.strip().lstrip("/").split()[0].split("@")[0].casefold())
+        if isinstance(event, Command):
+            return self._command(conversation, event.name)
+        if isinstance(event, Press) and event.step != conversation.state:
+            return Outcome(conversation, (self._stale(), self.question(conversation)))
+        reading = self.steps.read(conversation.state, conversation, event)
+        if isinstance(reading, Problem) and isinstance(event, Text):
+            word = clean(event.text).casefold().lstrip("/")
+            if word in COMMAND_WORDS and self.prompts.step(conversation.state).kind != "text":
+                return self._command(conversation, word)
+        return self._apply(conversation, reading, now, new_reference)
+
+    def question(self, conversation: Conversation, note: str | None = None) -> Reply:
+        """The current step asked as a reply, with its options."""
+        step = conversation.state
+        text = self.prompts.step(step)
+        if step == "review":
+            body = self.wording.review(conversation)
+        elif step == "score":
+            body = self.wording.score(conversation)
+        else:
+            body = text.prompt
+        if step == "standards" and not self.steps.standard_candidates(conversation):
+            body += "\n" + text.label("none_suggested")
+        if note:
+            body = note + "\n\n" + body
+        return Reply(
+            text=body,
+            step=step,
+            options=self.steps.options(step, conversation),
+            multi=text.kind == "multi",
+            expects_text=text.kind == "text",
+        )
+
+    # -- answers ---------------------------------------------------------------------
+
+    def _apply(
+        self,
+        conversation: Conversation,
+        reading: Answered | Toggled | Action | Problem,
+        now: datetime,
+        new_reference: Callable[[], str],
+    ) -> Outcome:
+        step = conversation.state
+        if isinstance(reading, Problem):
+            hint = self.prompts.say("multi_hint" if self._is_multi(step) else "choice_hint")
+            values = dict(reading.values)
+            if reading.message == "invalid_choice":
+                values["hint"] = hint
+            problem = self.prompts.say(reading.message, **values)
+            return Outcome(conversation, (Reply(problem), self.question(conversation)))
+        if isinstance(reading, Toggled):
+            key = self.steps.list_key(step)
+            ticked = toggle(conversation.answer_list(key), reading.key)
+            updated = conversation.with_answer(key, ticked)
+            return Outcome(updated, (self.question(updated),))
+        if isinstance(reading, Answered):
+            return self._advance(conversation.with_answer(step, reading.value))
+        return self._act(conversation, reading.name, now, new_reference)
+
+    def _act(
+        self,
+        conversation: Conversation,
+        action: str,
+        now: datetime,
+        new_reference: Callable[[], str],
+    ) -> Outcome:
+        step = conversation.state
+        if action.startswith("edit:"):
+            target = action.removeprefix("edit:")
+            editing = replace(
+                conversation, state=target, editing=True, trail=(*conversation.trail, step)
+            )
+            return Outcome(editing, (self._ask_again(editing),))
+        if action == "skip":
+            return self._advance(conversation.with_answer(step, None))
+        if action == "done":
+            key = self.steps.list_key(step)
+            if not conversation.answer_list(key):
+                problem = Reply(self.prompts.say("invalid_multi_empty"))
+                return Outcome(conversation, (problem, self.question(conversation)))
+            return self._advance(conversation)
+        if action == "browse":
+            return self._advance(conversation, intent="browse")
+        if action == "submit":
+            return self._submit(conversation, now, new_reference)
+        return self._advance(conversation)  # continue
+
+    def _advance(self, conversation: Conversation, intent: str | None = None) -> Outcome:
+        journey = JOURNEYS[conversation.journey]
+        machine = self.machines[journey.name]
+        conversation = replace(conversation, answers=tidy(journey, conversation.answers))
+        state = next_state(machine, conversation, intent=intent)
+        trail = (*conversation.trail, conversation.state)
+        editing = conversation.editing and state != "review"
+        moved = replace(conversation, state=state, trail=trail, editing=editing)
+        if state == "review":
+            moved = replace(moved, trail=_trail_to_review(trail))
+        if state == "standards" and "standards" not in moved.answers:
+            moved = moved.with_answer("standards", list(self.steps.standard_candidates(moved)))
+        if state == ANSWERED:
+            return self._answered(moved)
+        return Outcome(moved, (self.question(moved),))
+
+    def _submit(
+        self, conversation: Conversation, now: datetime, new_reference: Callable[[], str]
+    ) -> Outcome:
+        reference = new_reference()
+        concern = file_concern(self.content, conversation, reference, now)
+        say = self.prompts.say
+        replies = [Reply(say("submitted", reference=reference))]
+        replies.append(Reply(self.wording.advice(concern.advice, concern.learner_group)))
+        if concern.queued_for_team:
+            replies.append(Reply(say("queued")))
+        elif concern.advice.level == 3 or concern.advice.alert_team_now:
+            email = self.content.catalogue.pathways.quality_team_email
+            replies.append(Reply(say("queued_by_choice_no", email=email)))
+        else:
+            replies.append(Reply(say("not_queued")))
+        # The filed concern holds the answers now; the conversation keeps only the reference.
+        done = replace(
+            conversation, state=SUBMITTED, answers={"reference": reference}, trail=(), editing=False
+        )
+        return Outcome(done, tuple(replies), concern)
+
+    def _answered(self, conversation: Conversation) -> Outcome:
+        advice = advice_for(self.content, conversation)
+        text = self.wording.advice(advice, conversation.answer_text("group"))
+        done = replace(conversation, answers={}, trail=())
+        closing = Reply(self.prompts.say("pathway_answered"))
+        return Outcome(done, (Reply(text), closing))
+
+    # -- commands and interruptions ----------------------------------------------------
+
+    def _command(self, conversation: Conversation, name: str) -> Outcome:
+        say = self.prompts.say
+        if name == "back":
+            return self._back(conversation)
+        if name == "help":
+            step_help = self.prompts.step(conversation.state).help
+            text = f"{step_help}\n\n{say('help_general')}\n{say('commands')}"
+            return Outcome(conversation, (Reply(text), self.question(conversation)))
+        if name == "pause":
+            paused = replace(conversation, paused=True)
+            return Outcome(paused, (Reply(say("paused", resume=self.resume_hint)),))
+        if name == "resume":
+            return self.resume(conversation)
+        if name == "cancel":
+            return self._confirm(
+                conversation, CANCEL_STEP, "cancel_confirm", "cancel_yes", "cancel_no"
+            )
+        if name in ("new", "start"):
+            if not conversation.answers:
+                return Outcome(conversation, (self.question(conversation),))
+            return self._confirm(
+                conversation,
+                RESTART_STEP,
+                "in_progress",
+                "in_progress_restart",
+                "in_progress_continue",
+            )
+        unknown = say("not_a_command", command=f"/{name}", commands=say("commands"))
+        return Outcome(conversation, (Reply(unknown), self.question(conversation)))
+
+    def resume(self, conversation: Conversation) -> Outcome:
+        """Back to where the conversation was, with a reminder of how far it had got."""
+        resumed = replace(conversation, paused=False, interrupt=None)
+        note = self.prompts.say("resumed", count=len(resumed.answers))
+        return Outcome(resumed, (self.question(resumed, note=note),))
+
+    def _back(self, conversation: Conversation) -> Outcome:
+        if conversation.editing or not conversation.trail:
+            if conversation.editing:
+                trail = _trail_to_review(conversation.trail)
+                back = replace(conversation, state="review", editing=False, trail=trail)
+                return Outcome(back, (self.question(back),))
+            return Outcome(
+                conversation,
+                (Reply(self.prompts.say("back_at_start")), self.question(conversation)),
+            )
+        back = replace(conversation, state=conversation.trail[-1], trail=conversation.trail[:-1])
+        return Outcome(back, (self._ask_again(back),))
+
+    def _ask_again(self, conversation: Conversation) -> Reply:
+        step = conversation.state
+        if step not in conversation.answers or self.prompts.step(step).kind == "multi":
+            return self.question(conversation)
+        given = self.wording.answer(step, conversation, excerpt=500)
+        return self.question(conversation, note=self.prompts.say("current_answer", answer=given))
+
+    def _confirm(
+        self, conversation: Conversation, step: str, text: str, yes: str, no: str
+    ) -> Outcome:
+        say = self.prompts.say
+        asking = replace(conversation, interrupt=step)
+        options = (Option("yes", say(yes)), Option("no", say(no)))
+        return Outcome(asking, (Reply(say(text, count=len(conversation.answers)), step, options),))
+
+    def _interrupted(self, conversation: Conversation, event: Event, now: datetime) -> Outcome:
+        """The answer to 'discard this?': yes discards, anything else carries on."""
+        step = conversation.interrupt
+        if isinstance(event, Press):
+            choice = event.key if event.step == step else None
+        else:
+            word = event.name if isinstance(event, Command) else clean(event.text).casefold()
+            labels = {"yes": ("yes", "1"), "no": ("no", "2")}
+            choice = next((k for k, words in labels.items() if word.lstrip("/") in words), None)
+            if choice is None and word.lstrip("/") in (
+                self.prompts.say("cancel_yes").casefold(),
+                self.prompts.say("in_progress_restart").casefold(),
+            ):
+                choice = "yes"
+        carried_on = replace(conversation, interrupt=None)
+        if choice != "yes":
+            return Outcome(carried_on, (Reply(self.prompts.say("kept")), self.question(carried_on)))
+        if step == CANCEL_STEP:
+            start = self.prompts.say("start_hint")
+            return Outcome(None, (Reply(self.prompts.say("cancelled", start=start)),))
+        return self.begin(conversation.key, conversation.owner, conversation.journey, now)
+
+    def _finished(self, conversation: Conversation) -> Outcome:
+        start = self.prompts.say("start_hint")
+        if conversation.state == SUBMITTED:
+            reference = conversation.answer_text("reference") or ""
+            return Outcome(
+                conversation,
+                (Reply(self.prompts.say("finished", reference=reference, start=start)),),
+            )
+        return Outcome(conversation, (Reply(self.prompts.say("finished_pathway", start=start)),))
+
+    def _stale(self) -> Reply:
+        return Reply(self.prompts.say("stale_button"))
+
+    def _is_multi(self, step: str) -> bool:
+        return self.prompts.step(step).kind == "multi"
+
+
+def _trail_to_review(trail: tuple[str, ...]) -> tuple[str, ...]:
+    """The trail up to the first arrival at the review, so back from review goes to identity."""
+    return trail[: trail.index("review")] if "review" in trail else trail

@@ -1,0 +1,107 @@
+"""Turning a finished journey's answers into advice and, for a concern, a filed record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from dialogues.advice import Situation, advise, queue_for_team
+from dialogues.bundle import Content
+from dialogues.records import Advice, Concern, Conversation
+
+# No 0/O, 1/I/L or U/V pairs: a reference read aloud or typed from a phone stays itself.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
+REFERENCE_PREFIX = "QC"
+
+
+def make_reference(random_below: Callable[[int], int]) -> str:
+    """A short reference such as QC-7KMX-3RTA, from a source of randomness."""
+    chars = "".join(REFERENCE_ALPHABET[random_below(len(REFERENCE_ALPHABET))] for _ in range(8))
+    return f"{REFERENCE_PREFIX}-{chars[:4]}-{chars[4:]}"
+
+
+def normalise_reference(text: str) -> str:
+    """A reference as typed (any case, spaces or dashes) in its canonical form."""
+    chars = "".join(ch for ch in text.upper() if ch.isalnum())
+    if chars.startswith(REFERENCE_PREFIX):
+        chars = chars[len(REFERENCE_PREFIX) :]
+    return f"{REFERENCE_PREFIX}-{chars[:4]}-{chars[4:]}"
+
+
+def rating(content: Content, conversation: Conversation) -> tuple[int, str] | None:
+    """The score and band key, once both likelihood and impact are given."""
+    likelihood = conversation.answer_text("likelihood")
+    impact = conversation.answer_text("impact")
+    if likelihood is None or impact is None:
+        return None
+    score = content.catalogue.risk.score(int(likelihood), int(impact))
+    return score, content.catalogue.risk.band_for(score).key
+
+
+def situation(content: Content, conversation: Conversation) -> Situation:
+    pathways = content.catalogue.pathways
+    told = [k for k in conversation.answer_list("told") if k != "nobody"]
+    raised = max((pathways.role(k).level for k in told), default=0)
+    rated = rating(content, conversation)
+    return Situation(
+        raised_level=raised,
+        outcome=conversation.answer_text("told_outcome") if raised else None,
+        barrier=conversation.answer_text("barrier") or "none",
+        band=rated[1] if rated else None,
+        danger_now=conversation.answer_text("danger") or "no",
+        patient_risk=conversation.answer_text("patient_risk") or "no",
+    )
+
+
+def advice_for(content: Content, conversation: Conversation) -> Advice:
+    return advise(situation(content, conversation))
+
+
+def file_concern(
+    content: Content, conversation: Conversation, reference: str, now: datetime
+) -> Concern:
+    """The concern record for a conversation at its review step."""
+    c = conversation
+    advice = advice_for(content, c)
+    rated = rating(content, c)
+    if rated is None:
+        raise ValueError("a concern needs likelihood and impact before it is filed")
+    wants_team = c.answer_text("wants_team") or "if_advised"
+    queued = queue_for_team(advice, wants_team)
+    anonymous = c.answer_text("identity") == "anonymous"
+    return Concern(
+        reference=reference,
+        owner=c.owner,
+        identity=c.answer_text("identity") or "anonymous",
+        reporter_name=None if anonymous else c.answer_text("name"),
+        reporter_contact=None if anonymous else c.answer_text("contact"),
+        learner_group=c.answer_text("group") or "other",
+        organisation=c.answer_text("organisation") or "other",
+        organisation_other=c.answer_text("organisation_other"),
+        site=c.answer_text("site"),
+        programme=c.answer_text("programme"),
+        description=c.answer_text("description") or "",
+        started=c.answer_text("started") or "not_sure",
+        frequency=c.answer_text("frequency") or "once",
+        topics=tuple(c.answer_list("topics")),
+        standards=tuple(c.answer_list("standards")),
+        likelihood=int(c.answer_text("likelihood") or 0),
+        impact=int(c.answer_text("impact") or 0),
+        score=rated[0],
+        band=rated[1],
+        controls=tuple(c.answer_list("controls")),
+        controls_detail=c.answer_text("controls_detail"),
+        further_actions=c.answer_text("actions"),
+        told=tuple(c.answer_list("told")),
+        told_outcome=c.answer_text("told_outcome"),
+        barrier=c.answer_text("barrier") or "none",
+        affected=c.answer_text("affected") or "not_sure",
+        danger_now=c.answer_text("danger") or "no",
+        patient_risk=c.answer_text("patient_risk") or "not_sure",
+        wants_team=wants_team,
+        advice=advice,
+        queued_for_team=queued,
+        status="queued" if queued else "recorded",
+        content_version=content.version,
+        created_at=now,
+    )

@@ -1,0 +1,206 @@
+"""The words of the bot: prompts.toml loaded into typed, validated records.
+
+Code refers to texts by key only. `MESSAGES` below is the contract: every key the code
+uses, with the placeholders it fills in. The loader checks the file against it, so a
+Quality team that removes a key or mistypes a placeholder hears about it at start-up,
+with the file and key named, rather than from a learner mid-concern.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from dialogues.catalogue import ContentError
+
+FILE = "prompts.toml"
+STEP_KINDS = frozenset({"choice", "multi", "text", "info"})
+
+MESSAGES: Mapping[str, frozenset[str]] = {
+    key: frozenset(placeholders.split()) if placeholders else frozenset()
+    for key, placeholders in {
+        "welcome": "",
+        "welcome_pathway": "",
+        "commands": "",
+        "choice_hint": "",
+        "multi_hint": "",
+        "console_choice_hint": "",
+        "console_multi_hint": "",
+        "invalid_choice": "answer hint",
+        "invalid_multi_empty": "",
+        "too_short": "min",
+        "too_long": "length max",
+        "invalid_contact": "",
+        "unsupported_input": "",
+        "not_a_command": "command commands",
+        "skip": "",
+        "done": "",
+        "selected": "chosen",
+        "current_answer": "answer",
+        "nothing": "",
+        "skipped": "",
+        "back_at_start": "",
+        "paused": "resume",
+        "resumed": "count",
+        "nothing_to_resume": "start",
+        "start_hint": "",
+        "cancel_confirm": "",
+        "cancel_yes": "",
+        "cancel_no": "",
+        "cancelled": "start",
+        "kept": "",
+        "in_progress": "count",
+        "in_progress_continue": "",
+        "in_progress_restart": "",
+        "help_general": "",
+        "finished": "reference start",
+        "finished_pathway": "start",
+        "edit_prefix": "title",
+        "review_line": "title answer",
+        "submitted": "reference",
+        "queued": "",
+        "queued_by_choice_no": "email",
+        "not_queued": "",
+        "advice_heading": "level",
+        "advice_why": "",
+        "advice_contacts": "",
+        "advice_speak_up": "name text",
+        "advice_act_now": "",
+        "advice_incident": "text",
+        "advice_alert_now": "email",
+        "advice_team_expects": "email",
+        "advice_unconfirmed": "",
+        "pathway_answered": "",
+        "score_unknown": "",
+        "stale_button": "",
+        "no_conversation": "start",
+    }.items()
+}
+
+STEP_PLACEHOLDERS: Mapping[str, frozenset[str]] = {
+    "score": frozenset({"likelihood", "impact", "score", "symbol", "band", "explanation"}),
+}
+
+
+@dataclass(frozen=True)
+class StepText:
+    """One question's words and shape, as the content file gives them."""
+
+    name: str
+    kind: str
+    title: str
+    prompt: str
+    help: str
+    choices: tuple[tuple[str, str], ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    min: int = 0
+    max: int = 0
+    optional: bool = False
+
+    def choice_label(self, key: str) -> str:
+        return dict(self.choices)[key]
+
+    def label(self, key: str) -> str:
+        return self.labels[key]
+
+
+@dataclass(frozen=True)
+class Prompts:
+    steps: Mapping[str, StepText]
+    messages: Mapping[str, str]
+    reasons: Mapping[str, str]
+
+    def step(self, name: str) -> StepText:
+        return self.steps[name]
+
+    def say(self, key: str, **values: object) -> str:
+        return self.messages[key].format(**values)
+
+
+_STEP_FIELDS = frozenset({"kind", "title", "prompt", "help", "choices", "min", "max", "optional"})
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _check_placeholders(text: str, allowed: frozenset[str], key: str) -> None:
+    try:
+        unknown = _placeholders(text) - allowed
+    except ValueError as error:  # an unbalanced brace: format() would fail at run time
+        raise ContentError(FILE, key, f"malformed placeholder: {error}") from error
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ContentError(FILE, key, f"unknown placeholder {{{names}}}")
+
+
+def _text(table: Mapping[str, Any], field: str, path: str) -> str:
+    value = table.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise ContentError(FILE, f"{path}.{field}", "missing or not text")
+    return value
+
+
+def _step(name: str, table: Mapping[str, Any]) -> StepText:
+    path = f"steps.{name}"
+    kind = _text(table, "kind", path)
+    if kind not in STEP_KINDS:
+        raise ContentError(FILE, f"{path}.kind", f"must be one of {sorted(STEP_KINDS)}")
+    raw_choices = table.get("choices", {})
+    if not isinstance(raw_choices, dict):
+        raise ContentError(FILE, f"{path}.choices", "must be a table of key = label")
+    choices = tuple((key, _text(raw_choices, key, f"{path}.choices")) for key in raw_choices)
+    labels = {
+        key: _text(table, key, path)
+        for key, value in table.items()
+        if key not in _STEP_FIELDS and isinstance(value, str)
+    }
+    limits = {key: table.get(key, 0) for key in ("min", "max")}
+    for key, value in limits.items():
+        if not isinstance(value, int) or value < 0:
+            raise ContentError(FILE, f"{path}.{key}", "must be a whole number")
+    if kind == "text" and not 0 < limits["min"] <= limits["max"]:
+        raise ContentError(FILE, f"{path}.max", "a text step needs 0 < min <= max")
+    prompt = _text(table, "prompt", path)
+    _check_placeholders(prompt, STEP_PLACEHOLDERS.get(name, frozenset()), f"{path}.prompt")
+    return StepText(
+        name=name,
+        kind=kind,
+        title=_text(table, "title", path),
+        prompt=prompt,
+        help=_text(table, "help", path),
+        choices=choices,
+        labels=MappingProxyType(labels),
+        min=limits["min"],
+        max=limits["max"],
+        optional=bool(table.get("optional", False)),
+    )
+
+
+def load_prompts(directory: Path) -> Prompts:
+    """Read and check prompts.toml; raise ContentError naming the key at fault."""
+    path = directory / FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ContentError(FILE, "(file)", "not found") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ContentError(FILE, "(syntax)", str(error)) from error
+    steps_table = data.get("steps")
+    if not isinstance(steps_table, dict):
+        raise ContentError(FILE, "steps", "missing")
+    steps = {name: _step(name, table) for name, table in steps_table.items()}
+    messages_table = data.get("messages", {})
+    messages = {}
+    for key, allowed in MESSAGES.items():
+        text = _text(messages_table, key, "messages")
+        _check_placeholders(text, allowed, f"messages.{key}")
+        messages[key] = text
+    reasons_table = data.get("reasons", {})
+    reasons = {key: _text(reasons_table, key, "reasons") for key in reasons_table}
+    return Prompts(MappingProxyType(steps), MappingProxyType(messages), MappingProxyType(reasons))
