@@ -1,0 +1,128 @@
+"""The `concernbot` command line: chat in the terminal, diagrams, database and content checks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.app import SchemaBehind
+from bot.settings import Settings
+from dialogues.catalogue import ContentError
+from dialogues.journeys import JOURNEYS, mermaid
+
+DIAGRAM_HEADER = (
+    "# The journeys\n\n"
+    "Generated from the state machines in `dialogues/journeys.py` by `concernbot diagram"
+    " --write docs/journeys.md`; a test fails when this file is stale. Back, pause, cancel,"
+    " help and the review's edits jump between states and are not drawn.\n"
+)
+
+
+def diagrams() -> str:
+    parts = [DIAGRAM_HEADER]
+    for name, journey in JOURNEYS.items():
+        parts.append(f"\n## The {name} journey\n\n```mermaid\n{mermaid(journey)}```\n")
+    return "".join(parts)
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build
+    from bot.channels.console import CONSOLE_RESUME, ConsoleChat
+
+    app = build(settings, resume_hint=CONSOLE_RESUME)
+    try:
+        chat = ConsoleChat(app.service, sys.stdin, sys.stdout, user=args.user)
+        return asyncio.run(chat.run(journey=args.journey, resume=args.resume))
+    finally:
+        app.close()
+
+
+def _diagram(args: argparse.Namespace, _settings: Settings) -> int:
+    text = diagrams()
+    if args.write:
+        Path(args.write).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.database import upgrade
+
+    upgrade(settings.db_url)
+    print("database upgraded to the newest schema")
+    return 0
+
+
+def _content(args: argparse.Namespace, settings: Settings) -> int:
+    from dialogues.bundle import load_content
+
+    content = load_content(Path(args.dir) if args.dir else settings.content_dir)
+    framework = content.catalogue.framework
+    print(
+        f"content ok (version {content.version}): {len(framework.standards)} standards, "
+        f"{len(framework.topics)} topics, {len(content.catalogue.pathways.groups)} learner groups, "
+        f"{len(content.prompts.steps)} steps"
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="concernbot",
+        description="Raise a concern about the quality of NHS education and training.",
+    )
+    commands = top.add_subparsers(dest="command")
+    chat = commands.add_parser("chat", help="chat in the terminal (the default)")
+    chat.add_argument(
+        "--journey",
+        choices=sorted(JOURNEYS),
+        default="concern",
+        help="concern: raise a concern; pathway: which pathway applies to me?",
+    )
+    chat.add_argument("--resume", action="store_true", help="continue a paused concern")
+    chat.add_argument("--user", help="whose chat this is (default: your login name)")
+    chat.set_defaults(run=_chat)
+    diagram = commands.add_parser("diagram", help="print the journeys as Mermaid diagrams")
+    diagram.add_argument("--write", metavar="FILE", help="write them to FILE instead")
+    diagram.set_defaults(run=_diagram)
+    db = commands.add_parser("db", help="database administration")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser(
+        "upgrade", help="migrate the database to the newest schema"
+    ).set_defaults(run=_db)
+    content = commands.add_parser("content", help="content files")
+    content_commands = content.add_subparsers(dest="content_command", required=True)
+    check = content_commands.add_parser("check", help="load and validate the content files")
+    check.add_argument("--dir", help="a content folder (default: CONCERNBOT_CONTENT_DIR)")
+    check.set_defaults(run=_content)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command is None:
+        args = parser().parse_args(["chat", *(argv or [])])
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        code: int = args.run(args, settings)
+        return code
+    except ContentError as error:
+        print(f"concernbot: content error: {error}", file=sys.stderr)
+        return 2
+    except SchemaBehind as error:
+        print(f"concernbot: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nStopped. Your answers so far are saved.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The turn service: one inbound event for one chat in, the replies out, the state saved.
+
+A turn locks the chat, loads its conversations, asks the core for the next state, and saves
+the conversation and any filed concern in one transaction. Each chat has two conversation
+slots, the concern and the quick pathway question, so asking "which pathway?" never
+disturbs a concern in progress; input goes to whichever unfinished one moved last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from dialogues.engine import Dialogue
+from dialogues.filing import make_reference
+from dialogues.records import Conversation
+from dialogues.turns import Command, Event, Outcome, Reply
+from storage.repositories import (
+    AuditEntry,
+    DuplicateReference,
+    StaleConversation,
+    Storage,
+    UnitOfWork,
+)
+
+log = logging.getLogger(__name__)
+
+JOURNEYS = ("concern", "pathway")
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a channel needs after a turn: the replies, and where the conversation stands."""
+
+    replies: tuple[Reply, ...]
+    journey: str | None = None
+    state: str | None = None
+    paused: bool = False
+    finished: bool = False
+    reference: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _tag(chat: str) -> str:
+    """A short stable tag for logs, so a log line never carries the chat's own id."""
+    return hashlib.sha256(chat.encode()).hexdigest()[:10]
+
+
+class TurnService:
+    def __init__(
+        self,
+        dialogue: Dialogue,
+        storage: Storage,
+        clock: Callable[[], datetime] = _now,
+        random_below: Callable[[int], int] = secrets.randbelow,
+    ) -> None:
+        self.dialogue = dialogue
+        self.storage = storage
+        self.clock = clock
+        self.random_below = random_below
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def handle(
+        self, chat: str, owner: str, event: Event, dedupe_key: str | None = None
+    ) -> Turn:
+        """Run one turn for a chat, one at a time per chat; blocking storage runs in a thread."""
+        lock = self._locks.get(chat)
+        if lock is None:
+            lock = self._locks[chat] = asyncio.Lock()
+        async with lock:
+            return await asyncio.to_thread(self.handle_now, chat, owner, event, dedupe_key)
+
+    def handle_now(
+        self, chat: str, owner: str, event: Event, dedupe_key: str | None = None
+    ) -> Turn:
+        """The same turn, synchronously (the caller holds the chat's lock)."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with self.storage.unit_of_work() as uow:
+                    if dedupe_key and not uow.inbound.first_time(dedupe_key, self.clock()):
+                        log.info("duplicate inbound dropped chat=%s", _tag(chat))
+                        return self._current(uow, chat)
+                    return self._turn(uow, chat, owner, event)
+            except (StaleConversation, DuplicateReference) as error:
+                # Another process moved this chat, or a reference collided: run the turn again.
+                log.warning(
+                    "turn retried chat=%s attempt=%d: %s", _tag(chat), attempt, type(error).__name__
+                )
+        raise RuntimeError(f"turn for chat {_tag(chat)} kept conflicting")
+
+    # -- inside the transaction ------------------------------------------------------
+
+    def _turn(self, uow: UnitOfWork, chat: str, owner: str, event: Event) -> Turn:
+        now = self.clock()
+        slots = {j: uow.conversations.get(f"{chat}/{j}") for j in JOURNEYS}
+        if isinstance(event, Command) and event.name in ("new", "start", "pathway"):
+            journey = "pathway" if event.name == "pathway" else "concern"
+            current = slots[journey]
+            if current is None or current.finished or journey == "pathway":
+                outcome = self.dialogue.begin(f"{chat}/{journey}", owner, journey, now)
+            else:
+                outcome = self.dialogue.handle(current, event, now, self._reference)
+            return self._save(uow, chat, slots[journey], outcome)
+        active = _active(slots)
+        if isinstance(event, Command) and event.name == "resume":
+            if active is None:
+                start = self.dialogue.prompts.say("start_hint")
+                return Turn((Reply(self.dialogue.prompts.say("nothing_to_resume", start=start)),))
+            return self._save(uow, chat, active, self.dialogue.resume(active))
+        target = active or _latest(slots)
+        if target is None:
+            start = self.dialogue.prompts.say("start_hint")
+            return Turn((Reply(self.dialogue.prompts.say("no_conversation", start=start)),))
+        outcome = self.dialogue.handle(target, event, now, self._reference)
+        return self._save(uow, chat, target, outcome)
+
+    def _save(
+        self, uow: UnitOfWork, chat: str, before: Conversation | None, outcome: Outcome
+    ) -> Turn:
+        after = outcome.conversation
+        if after is None:
+            if before is not None:
+                uow.conversations.delete(before.key)
+            log.info("conversation discarded chat=%s", _tag(chat))
+            return Turn(outcome.replies, finished=True)
+        # A fresh conversation replacing a finished one takes over its row's version.
+        stored = uow.conversations.put(replace(after, version=before.version if before else 0))
+        if outcome.concern is not None:
+            uow.concerns.add(outcome.concern)
+            uow.audit.record(
+                AuditEntry(
+                    at=self.clock(),
+                    actor="reporter",
+                    action="concern.submitted",
+                    reference=outcome.concern.reference,
+                    detail={
+                        "band": outcome.concern.band,
+                        "queued": outcome.concern.queued_for_team,
+                    },
+                )
+            )
+            log.info("concern filed reference=%s", outcome.concern.reference)
+        else:
+            log.info("turn chat=%s journey=%s state=%s", _tag(chat), stored.journey, stored.state)
+        replies = outcome.replies
+        if stored.journey == "pathway" and stored.finished:
+            replies = replies + self._paused_concern_note(uow, chat)
+        return Turn(
+            replies,
+            journey=stored.journey,
+            state=stored.state,
+            paused=stored.paused,
+            finished=stored.finished,
+            reference=outcome.concern.reference if outcome.concern else None,
+        )
+
+    def _current(self, uow: UnitOfWork, chat: str) -> Turn:
+        """For a duplicate: the question as it stands, changing nothing."""
+        slots = {j: uow.conversations.get(f"{chat}/{j}") for j in JOURNEYS}
+        active = _active(slots)
+        if active is None:
+            return Turn(())
+        return Turn((self.dialogue.question(active),), journey=active.journey, state=active.state)
+
+    def _paused_concern_note(self, uow: UnitOfWork, chat: str) -> tuple[Reply, ...]:
+        concern = uow.conversations.get(f"{chat}/concern")
+        if concern is None or concern.finished:
+            return ()
+        return (Reply(self.dialogue.prompts.say("paused", resume=self.dialogue.resume_hint)),)
+
+    def _reference(self) -> str:
+        return make_reference(self.random_below)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def conversation(self, chat: str, journey: str = "concern") -> Conversation | None:
+        with self.storage.unit_of_work() as uow:
+            return uow.conversations.get(f"{chat}/{journey}")
+
+
+def _active(slots: dict[str, Conversation | None]) -> Conversation | None:
+    """The unfinished conversation that moved last."""
+    open_ = [c for c in slots.values() if c is not None and not c.finished]
+    return max(open_, key=lambda c: c.updated_at, default=None)
+
+
+def _latest(slots: dict[str, Conversation | None]) -> Conversation | None:
+    present = [c for c in slots.values() if c is not None]
+    return max(present, key=lambda c: c.updated_at, default=None)

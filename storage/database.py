@@ -1,0 +1,134 @@
+"""Opening the database: engines for SQLite and PostgreSQL, and migrations to head.
+
+SQLite is the embedded default: one file under the data folder, in WAL mode, with every
+transaction begun IMMEDIATE so writers queue (up to `busy_timeout`) instead of failing
+when a read turns into a write. PostgreSQL is reached through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlmodel import Session
+
+from storage.repositories import SqlUnitOfWork, UnitOfWork
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+# Any fixed number will do; every process migrating this database agrees on it.
+_MIGRATION_LOCK = 0x636F6E6365726E  # "concern" in ASCII
+
+
+class SqlStorage:
+    """Storage over one SQLAlchemy engine; each unit of work is one session and transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield SqlUnitOfWork(session)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def sqlite_url_for(data_dir: Path) -> str:
+    """The URL of the embedded database file inside `data_dir`."""
+    return f"sqlite:///{(data_dir / 'concernbot.db').as_posix()}"
+
+
+def open_storage(url: str) -> SqlStorage:
+    """Storage on the database at `url` (the schema is not touched; see `ensure_schema`)."""
+    return SqlStorage(_create_engine(url))
+
+
+def upgrade(url: str) -> None:
+    """Run the migrations up to head, in one transaction.
+
+    On PostgreSQL a transaction-scoped advisory lock makes concurrent upgrades (several
+    replicas starting together) take turns; on SQLite, BEGIN IMMEDIATE does the same.
+    """
+    engine = _create_engine(url)
+    try:
+        with engine.begin() as connection:
+            if False:
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+
+
+def ensure_schema(url: str) -> None:
+    """Bring the database at `url` up to date, creating it on first run."""
+    upgrade(url)
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration for our migrations, built in code (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # The config goes through ConfigParser interpolation, where "%" is special.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions away from the sqlite3 module, which would otherwise begin
+        # them late and break SAVEPOINT; `_on_begin` below emits BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL itself waits for other connections.
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def schema_is_current(url: str) -> bool:
+    """Whether the database at `url` is migrated to the newest revision."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    engine = _create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision() == head
+    finally:
+        engine.dispose()
