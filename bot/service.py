@@ -106,6 +106,8 @@ class TurnService:
         if isinstance(event, Command) and event.name in ("new", "start", "pathway"):
             journey = "pathway" if event.name == "pathway" else "concern"
             current = slots[journey]
+            if journey == "pathway":
+                self._pause_concern(uow, slots["concern"])
             if current is None or current.finished or journey == "pathway":
                 outcome = self.dialogue.begin(f"{chat}/{journey}", owner, journey, now)
             else:
@@ -163,6 +165,11 @@ class TurnService:
             finished=stored.finished,
             reference=outcome.concern.reference if outcome.concern else None,
         )
+
+    def _pause_concern(self, uow: UnitOfWork, concern: Conversation | None) -> None:
+        """A concern set aside for the pathway question waits, paused, with every answer."""
+        if concern is not None and not concern.finished and not concern.paused:
+            uow.conversations.put(replace(concern, paused=True))
 
     def _current(self, uow: UnitOfWork, chat: str) -> Turn:
         """For a duplicate: the question as it stands, changing nothing."""

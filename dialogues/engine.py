@@ -13,7 +13,7 @@ from datetime import datetime
 
 from dialogues.bundle import Content
 from dialogues.filing import advice_for, file_concern
-from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, build_machine, next_state, tidy
+from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, build_machine, next_state, tidy, walk
 from dialogues.records import Conversation
 from dialogues.steps import Action, Answered, Problem, Steps, Toggled, clean, toggle
 from dialogues.turns import Command, Event, Option, Outcome, Press, Reply, Text
@@ -162,9 +162,10 @@ class Dialogue:
         editing = conversation.editing and state != "review"
         moved = replace(conversation, state=state, trail=trail, editing=editing)
         if state == "review":
-            moved = replace(moved, trail=_trail_to_review(trail))
+            # Back from the review goes to the last question on the way through, as answered now.
+            moved = replace(moved, trail=walk(machine, journey, moved, "review"))
         if state == "standards" and "standards" not in moved.answers:
-            moved = moved.with_answer("standards", list(self.steps.standard_candidates(moved)))
+            moved = moved.with_answer("standards", list(self.steps.preticked(moved)))
         if state == ANSWERED:
             return self._answered(moved)
         return Outcome(moved, (self.question(moved),))
@@ -238,8 +239,10 @@ class Dialogue:
     def _back(self, conversation: Conversation) -> Outcome:
         if conversation.editing or not conversation.trail:
             if conversation.editing:
-                trail = _trail_to_review(conversation.trail)
-                back = replace(conversation, state="review", editing=False, trail=trail)
+                journey = JOURNEYS[conversation.journey]
+                review = replace(conversation, state="review", editing=False)
+                trail = walk(self.machines[journey.name], journey, review, "review")
+                back = replace(review, trail=trail)
                 return Outcome(back, (self.question(back),))
             return Outcome(
                 conversation,
@@ -300,8 +303,3 @@ class Dialogue:
 
     def _is_multi(self, step: str) -> bool:
         return self.prompts.step(step).kind == "multi"
-
-
-def _trail_to_review(trail: tuple[str, ...]) -> tuple[str, ...]:
-    """The trail up to the first arrival at the review, so back from review goes to identity."""
-    return trail[: trail.index("review")] if "review" in trail else trail

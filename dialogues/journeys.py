@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from transitions import Machine
@@ -234,6 +234,19 @@ def next_state(
         return guards.state
     finally:
         machine.remove_model(guards)
+
+
+def walk(
+    machine: Machine, journey: Journey, conversation: Conversation, stop: str
+) -> tuple[str, ...]:
+    """The states the usual way through passes, given these answers, before reaching `stop`."""
+    path: list[str] = []
+    state = journey.initial
+    plain = replace(conversation, editing=False)
+    while state != stop and len(path) < len(journey.states):
+        path.append(state)
+        state = next_state(machine, replace(plain, state=state))
+    return tuple(path)
 
 
 def tidy(journey: Journey, answers: Answers) -> dict[str, Any]:

@@ -20,7 +20,11 @@ from dialogues.turns import Option, Press, Text
 EXCLUSIVE = frozenset({"not_sure", "nobody", "none"})
 PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CONTROL_CHARS = {"Cc", "Cf", "Cs", "Co", "Cn"}
+# Dropped from typed text: control characters, unassigned and surrogate code points, and the
+# bidirectional overrides that can make text read differently from what it says. Joiners stay:
+# emoji sequences and several scripts need them.
+DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn"})
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,12 @@ Reading = Answered | Toggled | Action | Problem
 def clean(text: str) -> str:
     """Text as we keep it: NFC, no control or format characters but newlines, trimmed."""
     text = unicodedata.normalize("NFC", text)
-    kept = (ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in CONTROL_CHARS)
+    kept = (
+        ch
+        for ch in text
+        if ch in "\n\t"
+        or (unicodedata.category(ch) not in DROPPED_CATEGORIES and ch not in BIDI_CONTROLS)
+    )
     return "".join(kept).strip()
 
 
@@ -145,6 +154,13 @@ class Steps:
         chosen = [s for s in conversation.answer_list("standards") if s != "not_sure"]
         ids = set(suggested) | set(chosen)
         return tuple(s.id for s in framework.standards if s.id in ids)
+
+    def preticked(self, conversation: Conversation) -> tuple[str, ...]:
+        """The standards ticked on arrival: the chosen topics', or the description's if none."""
+        framework = self.catalogue.framework
+        topics = [t for t in conversation.answer_list("topics") if t != "not_sure"]
+        text = "" if topics else conversation.answer_text("description") or ""
+        return framework.suggest(topics, text)
 
     def reviewable(self, conversation: Conversation) -> tuple[str, ...]:
         journey = JOURNEYS[conversation.journey]

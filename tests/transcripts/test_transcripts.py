@@ -1,0 +1,107 @@
+"""Golden transcripts: whole conversations a reviewer can read, replayed through the service.
+
+Each `*.txt` file beside this one is a conversation as the terminal shows it. Lines that
+start with `> ` are what the person sent; everything else is what the bot must answer. The
+test replays the inputs through the real turn service and content and compares the whole
+text. Set CONCERNBOT_UPDATE_GOLDEN=1 to rewrite the files after an intended change, then
+read the diff.
+
+Special inputs: `> [press STEP KEY]` presses a button; `> @long(N)` sends N characters;
+`> @restart` starts a new service on the same storage; `> @wait(H)` lets H hours pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.channels.console import render
+from bot.service import TurnService
+from dialogues.bundle import load_content
+from dialogues.engine import Dialogue
+from dialogues.turns import Command, Event, Press, Text
+from storage.memory import MemoryStorage
+
+HERE = Path(__file__).parent
+CHAT = "console:learner"
+CONTENT = load_content()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=20)  # a person takes a while to answer
+        return self.now
+
+
+def _event(line: str) -> Event:
+    press = re.fullmatch(r"\[press (\S+) (\S+)\]", line)
+    if press:
+        return Press(press.group(1), press.group(2))
+    long = re.fullmatch(r"@long\((\d+)\)", line)
+    if long:
+        return Text(("I was left without supervision again. " * 200)[: int(long.group(1))])
+    if line.startswith("/"):
+        return Command(line[1:])
+    return Text(line)
+
+
+def replay(source: str) -> str:
+    """The transcript as the service answers its inputs now."""
+    storage, clock, rng = MemoryStorage(), Clock(), random.Random(2026)
+
+    def service() -> TurnService:
+        return TurnService(Dialogue(CONTENT), storage, clock=clock, random_below=rng.randrange)
+
+    current = service()
+    out = [line for line in source.splitlines() if line.startswith("#")]
+    for line in source.splitlines():
+        if not line.startswith("> "):
+            continue
+        sent = line[2:]
+        out += ["", line]
+        if sent == "@restart":
+            current = service()
+            continue
+        wait = re.fullmatch(r"@wait\((\d+)\)", sent)
+        if wait:
+            clock.now += timedelta(hours=int(wait.group(1)))
+            continue
+        turn = asyncio.run(current.handle(CHAT, CHAT, _event(sent)))
+        out += [render(reply, CONTENT.prompts) + "\n" for reply in turn.replies]
+        if turn.reference:
+            with storage.unit_of_work() as uow:
+                c = uow.concerns.get(turn.reference)
+                assert c is not None
+            out.append(
+                f"= stored {c.reference}: score {c.score} ({c.band}), pathway {c.advice.level}, "
+                f"{'queued for the team' if c.queued_for_team else 'not queued'}, {c.identity}, "
+                f"name {c.reporter_name!r}, standards {', '.join(c.standards)}\n"
+            )
+    return "\n".join(out).rstrip() + "\n"
+
+
+TRANSCRIPTS = sorted(HERE.glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
+def test_transcript(path: Path) -> None:
+    expected = path.read_text(encoding="utf-8")
+    actual = replay(expected)
+    if os.environ.get("CONCERNBOT_UPDATE_GOLDEN") == "1":
+        path.write_text(actual, encoding="utf-8")
+    assert actual == expected
+
+
+def test_there_are_transcripts_of_every_kind() -> None:
+    names = {p.stem for p in TRANSCRIPTS}
+    assert {"happy_path", "back_and_edit", "pause_and_resume", "cancel", "immediate_danger",
+            "named_identity", "invalid_input", "pathway_question"} <= names
