@@ -270,7 +270,12 @@ def mermaid(journey: Journey) -> str:
         auto_transitions=False,
         graph_engine="mermaid",
         show_conditions=True,
-        title=f"concernbot: the {journey.name} journey",
+        title=f"The {journey.name} journey",
     )
     source: str = graph_machine.get_graph().draw(None)
+    title = f"The {journey.name} journey"
+    # transitions writes the bare title as front matter; Mermaid wants `title:`, and a long
+    # journey reads better top to bottom.
+    source = source.replace(f"---\n{title}\n---", f"---\ntitle: {title}\n---", 1)
+    source = source.replace("direction LR", "direction TB", 1)
     return source.rstrip() + "\n"
