@@ -1,0 +1,113 @@
+"""Reading input at a step: validators return data or a problem, never a side effect."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogues.bundle import load_content
+from dialogues.records import Answer, Conversation
+from dialogues.steps import Action, Answered, Problem, Steps, Toggled, clean, exclusive, toggle
+from dialogues.turns import Press, Text
+
+STEPS = Steps(load_content())
+
+
+def conv(state: str, **answers: Answer) -> Conversation:
+    return Conversation(key="k", owner="o", journey="concern", state=state, answers=answers)
+
+
+def read(state: str, text: str, **answers: Answer) -> object:
+    return STEPS.read(state, conv(state, **answers), Text(text))
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("  plain  ", "plain"),
+        ("e\u0301cole", "\u00e9cole"),  # composed to NFC
+        ("a\x00b\x07c", "abc"),  # control characters dropped
+        ("safe\u202etxt.exe", "safetxt.exe"),  # a bidi override cannot disguise text
+        ("\ufeffstart", "start"),
+        ("family 👨\u200d👩\u200d👧", "family 👨\u200d👩\u200d👧"),  # joiners kept
+        ("line one\nline two", "line one\nline two"),
+        ("مرحبا بالعالم", "مرحبا بالعالم"),
+    ],
+)
+def test_clean(raw: str, kept: str) -> None:
+    assert clean(raw) == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", Answered("patient")),
+        ("3.", Answered("no")),
+        ("  NO, nobody is AT risk right now ", Answered("no")),
+        ("learner", Answered("learner")),
+        ("4", Problem("invalid_choice", (("answer", "4"),))),
+        ("0", Problem("invalid_choice", (("answer", "0"),))),
+        ("perhaps", Problem("invalid_choice", (("answer", "perhaps"),))),
+    ],
+)
+def test_choice_by_number_label_or_key(text: str, expected: object) -> None:
+    assert read("danger", text) == expected
+
+
+def test_text_limits_count_what_is_kept() -> None:
+    assert read("description", "x" * 19) == Problem("too_short", (("min", 20),))
+    assert read("description", "x" * 3501) == Problem("too_long", (("length", 3501), ("max", 3500)))
+    assert read("description", "x" * 3500 + "\x00" * 50) == Answered("x" * 3500)
+    assert read("description", "   " + "y" * 20 + "   ") == Answered("y" * 20)
+
+
+def test_optional_text_can_be_skipped_but_required_text_cannot() -> None:
+    assert read("site", "skip") == Action("skip")
+    assert read("site", "Skip") == Action("skip")
+    assert read("description", "skip") == Problem("too_short", (("min", 20),))
+
+
+@pytest.mark.parametrize("good", ["sam@nhs.net", "+44 7700 900123", "01223 245151", "(01223) 245-151"])
+def test_contact_accepts_email_or_phone(good: str) -> None:
+    assert read("contact", good) == Answered(good)
+
+
+@pytest.mark.parametrize("bad", ["sam at nhs", "12345", "call me maybe", "sam@nhs"])
+def test_contact_refuses_anything_else(bad: str) -> None:
+    assert read("contact", bad) == Problem("invalid_contact")
+
+
+def test_multiple_choice_typed_or_pressed() -> None:
+    assert read("topics", "1, 3") == Answered(["supervision", "bullying_harassment"])
+    assert read("topics", "1;1") == Answered(["supervision"])
+    assert read("topics", "done") == Action("done")
+    assert read("topics", "1, 99") == Problem("invalid_choice", (("answer", "1, 99"),))
+    pressed = STEPS.read("topics", conv("topics"), Press("topics", "induction"))
+    assert pressed == Toggled("induction")
+
+
+def test_a_press_on_a_button_that_is_not_offered_is_a_problem() -> None:
+    assert STEPS.read("danger", conv("danger"), Press("danger", "maybe")) == Problem(
+        "invalid_choice", (("answer", "maybe"),)
+    )
+
+
+def test_exclusive_options_stand_alone() -> None:
+    assert exclusive(["supervision", "not_sure"]) == ["not_sure"]
+    assert exclusive(["not_sure", "supervision"]) == ["supervision"]
+    assert toggle(["nobody"], "tpd") == ["tpd"]
+    assert toggle(["tpd", "hos"], "nobody") == ["nobody"]
+    assert toggle(["tpd", "hos"], "tpd") == ["hos"]
+
+
+def test_standards_offered_are_the_suggestions_plus_the_chosen() -> None:
+    conversation = conv("standards", topics=["induction"], standards=["6.2"],
+                        description="I was never shown the rota")
+    keys = [key for key, _ in STEPS.choices("standards", conversation)]
+    assert keys == ["1.1", "1.2", "3.4", "3.5", "6.2", "not_sure"]
+    assert STEPS.preticked(conversation) == ("3.4", "3.5")  # topics chosen: the text only adds offers
+
+
+def test_likelihood_options_carry_their_descriptions() -> None:
+    labels = [label for _, label in STEPS.choices("likelihood", conv("likelihood"))]
+    assert len(labels) == 5
+    assert labels[0].startswith("1 Rare") and labels[4].startswith("5 Almost certain")
