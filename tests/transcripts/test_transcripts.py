@@ -103,5 +103,13 @@ def test_transcript(path: Path) -> None:
 
 def test_there_are_transcripts_of_every_kind() -> None:
     names = {p.stem for p in TRANSCRIPTS}
-    assert {"happy_path", "back_and_edit", "pause_and_resume", "cancel", "immediate_danger",
-            "named_identity", "invalid_input", "pathway_question"} <= names
+    assert {
+        "happy_path",
+        "back_and_edit",
+        "pause_and_resume",
+        "cancel",
+        "immediate_danger",
+        "named_identity",
+        "invalid_input",
+        "pathway_question",
+    } <= names

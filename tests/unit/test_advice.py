@@ -54,7 +54,11 @@ def test_raised_at_the_top_and_still_unresolved_stays_at_the_top() -> None:
     ],
 )
 def test_barrier_row(
-    barrier: str, raised: int, outcome: str | None, level: int, skipped: tuple[int, ...],
+    barrier: str,
+    raised: int,
+    outcome: str | None,
+    level: int,
+    skipped: tuple[int, ...],
     reason: str | None,
 ) -> None:
     advice = advise(Situation(raised_level=raised, outcome=outcome, barrier=barrier))
@@ -69,8 +73,13 @@ def test_every_barrier_row_is_covered_above() -> None:
 
 @pytest.mark.parametrize(
     ("band", "alert_now", "team_expects"),
-    [("extreme", True, False), ("high", False, True), ("moderate", False, False),
-     ("low", False, False), (None, False, False)],
+    [
+        ("extreme", True, False),
+        ("high", False, True),
+        ("moderate", False, False),
+        ("low", False, False),
+        (None, False, False),
+    ],
 )
 def test_risk_overlay_row(band: str | None, alert_now: bool, team_expects: bool) -> None:
     advice = advise(Situation(band=band))
@@ -94,7 +103,9 @@ def test_every_overlay_row_is_covered_above() -> None:
         ("no", "no", False, False),
     ],
 )
-def test_danger_and_patient_harm(danger: str, patient_risk: str, act_now: bool, incident: bool) -> None:
+def test_danger_and_patient_harm(
+    danger: str, patient_risk: str, act_now: bool, incident: bool
+) -> None:
     advice = advise(Situation(danger_now=danger, patient_risk=patient_risk))
     assert advice.act_now is act_now
     assert advice.incident_reminder is incident

@@ -30,15 +30,46 @@ def run(*inputs: Event | str) -> Outcome:
     return outcome
 
 
-TO_REVIEW = ("3", "1", "1", "skip", "skip", "Nobody supervises us on the night shift at all.", "1",
-             "1", "1", "done", "1", "3", "1", "skip", "4", "3", "continue", "skip", "14", "1", "3",
-             "anonymous")
+TO_REVIEW = (
+    "3",
+    "1",
+    "1",
+    "skip",
+    "skip",
+    "Nobody supervises us on the night shift at all.",
+    "1",
+    "1",
+    "1",
+    "done",
+    "1",
+    "3",
+    "1",
+    "skip",
+    "4",
+    "3",
+    "continue",
+    "skip",
+    "14",
+    "1",
+    "3",
+    "anonymous",
+)
 
 
 def test_ticks_toggle_and_done_moves_on() -> None:
-    outcome = run("3", "1", "1", "skip", "skip", "Nobody supervises us on the night shift at all.",
-                  "1", "1", Press("topics", "supervision"), Press("topics", "induction"),
-                  Press("topics", "supervision"))
+    outcome = run(
+        "3",
+        "1",
+        "1",
+        "skip",
+        "skip",
+        "Nobody supervises us on the night shift at all.",
+        "1",
+        "1",
+        Press("topics", "supervision"),
+        Press("topics", "induction"),
+        Press("topics", "supervision"),
+    )
     assert outcome.conversation is not None
     assert outcome.conversation.answers["topics"] == ["induction"]
     ticked = [o.key for o in outcome.replies[-1].options if o.selected]
@@ -50,9 +81,21 @@ def test_ticks_toggle_and_done_moves_on() -> None:
 
 
 def test_browsing_a_domain_adds_standards() -> None:
-    outcome = run("3", "1", "1", "skip", "skip", "Nobody supervises us on the night shift at all.",
-                  "1", "1", "1", Press("standards", "browse"), Press("domain", "6"),
-                  Press("domain_standards", "6.2"), Press("domain_standards", "done"))
+    outcome = run(
+        "3",
+        "1",
+        "1",
+        "skip",
+        "skip",
+        "Nobody supervises us on the night shift at all.",
+        "1",
+        "1",
+        "1",
+        Press("standards", "browse"),
+        Press("domain", "6"),
+        Press("domain_standards", "6.2"),
+        Press("domain_standards", "done"),
+    )
     assert outcome.conversation is not None
     assert outcome.conversation.state == "standards"
     assert "6.2" in outcome.conversation.answers["standards"]
@@ -96,7 +139,9 @@ def test_new_while_in_progress_asks_before_discarding() -> None:
     outcome = run("3", "1", Command("new"))
     assert outcome.conversation is not None and outcome.conversation.interrupt is not None
     kept = send(outcome.conversation, Text("no"))
-    assert kept.conversation is not None and kept.conversation.answers["group"] == "resident_doctors"
+    assert (
+        kept.conversation is not None and kept.conversation.answers["group"] == "resident_doctors"
+    )
     again = send(kept.conversation, Command("new"))
     assert again.conversation is not None
     fresh = send(again.conversation, Press(again.conversation.interrupt or "", "yes"))
@@ -157,7 +202,8 @@ def test_references_are_unambiguous() -> None:
 
 @pytest.mark.parametrize("step", ["danger", "group", "topics", "likelihood", "review"])
 def test_every_question_carries_its_step_and_options(step: str) -> None:
-    conversation = Conversation(key="k", owner="o", journey="concern", state=step,
-                                answers={"danger": "no"})
+    conversation = Conversation(
+        key="k", owner="o", journey="concern", state=step, answers={"danger": "no"}
+    )
     reply = DIALOGUE.question(conversation)
     assert reply.step == step and reply.options

@@ -9,16 +9,27 @@ import pytest
 
 from bot.cli import diagrams
 from dialogues.journeys import (
-    CONCERN, JOURNEYS, PATHWAY, Guards, Journey, build_machine, next_state, tidy, walk,
+    CONCERN,
+    JOURNEYS,
+    PATHWAY,
+    Guards,
+    Journey,
+    build_machine,
+    next_state,
+    tidy,
+    walk,
 )
 from dialogues.records import Answer, Conversation
 
 ROOT = Path(__file__).parents[2]
 
 
-def conv(state: str, editing: bool = False, journey: str = "concern", **answers: Answer) -> Conversation:
-    return Conversation(key="k", owner="o", journey=journey, state=state, answers=answers,
-                        editing=editing)
+def conv(
+    state: str, editing: bool = False, journey: str = "concern", **answers: Answer
+) -> Conversation:
+    return Conversation(
+        key="k", owner="o", journey=journey, state=state, answers=answers, editing=editing
+    )
 
 
 def reachable(journey: Journey) -> set[str]:
@@ -112,12 +123,19 @@ def test_one_shared_machine_keeps_no_models_between_turns() -> None:
 
 def test_tidy_drops_answers_that_no_longer_apply() -> None:
     answers: dict[str, Answer] = {
-        "identity": "anonymous", "name": "Sam", "contact": "s@x.org",
-        "organisation": "royal_papworth", "organisation_other": "Hospice",
-        "told": ["nobody"], "told_outcome": "resolved", "description": "kept as it is",
+        "identity": "anonymous",
+        "name": "Sam",
+        "contact": "s@x.org",
+        "organisation": "royal_papworth",
+        "organisation_other": "Hospice",
+        "told": ["nobody"],
+        "told_outcome": "resolved",
+        "description": "kept as it is",
     }
     assert tidy(CONCERN, answers) == {
-        "identity": "anonymous", "organisation": "royal_papworth", "told": ["nobody"],
+        "identity": "anonymous",
+        "organisation": "royal_papworth",
+        "told": ["nobody"],
         "description": "kept as it is",
     }
     named = {**answers, "identity": "named"}
@@ -125,12 +143,20 @@ def test_tidy_drops_answers_that_no_longer_apply() -> None:
 
 
 def test_walk_follows_the_answers() -> None:
-    anonymous = walk(CONCERN_MACHINE, CONCERN, conv("review", identity="anonymous", danger="no",
-                                                     told=["nobody"]), "review")
+    anonymous = walk(
+        CONCERN_MACHINE,
+        CONCERN,
+        conv("review", identity="anonymous", danger="no", told=["nobody"]),
+        "review",
+    )
     assert anonymous[-1] == "identity"
     assert "danger_now" not in anonymous and "told_outcome" not in anonymous
-    named = walk(CONCERN_MACHINE, CONCERN, conv("review", identity="named", danger="patient",
-                                                 told=["tpd"]), "review")
+    named = walk(
+        CONCERN_MACHINE,
+        CONCERN,
+        conv("review", identity="named", danger="patient", told=["tpd"]),
+        "review",
+    )
     assert named[-3:] == ("identity", "name", "contact")
     assert "danger_now" in named and "told_outcome" in named
 
@@ -144,7 +170,9 @@ def test_guards_read_answers() -> None:
 def test_diagrams_in_docs_are_current() -> None:
     """Regenerate with: concernbot diagram --write docs/journeys.md"""
     on_disk = (ROOT / "docs" / "journeys.md").read_text(encoding="utf-8")
-    assert on_disk == diagrams(), "docs/journeys.md is stale: run concernbot diagram --write docs/journeys.md"
+    assert on_disk == diagrams(), (
+        "docs/journeys.md is stale: run concernbot diagram --write docs/journeys.md"
+    )
     for journey in JOURNEYS.values():
         for state in journey.states:
             assert f'state "{state}" as {state}' in on_disk

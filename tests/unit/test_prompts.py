@@ -49,8 +49,11 @@ def test_shipped_prompts_load_with_every_message() -> None:
         ("[steps.programme]", "[steps.programmes]", "steps.programme"),
         ('fear = "You fear', 'fears = "You fear', "reasons.fear"),
         ("{symbol} {band}", "{symbol} {colour}", "steps.score.prompt"),
-        ('[steps.group]\nkind = "choice"', '[steps.group]\nkind = "choice"\nchoices = { a = "A" }',
-         "steps.group.choices"),
+        (
+            '[steps.group]\nkind = "choice"',
+            '[steps.group]\nkind = "choice"\nchoices = { a = "A" }',
+            "steps.group.choices",
+        ),
     ],
 )
 def test_a_broken_prompt_stops_start_up_naming_the_key(

@@ -66,7 +66,9 @@ def test_optional_text_can_be_skipped_but_required_text_cannot() -> None:
     assert read("description", "skip") == Problem("too_short", (("min", 20),))
 
 
-@pytest.mark.parametrize("good", ["sam@nhs.net", "+44 7700 900123", "01223 245151", "(01223) 245-151"])
+@pytest.mark.parametrize(
+    "good", ["sam@nhs.net", "+44 7700 900123", "01223 245151", "(01223) 245-151"]
+)
 def test_contact_accepts_email_or_phone(good: str) -> None:
     assert read("contact", good) == Answered(good)
 
@@ -100,11 +102,18 @@ def test_exclusive_options_stand_alone() -> None:
 
 
 def test_standards_offered_are_the_suggestions_plus_the_chosen() -> None:
-    conversation = conv("standards", topics=["induction"], standards=["6.2"],
-                        description="I was never shown the rota")
+    conversation = conv(
+        "standards",
+        topics=["induction"],
+        standards=["6.2"],
+        description="I was never shown the rota",
+    )
     keys = [key for key, _ in STEPS.choices("standards", conversation)]
     assert keys == ["1.1", "1.2", "3.4", "3.5", "6.2", "not_sure"]
-    assert STEPS.preticked(conversation) == ("3.4", "3.5")  # topics chosen: the text only adds offers
+    assert STEPS.preticked(conversation) == (
+        "3.4",
+        "3.5",
+    )  # topics chosen: the text only adds offers
 
 
 def test_likelihood_options_carry_their_descriptions() -> None:
