@@ -14,6 +14,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlmodel import Session
@@ -60,7 +62,7 @@ def upgrade(url: str) -> None:
     engine = _create_engine(url)
     try:
         with engine.begin() as connection:
-            if False:
+            if connection.dialect.name == "postgresql":
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                 )
@@ -69,6 +71,17 @@ def upgrade(url: str) -> None:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+def schema_is_current(url: str) -> bool:
+    """Whether the database at `url` has every migration applied (and no unknown one)."""
+    engine = _create_engine(url)
+    try:
+        with engine.connect() as connection:
+            applied = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    return applied == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
 
 
 def ensure_schema(url: str) -> None:
@@ -118,17 +131,3 @@ def _sqlite_engine(url: URL) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def schema_is_current(url: str) -> bool:
-    """Whether the database at `url` is migrated to the newest revision."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    engine = _create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision() == head
-    finally:
-        engine.dispose()

@@ -1,0 +1,107 @@
+"""Every table the bot keeps, as SQLModel table models, in one place.
+
+Rows are plain storage shapes: the repositories turn them into `dialogues.records` values
+and back, so nothing outside `storage/` ever sees one. Lists and mappings live in JSON
+columns (the same type on SQLite and PostgreSQL); datetimes are written in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime
+from sqlmodel import Field, SQLModel
+
+
+def _utc_column() -> Any:
+    # SQLite keeps no zone; the repositories put UTC back on read.
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def _json_column() -> Any:
+    return Field(sa_column=Column(JSON, nullable=False))
+
+
+class ConversationRow(SQLModel, table=True):
+    """One chat in one journey: the state name and the answers, never a pickled machine."""
+
+    __tablename__ = "conversations"
+
+    key: str = Field(primary_key=True)
+    owner: str = Field(index=True)
+    journey: str
+    state: str
+    answers: dict[str, Any] = _json_column()
+    trail: list[str] = _json_column()
+    editing: bool
+    paused: bool
+    interrupt: str | None = None
+    version: int
+    created_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column()
+
+
+class ConcernRow(SQLModel, table=True):
+    """A submitted concern: one column per field of `dialogues.records.Concern`."""
+
+    __tablename__ = "concerns"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(unique=True, index=True)
+    owner: str = Field(index=True)
+    identity: str
+    reporter_name: str | None = None
+    reporter_contact: str | None = None
+    learner_group: str
+    organisation: str
+    organisation_other: str | None = None
+    site: str | None = None
+    programme: str | None = None
+    description: str
+    started: str
+    frequency: str
+    topics: list[str] = _json_column()
+    standards: list[str] = _json_column()
+    likelihood: int
+    impact: int
+    score: int
+    band: str
+    controls: list[str] = _json_column()
+    controls_detail: str | None = None
+    further_actions: str | None = None
+    told: list[str] = _json_column()
+    told_outcome: str | None = None
+    barrier: str
+    affected: str
+    danger_now: str
+    patient_risk: str
+    wants_team: str
+    advice: dict[str, Any] = _json_column()
+    queued_for_team: bool
+    status: str = Field(index=True)
+    content_version: str
+    created_at: datetime = _utc_column()
+
+
+class AuditRow(SQLModel, table=True):
+    """Who did what to which concern. `actor` is a role or an id, never a person's name;
+    `detail` carries ids and steps, never a concern's text."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc_column()
+    actor: str
+    action: str
+    reference: str | None = Field(default=None, index=True)
+    detail: dict[str, Any] = _json_column()
+
+
+class InboundRow(SQLModel, table=True):
+    """An inbound update already handled (e.g. "telegram:update:123"), kept to drop repeats."""
+
+    __tablename__ = "inbound_seen"
+
+    key: str = Field(primary_key=True)
+    seen_at: datetime = _utc_column()

@@ -1,0 +1,112 @@
+"""The migrations build exactly the schema the table models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from dialogues.records import CONCERN_FIELDS
+from storage.database import alembic_config, open_storage, schema_is_current, upgrade
+from storage.tables import ConcernRow
+
+
+def schema_differences(url: str) -> list[Any]:
+    storage = open_storage(url)
+    try:
+        with storage.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, SQLModel.metadata))
+    finally:
+        storage.close()
+
+
+def current_revision(url: str) -> str | None:
+    storage = open_storage(url)
+    try:
+        with storage.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        storage.close()
+
+
+def head_revision(url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def test_an_empty_database_is_empty_until_upgraded(database_url: str) -> None:
+    differences = schema_differences(database_url)
+
+    missing = {diff[1].name for diff in differences if diff[0] == "add_table"}
+    assert missing == {"conversations", "concerns", "audit_log", "inbound_seen"}
+    assert current_revision(database_url) is None
+
+
+def test_upgrade_builds_the_schema_of_the_table_models(database_url: str) -> None:
+    upgrade(database_url)
+
+    assert schema_differences(database_url) == []
+    assert current_revision(database_url) == head_revision(database_url) == "0001"
+
+
+def test_upgrading_twice_is_harmless_and_keeps_the_data(database_url: str) -> None:
+    upgrade(database_url)
+    storage = open_storage(database_url)
+    try:
+        with storage.unit_of_work() as work:
+            assert work.inbound.first_time("telegram:update:1", datetime.now(UTC))
+
+        upgrade(database_url)
+
+        with storage.unit_of_work() as work:
+            assert not work.inbound.first_time("telegram:update:1", datetime.now(UTC))
+    finally:
+        storage.close()
+    assert schema_differences(database_url) == []
+
+
+def test_upgrades_started_together_take_turns(database_url: str) -> None:
+    start = threading.Barrier(3)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            upgrade(database_url)
+        except Exception as error:  # collected and asserted on below
+            failures.append(error)
+
+    runners = [threading.Thread(target=run) for _ in range(3)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(timeout=60)
+
+    assert failures == []
+    assert schema_differences(database_url) == []
+
+
+def test_the_concerns_table_has_a_column_for_every_concern_field(database_url: str) -> None:
+    upgrade(database_url)
+    storage = open_storage(database_url)
+    try:
+        columns = {c["name"] for c in inspect(storage.engine).get_columns("concerns")}
+    finally:
+        storage.close()
+
+    assert set(ConcernRow.model_fields) == {"id", *CONCERN_FIELDS}
+    assert columns == {"id", *CONCERN_FIELDS}
+
+
+def test_the_schema_is_current_only_after_upgrade(database_url: str) -> None:
+    assert schema_is_current(database_url) is False
+
+    upgrade(database_url)
+
+    assert schema_is_current(database_url) is True
