@@ -64,4 +64,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if reporter:
-            reporter.write_line(f"CI=true: {skipped} test(s) skipped; nothing may skip in CI", red=True)
+            reporter.write_line(
+                f"CI=true: {skipped} test(s) skipped; nothing may skip in CI", red=True
+            )
