@@ -7,6 +7,7 @@ when a read turns into a write. PostgreSQL is reached through psycopg 3.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +60,33 @@ def upgrade(url: str) -> None:
     On PostgreSQL a transaction-scoped advisory lock makes concurrent upgrades (several
     replicas starting together) take turns; on SQLite, BEGIN IMMEDIATE does the same.
     """
+    with _sqlite_migration_lock(url):
+        _upgrade(url)
+
+
+@contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    """On SQLite, a lock file beside the database so that processes migrate one at a time.
+
+    Switching a new file to WAL mode can fail with "database is locked" without waiting for
+    the busy timeout when another connection is opening it at the same moment.
+    """
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _upgrade(url: str) -> None:
     engine = _create_engine(url)
     try:
         with engine.begin() as connection:
