@@ -40,6 +40,21 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
         app.close()
 
 
+def _telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build
+    from bot.channels.telegram_runner import TelegramStartError, run
+
+    app = build(settings)
+    try:
+        asyncio.run(run(settings, app.service))
+    except TelegramStartError as error:
+        print(f"concernbot: {error}", file=sys.stderr)
+        return 2
+    finally:
+        app.close()
+    return 0
+
+
 def _diagram(args: argparse.Namespace, _settings: Settings) -> int:
     text = diagrams()
     if args.write:
@@ -86,6 +101,8 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--resume", action="store_true", help="continue a paused concern")
     chat.add_argument("--user", help="whose chat this is (default: your login name)")
     chat.set_defaults(run=_chat)
+    telegram = commands.add_parser("telegram", help="run the Telegram bot (polling, or a webhook)")
+    telegram.set_defaults(run=_telegram)
     diagram = commands.add_parser("diagram", help="print the journeys as Mermaid diagrams")
     diagram.add_argument("--write", metavar="FILE", help="write them to FILE instead")
     diagram.set_defaults(run=_diagram)

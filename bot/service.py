@@ -45,6 +45,7 @@ class Turn:
     paused: bool = False
     finished: bool = False
     reference: str | None = None
+    stale: bool = False
 
 
 def _now() -> datetime:
@@ -121,8 +122,11 @@ class TurnService:
             return self._save(uow, chat, active, self.dialogue.resume(active))
         target = active or _latest(slots)
         if target is None:
-            start = self.dialogue.prompts.say("start_hint")
-            return Turn((Reply(self.dialogue.prompts.say("no_conversation", start=start)),))
+            say = self.dialogue.prompts.say
+            start = say("start_hint")
+            if isinstance(event, Command) and event.name == "help":
+                return Turn((Reply(f"{say('help_general')}\n{start}"),))
+            return Turn((Reply(say("no_conversation", start=start)),))
         outcome = self.dialogue.handle(target, event, now, self._reference)
         return self._save(uow, chat, target, outcome)
 
@@ -164,6 +168,7 @@ class TurnService:
             paused=stored.paused,
             finished=stored.finished,
             reference=outcome.concern.reference if outcome.concern else None,
+            stale=outcome.stale,
         )
 
     def _pause_concern(self, uow: UnitOfWork, concern: Conversation | None) -> None:
@@ -189,6 +194,23 @@ class TurnService:
         return make_reference(self.random_below)
 
     # -- reading ---------------------------------------------------------------------
+
+    def status(self, owner: str) -> Reply:
+        """The reporter's concerns, newest first, and where each stands."""
+        prompts = self.dialogue.prompts
+        with self.storage.unit_of_work() as uow:
+            concerns = uow.concerns.for_owner(owner)
+        if not concerns:
+            return Reply(prompts.say("status_none", start=prompts.say("start_hint")))
+        lines = [prompts.say("status_heading")]
+        for concern in concerns:
+            status = prompts.statuses.get(concern.status, concern.status)
+            date = concern.created_at.strftime("%d %b %Y")
+            lines.append(
+                "• "
+                + prompts.say("status_line", reference=concern.reference, date=date, status=status)
+            )
+        return Reply("\n".join(lines))
 
     def conversation(self, chat: str, journey: str = "concern") -> Conversation | None:
         with self.storage.unit_of_work() as uow:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogues.catalogue import DEFAULT_CONTENT_DIR
@@ -20,6 +20,20 @@ class Settings(BaseSettings):
     )
     content_dir: Path = Field(DEFAULT_CONTENT_DIR, description="Folder of the TOML content files.")
     log_level: str = Field("WARNING", description="DEBUG, INFO, WARNING or ERROR.")
+
+    telegram_token: SecretStr | None = Field(None, description="The bot's token from BotFather.")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Bot API server (a self-hosted one, or tests')."
+    )
+    telegram_webhook_url: str | None = Field(
+        None, description="Public HTTPS URL for webhook mode; unset: long polling."
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, description="Secret every webhook request must carry (required with a webhook)."
+    )
+    telegram_listen: str = Field("127.0.0.1", description="Webhook server's listen address.")
+    telegram_port: int = Field(8443, description="Webhook server's port.")
+    telegram_poll_timeout: int = Field(30, description="Long-poll timeout in seconds.")
 
     @property
     def db_url(self) -> str:

@@ -69,7 +69,7 @@ class Dialogue:
         if isinstance(event, Command):
             return self._command(conversation, event.name)
         if isinstance(event, Press) and event.step != conversation.state:
-            return Outcome(conversation, (self._stale(), self.question(conversation)))
+            return Outcome(conversation, (self._stale(), self.question(conversation)), stale=True)
         reading = self.steps.read(conversation.state, conversation, event)
         if isinstance(reading, Problem) and isinstance(event, Text):
             word = clean(event.text).casefold().lstrip("/")

@@ -109,11 +109,38 @@ class StepText:
         return self.labels[key]
 
 
+COMMANDS = (
+    "start",
+    "new",
+    "pathway",
+    "resume",
+    "back",
+    "pause",
+    "cancel",
+    "status",
+    "privacy",
+    "help",
+)
+STATUSES = ("recorded", "queued")
+CHANNEL: Mapping[str, frozenset[str]] = {
+    "privacy": frozenset(),
+    "status_heading": frozenset(),
+    "status_line": frozenset({"reference", "date", "status"}),
+    "status_none": frozenset({"start"}),
+    "group_private_only": frozenset({"link"}),
+    "edited_ignored": frozenset(),
+    "error": frozenset(),
+    "numbered_choices": frozenset(),
+}
+
+
 @dataclass(frozen=True)
 class Prompts:
     steps: Mapping[str, StepText]
     messages: Mapping[str, str]
     reasons: Mapping[str, str]
+    commands: Mapping[str, str] = field(default_factory=dict)
+    statuses: Mapping[str, str] = field(default_factory=dict)
 
     def step(self, name: str) -> StepText:
         return self.steps[name]
@@ -201,6 +228,18 @@ def load_prompts(directory: Path) -> Prompts:
         text = _text(messages_table, key, "messages")
         _check_placeholders(text, allowed, f"messages.{key}")
         messages[key] = text
+    for key, allowed in CHANNEL.items():
+        text = _text(data.get("channel", {}), key, "channel")
+        _check_placeholders(text, allowed, f"channel.{key}")
+        messages[key] = text
     reasons_table = data.get("reasons", {})
     reasons = {key: _text(reasons_table, key, "reasons") for key in reasons_table}
-    return Prompts(MappingProxyType(steps), MappingProxyType(messages), MappingProxyType(reasons))
+    commands = {key: _text(data.get("commands", {}), key, "commands") for key in COMMANDS}
+    statuses = {key: _text(data.get("statuses", {}), key, "statuses") for key in STATUSES}
+    return Prompts(
+        MappingProxyType(steps),
+        MappingProxyType(messages),
+        MappingProxyType(reasons),
+        MappingProxyType(commands),
+        MappingProxyType(statuses),
+    )

@@ -64,3 +64,4 @@ class Outcome:
     conversation: Conversation | None
     replies: tuple[Reply, ...]
     concern: Concern | None = None
+    stale: bool = False  # a button from an earlier question: nothing changed

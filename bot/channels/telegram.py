@@ -1,0 +1,269 @@
+"""The Telegram channel: updates in, turn-service events, messages out.
+
+Handlers are small: each reads the update, calls the service once and sends what it says.
+No ConversationHandler and no PTB persistence: the conversation lives in storage, so a
+killed process loses nothing. Updates are fetched by our own loop (see `poll`), which
+confirms a batch to Telegram only after it was handled; the service drops duplicates by
+update_id in the same transaction as the state change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from telegram import BotCommand, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.channels.telegram_render import parse_callback, render
+from bot.service import Turn, TurnService
+from dialogues.prompts import COMMANDS
+from dialogues.turns import Command, Event, Press, Reply, Text
+
+log = logging.getLogger(__name__)
+
+SEND_ATTEMPTS = 6
+BACKOFF_START = 0.5
+T = TypeVar("T")
+
+
+def chat_key(chat_id: int) -> str:
+    return f"telegram:{chat_id}"
+
+
+def owner_key(user_id: int) -> str:
+    return f"telegram:user:{user_id}"
+
+
+async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
+    """A Bot API call retried on 5xx, time-outs and a 429 the rate limiter gave up on."""
+    delay = BACKOFF_START
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await call()
+        except RetryAfter as error:
+            wait = error.retry_after
+            seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+            await asyncio.sleep(seconds)
+        except (BadRequest, Forbidden):
+            raise  # the request itself is wrong: sending it again would not help
+        except NetworkError as error:
+            if attempt == SEND_ATTEMPTS:
+                raise
+            log.warning("bot api call failed (%s), retry %d", type(error).__name__, attempt)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 8)
+    return await call()
+
+
+class TelegramChannel:
+    """Translates between Telegram updates and the turn service."""
+
+    def __init__(self, service: TurnService) -> None:
+        self.service = service
+        self.prompts = service.dialogue.prompts
+        # The last message per chat that still shows buttons, to take them away when moving
+        # on. Only in memory: after a restart an old keyboard stays, and a press on it is
+        # answered as stale.
+        self._keyboards: dict[int, int] = {}
+
+    def install(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        app.add_handler(MessageHandler(~filters.ChatType.PRIVATE, self.on_group))
+        app.add_handler(CallbackQueryHandler(self.on_press))
+        app.add_handler(MessageHandler(filters.UpdateType.EDITED, self.on_edit))
+        app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
+        app.add_handler(MessageHandler(filters.TEXT, self.on_text))
+        app.add_handler(MessageHandler(filters.ALL, self.on_other))
+        app.add_error_handler(self.on_error)
+
+    async def commands_menu(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        menu = [
+            BotCommand(name, self.prompts.commands[name]) for name in COMMANDS if name != "start"
+        ]
+        await with_retries(lambda: app.bot.set_my_commands(menu))
+
+    # -- handlers ------------------------------------------------------------------
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Typed text: an answer to the current question."""
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        await self._turn(update, context, Text(message.text))
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A /command: status and privacy are answered here, the rest go to the journey."""
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        name = message.text.split()[0].lstrip("/").split("@")[0].casefold()
+        chat = update.effective_chat
+        if chat is None:
+            return
+        if name == "privacy":
+            await self._send(context, chat.id, [Reply(self.prompts.say("privacy"))])
+        elif name == "status":
+            owner = (
+                owner_key(update.effective_user.id) if update.effective_user else chat_key(chat.id)
+            )
+            reply = await asyncio.to_thread(self.service.status, owner)
+            await self._send(context, chat.id, [reply])
+        else:
+            await self._turn(update, context, Command(name))
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button: toggles edit the question in place; anything else moves on."""
+        query = update.callback_query
+        if query is None:
+            return
+        parsed = parse_callback(query.data)
+        message = query.message if isinstance(query.message, Message) else None
+        if parsed is None or message is None or message.chat.type != ChatType.PRIVATE:
+            await with_retries(lambda: query.answer(self.prompts.say("stale_button")[:190]))
+            return
+        step, key = parsed
+        turn = await self._service_turn(update, Press(step, key))
+        if turn.stale:
+            await with_retries(lambda: query.answer(self.prompts.say("stale_button")[:190]))
+            return
+        await with_retries(lambda: query.answer())
+        replies = list(turn.replies)
+        first = replies[0] if replies else None
+        if first is not None and first.step == step and first.multi and len(replies) == 1:
+            await self._edit(context, message, first)
+            return
+        await self._drop_keyboard(context, message.chat.id, message.message_id)
+        await self._send(context, message.chat.id, replies)
+
+    async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An edited message: not read, and said so; nothing changes."""
+        if update.effective_chat:
+            await self._send(
+                context, update.effective_chat.id, [Reply(self.prompts.say("edited_ignored"))]
+            )
+
+    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Photos, stickers, voice, files, locations: a clear reply, the state unchanged."""
+        if update.effective_chat:
+            reply = Reply(self.prompts.say("unsupported_input"))
+            await self._send(context, update.effective_chat.id, [reply])
+
+    async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """In a group: never take a concern or repeat its text; point to a private chat."""
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or not (message.text or "").startswith("/"):
+            return
+        link = f"https://t.me/{context.bot.username}?start=concern"
+        text = self.prompts.say("group_private_only", link=link)
+        await self._send(context, chat.id, [Reply(text)])
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log the failure by type only, and tell the person their answers are safe."""
+        error = context.error
+        log.error("update failed: %s", type(error).__name__, exc_info=error)
+        if isinstance(update, Update) and update.effective_chat:
+            try:
+                await self._send(
+                    context, update.effective_chat.id, [Reply(self.prompts.say("error"))]
+                )
+            except Exception:  # the error path must not raise again
+                log.error("could not send the error message")
+
+    # -- plumbing ------------------------------------------------------------------
+
+    async def _service_turn(self, update: Update, event: Event) -> Turn:
+        chat = update.effective_chat
+        user = update.effective_user
+        assert chat is not None  # handlers only run for updates with a chat
+        owner = owner_key(user.id) if user else chat_key(chat.id)
+        dedupe = f"telegram:update:{update.update_id}"
+        return await self.service.handle(chat_key(chat.id), owner, event, dedupe_key=dedupe)
+
+    async def _turn(self, update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        turn = await self._service_turn(update, event)
+        previous = self._keyboards.get(chat.id)
+        if previous is not None:
+            await self._drop_keyboard(context, chat.id, previous)
+        await self._send(context, chat.id, list(turn.replies))
+
+    async def _send(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: Sequence[Reply]
+    ) -> None:
+        for reply in replies:
+            for piece in render(reply):
+                sent = await with_retries(
+                    lambda piece=piece: context.bot.send_message(  # type: ignore[misc]
+                        chat_id, piece.html, parse_mode=ParseMode.HTML, reply_markup=piece.keyboard
+                    )
+                )
+                if piece.keyboard is not None:
+                    self._keyboards[chat_id] = sent.message_id
+
+    async def _edit(
+        self, context: ContextTypes.DEFAULT_TYPE, message: Message, reply: Reply
+    ) -> None:
+        piece = render(reply)[-1]
+        try:
+            await with_retries(
+                lambda: context.bot.edit_message_text(
+                    piece.html,
+                    chat_id=message.chat.id,
+                    message_id=message.message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=piece.keyboard,
+                )
+            )
+        except BadRequest as error:
+            if "not modified" not in str(error).casefold():
+                raise
+
+    async def _drop_keyboard(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int
+    ) -> None:
+        self._keyboards.pop(chat_id, None)
+        # Already gone, or too old to edit: then there is nothing to take away.
+        with contextlib.suppress(BadRequest):
+            await with_retries(
+                lambda: context.bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=message_id
+                )
+            )
+
+
+def build_application(
+    token: str, api_url: str, service: TurnService
+) -> tuple[Application[Any, Any, Any, Any, Any, Any], TelegramChannel]:
+    """The PTB application: our handlers, a rate limiter that retries 429s, no Updater."""
+    api = api_url.rstrip("/")
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .rate_limiter(AIORateLimiter(max_retries=5))
+        .updater(None)
+        .connect_timeout(10)
+        .read_timeout(15)
+        .write_timeout(15)
+        .build()
+    )
+    channel = TelegramChannel(service)
+    channel.install(app)
+    return app, channel

@@ -1,0 +1,133 @@
+"""Replies as Telegram messages: escaped HTML, split under the size limit, inline keyboards.
+
+Pure functions, no network: they are tested without a bot. Callback data is
+`<step>|<key>`, so a press names the question it answers and a stale one is recognised.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from dialogues.engine import Dialogue
+from dialogues.journeys import JOURNEYS
+from dialogues.records import Conversation
+from dialogues.turns import Option, Reply
+
+MAX_TEXT = 4096
+# Room for the escaping of a split chunk: split on the plain text well under the limit.
+CHUNK = 3500
+MAX_CALLBACK_BYTES = 64
+# A label longer than this is listed in full in the message, and numbered on its button.
+BUTTON_LABEL = 40
+PAIR_LABEL = 18  # labels this short sit two to a row
+TICK, NO_TICK = "☑️ ", "⬜ "
+
+
+@dataclass(frozen=True)
+class Message:
+    html: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+def callback_data(step: str, key: str) -> str:
+    data = f"{step}|{key}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def oversized_callbacks(dialogue: Dialogue) -> list[str]:
+    """Every button the content can produce whose callback data Telegram would refuse."""
+    steps = dialogue.steps
+    everything = Conversation(
+        key="check",
+        owner="check",
+        journey="concern",
+        state="review",
+        answers={s: "x" for s in JOURNEYS["concern"].reviewable},
+    )
+    framework = dialogue.content.catalogue.framework
+    keys: list[tuple[str, str]] = []
+    for step in dialogue.prompts.steps:
+        options = steps.options(step, everything)
+        keys += [(step, o.key) for o in options]
+    keys += [("standards", s.id) for s in framework.standards]
+    keys += [("domain_standards", s.id) for s in framework.standards]
+    keys += [
+        (interrupt, answer) for interrupt in ("_cancel", "_restart") for answer in ("yes", "no")
+    ]
+    return sorted({f"{s}|{k}" for s, k in keys if len(f"{s}|{k}".encode()) > MAX_CALLBACK_BYTES})
+
+
+def parse_callback(data: str | None) -> tuple[str, str] | None:
+    """The (step, key) of a press, or None for data this bot did not make."""
+    if not data or data.count("|") != 1:
+        return None
+    step, key = data.split("|")
+    return (step, key) if step and key else None
+
+
+def split_text(text: str, limit: int = CHUNK) -> list[str]:
+    """Text in pieces under `limit`, broken at paragraphs, then lines, then spaces."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n\n", 0, limit), rest.rfind("\n", 0, limit))
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    pieces.append(rest)
+    return [p for p in pieces if p]
+
+
+def _label(option: Option, multi: bool, number: int, numbered: bool) -> str:
+    label = f"{number}. {option.label[: BUTTON_LABEL - 8]}…" if numbered else option.label
+    if multi and not option.action:
+        label = (TICK if option.selected else NO_TICK) + label
+    return label
+
+
+def keyboard(reply: Reply, numbered: bool) -> InlineKeyboardMarkup | None:
+    """One button a row, but short answers side by side in pairs, in order."""
+    if not reply.options or reply.step is None:
+        return None
+    rows: list[list[InlineKeyboardButton]] = []
+    waiting: InlineKeyboardButton | None = None
+    for number, option in enumerate(reply.options, start=1):
+        button = InlineKeyboardButton(
+            _label(option, reply.multi, number, numbered and len(option.label) > BUTTON_LABEL),
+            callback_data=callback_data(reply.step, option.key),
+        )
+        if len(option.label) <= PAIR_LABEL and not option.action:
+            if waiting is None:
+                waiting = button
+            else:
+                rows.append([waiting, button])
+                waiting = None
+            continue
+        if waiting is not None:
+            rows.append([waiting])
+            waiting = None
+        rows.append([button])
+    if waiting is not None:
+        rows.append([waiting])
+    return InlineKeyboardMarkup(rows)
+
+
+def render(reply: Reply) -> list[Message]:
+    """One reply as one or more messages; the keyboard rides on the last."""
+    text = reply.text
+    numbered = any(len(o.label) > BUTTON_LABEL for o in reply.options)
+    if numbered:
+        listing = "\n".join(f"{n}. {o.label}" for n, o in enumerate(reply.options, start=1))
+        text = f"{text}\n\n{listing}"
+    pieces = [html.escape(p, quote=False) for p in split_text(text)]
+    messages = [Message(p) for p in pieces[:-1]]
+    messages.append(Message(pieces[-1], keyboard(reply, numbered)))
+    return messages
