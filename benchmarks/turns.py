@@ -32,8 +32,8 @@ JOURNEY: list[Event] = [Command("new")] + [
     Text(t)
     for t in ["3", "1", "1", "Ward C9", "FY1",
               "On most night shifts the FY1s cover the wards alone with nobody to escalate to.",
-              "2", "3", "1, 4", "done", "2", "2", "2", "skip", "4", "3", "continue", "skip",
-              "1", "3", "1", "2", "anonymous", "submit"]
+              "2", "3", "1, 4", "done", "done", "2", "2", "2", "done", "skip", "4", "3",
+              "continue", "skip", "1", "done", "3", "1", "2", "anonymous", "submit"]
 ]  # fmt: skip
 
 

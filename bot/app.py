@@ -8,7 +8,7 @@ from bot.service import TurnService
 from bot.settings import Settings
 from dialogues.bundle import Content, load_content
 from dialogues.engine import Dialogue
-from storage.database import SqlStorage, ensure_schema, open_storage, schema_is_current
+from storage.database import SqlStorage, open_storage, schema_is_current, upgrade
 
 
 class SchemaBehind(Exception):
@@ -31,7 +31,7 @@ def build(settings: Settings, resume_hint: str = "/resume") -> App:
     content = load_content(settings.content_dir)
     url = settings.db_url
     if settings.embedded:
-        ensure_schema(url)
+        upgrade(url)  # the embedded database is created and migrated on first run
     elif not schema_is_current(url):
         raise SchemaBehind("the database schema is not up to date: run `concernbot db upgrade`")
     storage = open_storage(url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import secrets
 import weakref
@@ -52,9 +53,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# A fresh key each run: tags follow one chat through a run's log without being reversible
+# to its Telegram id by hashing candidate ids.
+_TAG_KEY = secrets.token_bytes(16)
+
+
 def _tag(chat: str) -> str:
-    """A short stable tag for logs, so a log line never carries the chat's own id."""
-    return hashlib.sha256(chat.encode()).hexdigest()[:10]
+    """A short tag for logs, so a log line never carries the chat's own id."""
+    return hmac.new(_TAG_KEY, chat.encode(), hashlib.sha256).hexdigest()[:10]
 
 
 class TurnService:

@@ -24,6 +24,7 @@ LADDER: tuple[tuple[int | None, str | None, int, str], ...] = (
     (None, "unresolved", UP, "unresolved_up"),
     (None, "no_answer", UP, "no_answer_up"),
     (None, "unable", UP, "unable_up"),
+    (None, None, STAY, "give_time"),  # raised, outcome not recorded: wait, then move up
 )
 
 # Barriers: a level that is unsuitable for this concern is skipped, with a reason.
@@ -98,8 +99,31 @@ def queue_for_team(advice: Advice, wants_team: str) -> bool:
     who fear detriment would not use the bot at all if it reported them regardless. The
     advice then tells them plainly how to contact the team themselves.
     """
-    needs_team = advice.level == TOP_LEVEL or advice.alert_team_now
-    return wants_team == "yes" or (wants_team == "if_advised" and needs_team)
+    return wants_team == "yes" or (wants_team == "if_advised" and needs_team(advice))
+
+
+def needs_team(advice: Advice) -> bool:
+    """Whether the advice itself points to the Quality team."""
+    return advice.level == TOP_LEVEL or advice.alert_team_now
+
+
+RESIDENT_DOCTORS = "resident_doctors"
+
+
+def related_routes(advice: Advice, group_key: str | None) -> tuple[str, ...]:
+    """Other routes worth naming: exception reports for resident doctors, CQC where care is at
+    risk, and the yearly surveys for anything that is not urgent."""
+    routes = []
+    if group_key == RESIDENT_DOCTORS:
+        routes += ["exception_reporting", "national_training_survey"]
+    if advice.incident_reminder:
+        routes.append("cqc")
+    if not (advice.act_now or advice.alert_team_now):
+        routes.append("nets")
+    return tuple(routes)
+
+
+RELATED_KEYS = frozenset({"exception_reporting", "national_training_survey", "cqc", "nets"})
 
 
 REASON_KEYS = frozenset(

@@ -7,11 +7,12 @@ branches on exists, every reason the advice can give has a text.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dialogues.advice import BARRIERS, REASON_KEYS
+from dialogues.advice import BARRIERS, REASON_KEYS, RELATED_KEYS, RESIDENT_DOCTORS
 from dialogues.catalogue import DEFAULT_CONTENT_DIR, Catalogue, ContentError, load_catalogue
 from dialogues.journeys import JOURNEYS
 from dialogues.prompts import FILE, Prompts, load_prompts
@@ -33,6 +34,18 @@ REQUIRED_CHOICES: Mapping[str, frozenset[str]] = {
     "identity": frozenset({"named", "confidential", "anonymous"}),
 }
 
+# What kind of question each step is: the engine relies on it, so content cannot change it.
+KINDS: Mapping[str, str] = {
+    **dict.fromkeys(
+        ("danger", "group", "organisation", "started", "frequency", "domain", "affected",
+         "patient_risk", "likelihood", "impact", "told_outcome", "barrier", "wants_team",
+         "identity", "review"), "choice"),
+    **dict.fromkeys(("topics", "standards", "domain_standards", "controls", "told"), "multi"),
+    **dict.fromkeys(("organisation_other", "site", "programme", "description",
+                     "controls_detail", "actions", "name", "contact"), "text"),
+    **dict.fromkeys(("danger_now", "score"), "info"),
+}  # fmt: skip
+
 # Extra button labels a step needs.
 REQUIRED_LABELS: Mapping[str, frozenset[str]] = {
     "danger_now": frozenset({"continue"}),
@@ -49,12 +62,10 @@ class Content:
     catalogue: Catalogue
     prompts: Prompts
 
-    @property
-    def version(self) -> str:
-        return self.catalogue.version
+    version: str
 
 
-def _check(prompts: Prompts) -> None:
+def _check(catalogue: Catalogue, prompts: Prompts) -> None:
     for journey in JOURNEYS.values():
         for state in journey.questions:
             if state not in prompts.steps:
@@ -62,6 +73,8 @@ def _check(prompts: Prompts) -> None:
                     FILE, f"steps.{state}", f"missing (used by the {journey.name} journey)"
                 )
     for name, step in prompts.steps.items():
+        if name in KINDS and step.kind != KINDS[name]:
+            raise ContentError(FILE, f"steps.{name}.kind", f"must be {KINDS[name]!r} for this step")
         keys = {key for key, _ in step.choices}
         if name in DYNAMIC_CHOICES and keys:
             raise ContentError(
@@ -75,6 +88,10 @@ def _check(prompts: Prompts) -> None:
         missing = REQUIRED_LABELS.get(name, frozenset()) - set(step.labels)
         if missing:
             raise ContentError(FILE, f"steps.{name}.{sorted(missing)[0]}", "missing")
+    for route in sorted(RELATED_KEYS - set(catalogue.pathways.related)):
+        raise ContentError("pathways.toml", f"related.{route}", "missing")
+    if not any(group.key == RESIDENT_DOCTORS for group in catalogue.pathways.groups):
+        raise ContentError("pathways.toml", "groups", f"no group with key {RESIDENT_DOCTORS!r}")
     for reason in sorted(REASON_KEYS):
         if reason not in prompts.reasons:
             raise ContentError(FILE, f"reasons.{reason}", "missing")
@@ -84,5 +101,9 @@ def load_content(directory: Path = DEFAULT_CONTENT_DIR) -> Content:
     """Load and validate every content file; ContentError names the file and key at fault."""
     catalogue = load_catalogue(directory)
     prompts = load_prompts(directory)
-    _check(prompts)
-    return Content(catalogue, prompts)
+    _check(catalogue, prompts)
+    # The version lets a filed concern say which wording it was raised against.
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.toml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return Content(catalogue, prompts, digest.hexdigest()[:12])

@@ -113,8 +113,10 @@ class Framework:
 
     def suggest(self, topic_keys: Iterable[str], text: str) -> tuple[str, ...]:
         """Standard ids for the chosen topics and those the text hints at, in framework order."""
-        keys = [*topic_keys, *self.topics_in(text)]
-        ids = {id for key in keys for id in self.topic(key).standards}
+        known = {topic.key: topic for topic in self.topics}
+        # A saved conversation may name a topic the content no longer has: skip it.
+        keys = [key for key in (*topic_keys, *self.topics_in(text)) if key in known]
+        ids = {id for key in keys for id in known[key].standards}
         return tuple(sorted(ids, key=lambda id: _standard_order(self.standard(id))))
 
 

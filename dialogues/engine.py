@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from dialogues.advice import needs_team
 from dialogues.bundle import Content
 from dialogues.filing import advice_for, file_concern
 from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, build_machine, next_state, tidy, walk
@@ -59,13 +60,14 @@ class Dialogue:
             return self._finished(conversation)
         if conversation.interrupt is not None:
             return self._interrupted(conversation, event, now)
-        if conversation.paused:
-            # Days later the learner may not remember the question: show it before taking input.
-            if not isinstance(event, Command):
-                return self.resume(conversation)
-            conversation = replace(conversation, paused=False)
         if isinstance(event, Text) and event.text.lstrip().startswith("/"):
-            event = Command(event.text.strip().lstrip("/").split()[0].split("@")[0].casefold())
+            words = event.text.strip().lstrip("/").split()
+            event = Command(words[0].split("@")[0].casefold() if words else "")
+        if conversation.paused:
+            conversation = replace(conversation, paused=False)
+            if not isinstance(event, Command) and self._does_not_fit(conversation, event):
+                # Days later the learner may not remember the question: show it again.
+                return self.resume(conversation)
         if isinstance(event, Command):
             return self._command(conversation, event.name)
         if isinstance(event, Press) and event.step != conversation.state:
@@ -85,6 +87,8 @@ class Dialogue:
             body = self.wording.review(conversation)
         elif step == "score":
             body = self.wording.score(conversation)
+        elif step == "impact":
+            body = f"{text.prompt}\n{self.content.catalogue.risk.guidance_note}"
         else:
             body = text.prompt
         if step == "standards" and not self.steps.standard_candidates(conversation):
@@ -118,7 +122,9 @@ class Dialogue:
             return Outcome(conversation, (Reply(problem), self.question(conversation)))
         if isinstance(reading, Toggled):
             key = self.steps.list_key(step)
-            ticked = toggle(conversation.answer_list(key), reading.key)
+            ticked = conversation.answer_list(key)
+            for toggled in reading.keys:
+                ticked = toggle(ticked, toggled)
             updated = conversation.with_answer(key, ticked)
             return Outcome(updated, (self.question(updated),))
         if isinstance(reading, Answered):
@@ -150,6 +156,14 @@ class Dialogue:
         if action == "browse":
             return self._advance(conversation, intent="browse")
         if action == "submit":
+            missing = self._first_unanswered(conversation)
+            if missing is not None:
+                # An edit left unfinished (say, /back before naming the organisation).
+                asking = replace(
+                    conversation, state=missing, editing=True, trail=(*conversation.trail, step)
+                )
+                note = self.prompts.say("answer_first")
+                return Outcome(asking, (self.question(asking, note=note),))
             return self._submit(conversation, now, new_reference)
         return self._advance(conversation)  # continue
 
@@ -180,7 +194,7 @@ class Dialogue:
         replies.append(Reply(self.wording.advice(concern.advice, concern.learner_group)))
         if concern.queued_for_team:
             replies.append(Reply(say("queued")))
-        elif concern.advice.level == 3 or concern.advice.alert_team_now:
+        elif needs_team(concern.advice):
             email = self.content.catalogue.pathways.quality_team_email
             replies.append(Reply(say("queued_by_choice_no", email=email)))
         else:
@@ -297,6 +311,21 @@ class Dialogue:
                 (Reply(self.prompts.say("finished", reference=reference, start=start)),),
             )
         return Outcome(conversation, (Reply(self.prompts.say("finished_pathway", start=start)),))
+
+    def _first_unanswered(self, conversation: Conversation) -> str | None:
+        """The first question on the way to the review, as answered, that has no answer."""
+        journey = JOURNEYS[conversation.journey]
+        for state in walk(self.machines[journey.name], journey, conversation, "review"):
+            if self.prompts.step(state).kind != "info" and state not in conversation.answers:
+                return state
+        return None
+
+    def _does_not_fit(self, conversation: Conversation, event: Event) -> bool:
+        if isinstance(event, Command):
+            return False
+        if isinstance(event, Press):
+            return event.step != conversation.state
+        return isinstance(self.steps.read(conversation.state, conversation, event), Problem)
 
     def _stale(self) -> Reply:
         return Reply(self.prompts.say("stale_button"))

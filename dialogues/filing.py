@@ -40,8 +40,9 @@ def rating(content: Content, conversation: Conversation) -> tuple[int, str] | No
 
 def situation(content: Content, conversation: Conversation) -> Situation:
     pathways = content.catalogue.pathways
-    told = [k for k in conversation.answer_list("told") if k != "nobody"]
-    raised = max((pathways.role(k).level for k in told), default=0)
+    roles = {role.key: role for level in pathways.levels for role in level.roles}
+    told = [k for k in conversation.answer_list("told") if k in roles]  # unknown keys: skipped
+    raised = max((roles[k].level for k in told), default=0)
     rated = rating(content, conversation)
     return Situation(
         raised_level=raised,

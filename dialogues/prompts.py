@@ -78,6 +78,7 @@ MESSAGES: Mapping[str, frozenset[str]] = {
         "pathway_answered": "",
         "score_unknown": "",
         "stale_button": "",
+        "answer_first": "",
         "no_conversation": "start",
     }.items()
 }
@@ -152,15 +153,20 @@ class Prompts:
 _STEP_FIELDS = frozenset({"kind", "title", "prompt", "help", "choices", "min", "max", "optional"})
 
 
-def _placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+def _placeholders(text: str, key: str) -> set[str]:
+    """The names in {braces}; anything format() could trip over at run time is refused."""
+    try:
+        fields = [f for f in string.Formatter().parse(text) if f[1] is not None]
+    except ValueError as error:  # an unbalanced brace
+        raise ContentError(FILE, key, f"malformed placeholder: {error}") from error
+    for _, name, spec, conversion in fields:
+        if not name or not name.isidentifier() or spec or conversion:
+            raise ContentError(FILE, key, "a placeholder is a plain {name}, e.g. {reference}")
+    return {name for _, name, _, _ in fields if name}
 
 
 def _check_placeholders(text: str, allowed: frozenset[str], key: str) -> None:
-    try:
-        unknown = _placeholders(text) - allowed
-    except ValueError as error:  # an unbalanced brace: format() would fail at run time
-        raise ContentError(FILE, key, f"malformed placeholder: {error}") from error
+    unknown = _placeholders(text, key) - allowed
     if unknown:
         names = ", ".join(sorted(unknown))
         raise ContentError(FILE, key, f"unknown placeholder {{{names}}}")

@@ -34,7 +34,7 @@ class Answered:
 
 @dataclass(frozen=True)
 class Toggled:
-    key: str
+    keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -191,12 +191,12 @@ class Steps:
             return Action(option.key)
         if option.key.startswith("edit:"):
             return Action(option.key)
-        return Toggled(option.key) if kind == "multi" else Answered(option.key)
+        return Toggled((option.key,)) if kind == "multi" else Answered(option.key)
 
     def _typed(self, step: str, raw: str, options: Sequence[Option]) -> Reading:
         text = self.prompts.step(step)
         skip = next((o for o in options if o.key == "skip"), None)
-        if skip is not None and _fold(raw) in (_fold(skip.label), "skip"):
+        if skip is not None and (_match(raw, options) is skip or _fold(raw) == "skip"):
             return Action("skip")
         value = clean(raw)
         if len(value) > text.max:
@@ -208,13 +208,13 @@ class Steps:
         return Answered(value)
 
     def _typed_many(self, raw: str, options: Sequence[Option]) -> Reading:
+        """Typed numbers or labels tick or untick, like presses; Done moves on."""
         whole = _match(raw, options)
         if whole is not None:
-            return Action(whole.key) if whole.action else Answered([whole.key])
+            return Action(whole.key) if whole.action else Toggled((whole.key,))
         picks = [_match(part, options) for part in re.split(r"[,;]", raw) if part.strip()]
         if picks and all(p is not None and not p.action for p in picks):
-            keys = list(dict.fromkeys(p.key for p in picks if p is not None))
-            return Answered(exclusive(keys))
+            return Toggled(tuple(dict.fromkeys(p.key for p in picks if p is not None)))
         return Problem("invalid_choice", (("answer", clean(raw)[:60]),))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dialogues.advice import related_routes
 from dialogues.bundle import Content
 from dialogues.filing import rating
 from dialogues.records import Advice, Conversation
@@ -70,14 +71,14 @@ class Wording:
         lines.append(level.summary)
         lines += ["", say("advice_why")]
         lines += [f"• {self.prompts.reasons[r]}" for r in advice.reasons]
-        group = pathways.group(group_key) if group_key else None
+        group = next((g for g in pathways.groups if g.key == group_key), None)
         contacts = group.contacts[advice.level] if group else tuple(r.label for r in level.roles)
         lines += ["", say("advice_contacts")]
         lines += [f"• {c}" for c in contacts]
         lines.append(
             "• " + say("advice_speak_up", name=pathways.speak_up_name, text=pathways.speak_up_text)
         )
-        notes = []
+        notes = [pathways.related[key] for key in related_routes(advice, group_key)]
         if advice.incident_reminder:
             notes.append(say("advice_incident", text=pathways.incident_reporting))
         if advice.alert_team_now:

@@ -50,7 +50,7 @@ def sqlite_url_for(data_dir: Path) -> str:
 
 
 def open_storage(url: str) -> SqlStorage:
-    """Storage on the database at `url` (the schema is not touched; see `ensure_schema`)."""
+    """Storage on the database at `url` (the schema is not touched; see `upgrade`)."""
     return SqlStorage(_create_engine(url))
 
 
@@ -110,11 +110,6 @@ def schema_is_current(url: str) -> bool:
     finally:
         engine.dispose()
     return applied == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
-
-
-def ensure_schema(url: str) -> None:
-    """Bring the database at `url` up to date, creating it on first run."""
-    upgrade(url)
 
 
 def alembic_config(url: str) -> Config:

@@ -18,35 +18,19 @@ CONCERNBOT = str(Path(sys.executable).parent / "concernbot")
 DESCRIPTION = "On most night shifts the FY1s cover the wards alone with nobody to escalate to."
 NAME = "Dr Sam Example"
 FIRST_HALF = [
-    "3",
-    "Resident doctor (doctor in training)",
-    "1",
-    "Ward C9",
-    "Foundation year 1",
-    DESCRIPTION,
-    "2",
-    "often",
-    "1, 4",
-    "done",
+    "3", "Resident doctor (doctor in training)", "1", "Ward C9", "Foundation year 1",
+    DESCRIPTION, "2", "often",
+    "1, 4", "done",  # topics: tick two, then Done
+    "done",  # standards: keep the suggested ticks
     "2 to 5",
-]
+]  # fmt: skip
 SECOND_HALF = [
     "2",
-    "2",
-    "skip",
-    "4",
-    "3",
-    "continue",
-    "skip",
-    "1",
-    "3",
-    "1",
-    "2",
-    "confidential",
-    NAME,
-    "sam.example@nhs.net",
-    "submit",
-]
+    "2", "done",  # controls
+    "skip", "4", "3", "continue", "skip",
+    "1", "done",  # told: the supervisor
+    "3", "1", "2", "confidential", NAME, "sam.example@nhs.net", "submit",
+]  # fmt: skip
 
 
 def run(
@@ -123,12 +107,12 @@ def test_resume_with_nothing_paused_says_so(tmp_path: Path, data_env: dict[str, 
 def test_the_pathway_question_files_nothing(tmp_path: Path, data_env: dict[str, str]) -> None:
     done = run(
         ["chat", "--journey", "pathway", "--user", "ali"],
-        ["3", "1", "1", "4", "4"],
+        ["3", "1", "1", "done", "4", "4"],
         data_env,
         tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    assert "My advice: Pathway 2" in done.stdout  # fear of detriment skips level 1
+    assert "My advice: Pathway 2" in done.stdout  # raised at level 1, no answer: move up
     storage = open_storage(sqlite_url_for(tmp_path / "data"))
     try:
         with storage.unit_of_work() as uow:

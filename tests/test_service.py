@@ -30,22 +30,9 @@ TO_TOPICS = [
     "1",
 ]
 TO_REVIEW = [
-    *TO_TOPICS,
-    "1",
-    "done",
-    "1",
-    "3",
-    "1",
-    "skip",
-    "4",
-    "3",
-    "continue",
-    "skip",
-    "14",
-    "1",
-    "3",
-    "anonymous",
-]
+    *TO_TOPICS, "1", "done", "done", "1", "3", "1", "done", "skip", "4", "3", "continue", "skip",
+    "14", "done", "1", "3", "anonymous",
+]  # fmt: skip
 
 
 async def walk(service: TurnService, chat: str, inputs: list[str]) -> None:

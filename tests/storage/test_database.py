@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage.database import ensure_schema, open_storage, sqlite_url_for
+from storage.database import open_storage, sqlite_url_for, upgrade
 
 
 def test_the_sqlite_url_names_a_file_in_the_data_folder(tmp_path: Path) -> None:
@@ -15,7 +15,7 @@ def test_first_run_creates_the_folder_and_a_ready_database(tmp_path: Path) -> No
     data_dir = tmp_path / "not" / "there" / "yet"
     url = sqlite_url_for(data_dir)
 
-    ensure_schema(url)
+    upgrade(url)
     storage = open_storage(url)
     try:
         with storage.unit_of_work() as work:

@@ -6,24 +6,24 @@ import pytest
 
 from dialogues.advice import BARRIERS, LADDER, RISK_OVERLAY, Situation, advise, queue_for_team
 
-
 # The ladder: raised where, what came of it -> advised level and reason.
-@pytest.mark.parametrize(
-    ("raised", "outcome", "level", "reason"),
-    [
-        (0, None, 1, "start_local"),
-        (1, "resolved", 1, "resolved"),
-        (2, "resolved", 2, "resolved"),
-        (1, "waiting", 1, "give_time"),
-        (2, "waiting", 2, "give_time"),
-        (1, "unresolved", 2, "unresolved_up"),
-        (2, "unresolved", 3, "unresolved_up"),
-        (1, "no_answer", 2, "no_answer_up"),
-        (2, "no_answer", 3, "no_answer_up"),
-        (1, "unable", 2, "unable_up"),
-        (2, "unable", 3, "unable_up"),
-    ],
-)
+LADDER_CASES = [
+    (0, None, 1, "start_local"),
+    (1, "resolved", 1, "resolved"),
+    (2, "resolved", 2, "resolved"),
+    (1, "waiting", 1, "give_time"),
+    (2, "waiting", 2, "give_time"),
+    (1, "unresolved", 2, "unresolved_up"),
+    (2, "unresolved", 3, "unresolved_up"),
+    (1, "no_answer", 2, "no_answer_up"),
+    (2, "no_answer", 3, "no_answer_up"),
+    (1, "unable", 2, "unable_up"),
+    (2, "unable", 3, "unable_up"),
+    (1, None, 1, "give_time"),  # raised, but what came of it was not recorded
+]
+
+
+@pytest.mark.parametrize(("raised", "outcome", "level", "reason"), LADDER_CASES)
 def test_ladder_row(raised: int, outcome: str | None, level: int, reason: str) -> None:
     advice = advise(Situation(raised_level=raised, outcome=outcome))
     assert advice.level == level
@@ -31,9 +31,18 @@ def test_ladder_row(raised: int, outcome: str | None, level: int, reason: str) -
     assert not advice.skipped_levels
 
 
-def test_every_ladder_row_is_covered_above() -> None:
-    covered = {"start_local", "resolved", "give_time", "unresolved_up", "no_answer_up", "unable_up"}
-    assert {row[3] for row in LADDER} == covered
+def test_every_ladder_row_has_a_case_above() -> None:
+    """Each table row is the first match for at least one case, so none goes untested."""
+    matched = set()
+    for raised, outcome, _, _ in LADDER_CASES:
+        matched.add(
+            next(
+                i
+                for i, (r_raised, r_outcome, _, _) in enumerate(LADDER)
+                if r_raised in (None, raised) and r_outcome in (None, outcome)
+            )
+        )
+    assert matched == set(range(len(LADDER)))
 
 
 def test_raised_at_the_top_and_still_unresolved_stays_at_the_top() -> None:

@@ -31,29 +31,12 @@ def run(*inputs: Event | str) -> Outcome:
 
 
 TO_REVIEW = (
-    "3",
-    "1",
-    "1",
-    "skip",
-    "skip",
-    "Nobody supervises us on the night shift at all.",
-    "1",
-    "1",
-    "1",
-    "done",
-    "1",
-    "3",
-    "1",
-    "skip",
-    "4",
-    "3",
-    "continue",
-    "skip",
-    "14",
-    "1",
-    "3",
+    "3", "1", "1", "skip", "skip", "Nobody supervises us on the night shift at all.", "1", "1",
+    "1", "done",  # topics: tick supervision, then Done
+    "done",  # standards: keep the suggestions
+    "1", "3", "1", "done", "skip", "4", "3", "continue", "skip", "14", "done", "1", "3",
     "anonymous",
-)
+)  # fmt: skip
 
 
 def test_ticks_toggle_and_done_moves_on() -> None:
@@ -91,6 +74,7 @@ def test_browsing_a_domain_adds_standards() -> None:
         "1",
         "1",
         "1",
+        "done",
         Press("standards", "browse"),
         Press("domain", "6"),
         Press("domain_standards", "6.2"),
@@ -125,14 +109,74 @@ def test_submitting_files_the_concern_and_keeps_only_the_reference() -> None:
     assert "QC-2345-6789" in outcome.replies[0].text
 
 
-def test_typing_into_a_paused_conversation_resumes_it_without_taking_the_text() -> None:
-    outcome = run("3", "1", Command("pause"))
+def test_an_answer_typed_into_a_paused_conversation_is_taken() -> None:
+    outcome = run("3", "1", "1", "skip", "skip", Command("pause"))
     assert outcome.conversation is not None and outcome.conversation.paused
-    resumed = send(outcome.conversation, Text("5"))
-    assert resumed.conversation is not None
-    assert not resumed.conversation.paused
+    description = "Days later: nobody supervises us on the night shift at all."
+    resumed = send(outcome.conversation, Text(description))
+    assert resumed.conversation is not None and not resumed.conversation.paused
+    assert resumed.conversation.answers["description"] == description
+    assert resumed.conversation.state == "started"
+
+
+def test_input_that_does_not_fit_a_paused_conversation_shows_where_it_was() -> None:
+    outcome = run("3", "1", Command("pause"))
+    assert outcome.conversation is not None
+    resumed = send(outcome.conversation, Text("hello again"))
+    assert resumed.conversation is not None and not resumed.conversation.paused
     assert "organisation" not in resumed.conversation.answers
+    assert "Welcome back" in resumed.replies[-1].text
     assert resumed.replies[-1].step == "organisation"
+
+
+def test_a_bare_slash_is_an_unknown_command_not_a_crash() -> None:
+    for text in ("/", "//", "  /  "):
+        outcome = run("3", text)
+        assert outcome.conversation is not None and outcome.conversation.state == "group"
+        assert "I don't know the command" in outcome.replies[0].text
+
+
+def test_submit_after_an_unfinished_edit_asks_for_what_is_missing() -> None:
+    outcome = run(*TO_REVIEW, "Change: Who has been told", "14", "1", "done", Command("back"))
+    assert outcome.conversation is not None and outcome.conversation.state == "review"
+    assert "told_outcome" not in outcome.conversation.answers
+    asked = send(outcome.conversation, Text("submit"))
+    assert asked.concern is None
+    assert asked.conversation is not None and asked.conversation.state == "told_outcome"
+    assert "still needed" in asked.replies[0].text
+    back_to_review = send(asked.conversation, Text("3"))
+    assert back_to_review.conversation is not None
+    assert back_to_review.conversation.state == "review"
+    filed = send(back_to_review.conversation, Text("submit"))
+    assert filed.concern is not None and filed.concern.told_outcome == "unresolved"
+    assert filed.concern.advice.level == 2
+
+
+def test_typing_the_number_of_skip_skips() -> None:
+    outcome = run("3", "1", "1", "1")
+    assert outcome.conversation is not None
+    assert outcome.conversation.answers["site"] is None
+    assert outcome.conversation.state == "programme"
+
+
+def test_a_saved_conversation_survives_content_that_renamed_its_keys() -> None:
+    stale = Conversation(
+        key="k",
+        owner="o",
+        journey="concern",
+        state="standards",
+        answers={
+            "topics": ["a_topic_since_renamed"],
+            "standards": ["3.1"],
+            "group": "gone_group",
+            "told": ["gone_role"],
+            "description": "Nobody supervises us on the night shift at all.",
+        },
+    )
+    outcome = send(stale, Press("standards", "done"))
+    assert outcome.conversation is not None and outcome.conversation.state == "affected"
+    question = DIALOGUE.question(replace(stale, state="review"))
+    assert question.step == "review"
 
 
 def test_new_while_in_progress_asks_before_discarding() -> None:
@@ -180,7 +224,7 @@ def test_finished_conversation_answers_with_its_reference() -> None:
 
 def test_pathway_journey_gives_advice_and_keeps_nothing() -> None:
     outcome = DIALOGUE.begin("chat/pathway", "chat", "pathway", NOW)
-    for text in ("3", "1", "1", "3", "1"):
+    for text in ("3", "1", "1", "done", "3", "1"):
         assert outcome.conversation is not None
         outcome = send(outcome.conversation, Text(text))
     assert outcome.conversation is not None and outcome.conversation.state == "answered"

@@ -49,6 +49,15 @@ def test_shipped_prompts_load_with_every_message() -> None:
         ("[steps.programme]", "[steps.programmes]", "steps.programme"),
         ('fear = "You fear', 'fears = "You fear', "reasons.fear"),
         ("{symbol} {band}", "{symbol} {colour}", "steps.score.prompt"),
+        ("given {count} answers", "given {count:>5} answers", "messages.resumed"),
+        ("given {count} answers", "given {count!r} answers", "messages.resumed"),
+        ("Welcome back.", "Welcome back {}.", "messages.resumed"),
+        (
+            '[steps.likelihood]\nkind = "choice"',
+            '[steps.likelihood]\nkind = "text"\nmin = 1\nmax = 9',
+            "steps.likelihood.kind",
+        ),
+        ('[steps.site]\nkind = "text"', '[steps.site]\nkind = "info"', "steps.site.kind"),
         (
             '[steps.group]\nkind = "choice"',
             '[steps.group]\nkind = "choice"\nchoices = { a = "A" }',

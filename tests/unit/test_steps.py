@@ -79,12 +79,13 @@ def test_contact_refuses_anything_else(bad: str) -> None:
 
 
 def test_multiple_choice_typed_or_pressed() -> None:
-    assert read("topics", "1, 3") == Answered(["supervision", "bullying_harassment"])
-    assert read("topics", "1;1") == Answered(["supervision"])
+    assert read("topics", "1, 3") == Toggled(("supervision", "bullying_harassment"))
+    assert read("topics", "1;1") == Toggled(("supervision",))
+    assert read("topics", "Induction") == Toggled(("induction",))
     assert read("topics", "done") == Action("done")
     assert read("topics", "1, 99") == Problem("invalid_choice", (("answer", "1, 99"),))
     pressed = STEPS.read("topics", conv("topics"), Press("topics", "induction"))
-    assert pressed == Toggled("induction")
+    assert pressed == Toggled(("induction",))
 
 
 def test_a_press_on_a_button_that_is_not_offered_is_a_problem() -> None:
