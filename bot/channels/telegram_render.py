@@ -87,7 +87,16 @@ def split_text(text: str, limit: int = CHUNK) -> list[str]:
 
 
 def _label(option: Option, multi: bool, number: int, numbered: bool) -> str:
-    label = f"{number}. {option.label[: BUTTON_LABEL - 8]}…" if numbered else option.label
+    """A button's text; when the full labels are listed in the message, a short form."""
+    label = option.label
+    if numbered and len(label) > BUTTON_LABEL:
+        head, colon, _ = label.partition(":")
+        # "4 Likely: Will probably happen..." is "4 Likely"; other long labels are numbered.
+        label = (
+            head
+            if colon and len(head) <= BUTTON_LABEL
+            else f"{number}. {label[: BUTTON_LABEL - 5]}…"
+        )
     if multi and not option.action:
         label = (TICK if option.selected else NO_TICK) + label
     return label
@@ -101,7 +110,7 @@ def keyboard(reply: Reply, numbered: bool) -> InlineKeyboardMarkup | None:
     waiting: InlineKeyboardButton | None = None
     for number, option in enumerate(reply.options, start=1):
         button = InlineKeyboardButton(
-            _label(option, reply.multi, number, numbered and len(option.label) > BUTTON_LABEL),
+            _label(option, reply.multi, number, numbered),
             callback_data=callback_data(reply.step, option.key),
         )
         if len(option.label) <= PAIR_LABEL and not option.action:

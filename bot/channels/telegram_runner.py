@@ -128,14 +128,14 @@ async def run(settings: Settings, service: TurnService) -> None:
         raise TelegramStartError(
             f"content keys too long for Telegram buttons: {', '.join(too_long)}"
         )
-    if settings.telegram_token is None:
+    if settings.telegram_token is None or not settings.telegram_token.get_secret_value():
         raise TelegramStartError(
             "set CONCERNBOT_TELEGRAM_TOKEN to the token BotFather gave you (see the README)"
         )
-    app, channel = build_application(
-        settings.telegram_token.get_secret_value(), settings.telegram_api_url, service
-    )
     try:
+        app, channel = build_application(
+            settings.telegram_token.get_secret_value(), settings.telegram_api_url, service
+        )
         await app.initialize()
     except InvalidToken as error:
         raise TelegramStartError(

@@ -262,6 +262,25 @@ class ChatUser(_ChatView):
         self.state.push_update("callback_query", query)
         return query_id
 
+    def press_raw(self, message_id: int, data: str) -> str:
+        """A press carrying `data` on a bot message, buttons shown or not (an old client, or a
+        forged press); returns the callback query id."""
+        with self.state.cond:
+            record = next(r for r in self._bot_records() if r.payload["message_id"] == message_id)
+            query_id = str(next(self.state.callback_ids))
+            self.state.callbacks[query_id] = CallbackRecord(
+                query_id, self.user_id, self.chat_id, message_id, data, time.monotonic()
+            )
+            query = {
+                "id": query_id,
+                "from": dict(self.user),
+                "message": copy.deepcopy(record.payload),
+                "chat_instance": str(abs(self.chat_id) * 7919 + 104729),
+                "data": data,
+            }
+        self.state.push_update("callback_query", query)
+        return query_id
+
     def callback_answers(self) -> list[str | None]:
         """answerCallbackQuery texts for this user's presses in this chat, in press order."""
         with self.state.cond:
