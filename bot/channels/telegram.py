@@ -36,6 +36,8 @@ from dialogues.turns import Command, Event, Press, Reply, Text
 log = logging.getLogger(__name__)
 
 SEND_ATTEMPTS = 6
+# Telegram asks bots not to burst many messages into one chat: space a turn's messages out.
+CHAT_SPACING = 0.3
 BACKOFF_START = 0.5
 T = TypeVar("T")
 
@@ -79,6 +81,7 @@ class TelegramChannel:
         # on. Only in memory: after a restart an old keyboard stays, and a press on it is
         # answered as stale.
         self._keyboards: dict[int, int] = {}
+        self._last_sent: dict[int, float] = {}
 
     def install(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         app.add_handler(MessageHandler(~filters.ChatType.PRIVATE, self.on_group))
@@ -206,13 +209,18 @@ class TelegramChannel:
     async def _send(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: Sequence[Reply]
     ) -> None:
+        loop = asyncio.get_running_loop()
         for reply in replies:
             for piece in render(reply):
+                wait = self._last_sent.get(chat_id, 0.0) + CHAT_SPACING - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 sent = await with_retries(
                     lambda piece=piece: context.bot.send_message(  # type: ignore[misc]
                         chat_id, piece.html, parse_mode=ParseMode.HTML, reply_markup=piece.keyboard
                     )
                 )
+                self._last_sent[chat_id] = loop.time()
                 if piece.keyboard is not None:
                     self._keyboards[chat_id] = sent.message_id
 

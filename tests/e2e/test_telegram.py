@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -290,3 +291,24 @@ def test_a_missing_or_rejected_token_is_one_clear_line(
     output = bot.logs().strip().splitlines()
     assert output[-1].startswith("concernbot: ") and expected in output[-1]
     assert "Traceback" not in bot.logs()
+
+
+def test_chats_run_side_by_side_each_in_order(bot: BotProcess, server: BotApiServer) -> None:
+    users = [server.private_chat(user_id=2000 + n, first_name=f"U{n}") for n in range(4)]
+    for user in users:
+        user.send("/start")
+    for user in users:
+        user.wait_for("safety check", timeout=20)
+    for user in users:  # each sends two answers back to back, all chats at once
+        user.send("3")
+        user.send("Medical student")
+    for user in users:
+        user.wait_for("Where is the placement", timeout=20)
+    with bot.storage().unit_of_work() as uow:
+        for user in users:
+            conversation = uow.conversations.get(f"telegram:{user.chat_id}/concern")
+            assert conversation is not None and conversation.state == "organisation"
+            assert conversation.answers["group"] == "medical_students"
+    sends = [r for r in server.requests("sendMessage") if r.chat_id == users[0].chat_id]
+    gaps = [b.time - a.time for a, b in itertools.pairwise(sends)]
+    assert min(gaps) >= 0.25  # messages to one chat are paced
