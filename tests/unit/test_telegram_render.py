@@ -1,0 +1,102 @@
+"""Rendering replies for Telegram: escaping, splitting, keyboards, callback data."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.channels.telegram_render import (
+    MAX_TEXT,
+    callback_data,
+    oversized_callbacks,
+    parse_callback,
+    render,
+    split_text,
+)
+from dialogues.bundle import load_content
+from dialogues.engine import Dialogue
+from dialogues.records import Conversation
+from dialogues.turns import Option, Reply
+
+DIALOGUE = Dialogue(load_content())
+
+
+def test_text_is_escaped_for_html() -> None:
+    [message] = render(Reply("Tom & Jerry <b>not bold</b> 5 > 3"))
+    assert message.html == "Tom &amp; Jerry &lt;b&gt;not bold&lt;/b&gt; 5 &gt; 3"
+
+
+def test_long_text_is_split_at_paragraphs_and_keeps_every_character() -> None:
+    paragraphs = [f"Paragraph {n}: " + "word " * 150 for n in range(12)]
+    text = "\n\n".join(paragraphs)
+    pieces = split_text(text)
+    assert len(pieces) > 1 and all(len(p) <= 3500 for p in pieces)
+    assert "".join(pieces).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(
+        " ", ""
+    )
+    assert all(p.startswith("Paragraph") for p in pieces)
+
+
+def test_text_without_breaks_is_still_split_under_the_limit() -> None:
+    pieces = split_text("x" * 9000)
+    assert [len(p) for p in pieces] == [3500, 3500, 2000]
+
+
+def test_the_keyboard_rides_on_the_last_piece() -> None:
+    reply = Reply("y " * 4000, step="danger", options=(Option("no", "No"),))
+    messages = render(reply)
+    assert len(messages) == 3
+    assert [m.keyboard is not None for m in messages] == [False, False, True]
+    assert all(len(m.html) <= MAX_TEXT for m in messages)
+
+
+def test_ticks_and_pairs() -> None:
+    options = (
+        Option("a", "Short", selected=True),
+        Option("b", "Also short"),
+        Option("c", "A label too long to share a row"),
+        Option("done", "Done", action=True),
+    )
+    reply = Reply("Pick", step="topics", multi=True, options=options)
+    [message] = render(reply)
+    assert message.keyboard is not None
+    rows = [[b.text for b in row] for row in message.keyboard.inline_keyboard]
+    assert rows == [
+        ["☑️ Short", "⬜ Also short"],
+        ["⬜ A label too long to share a row"],
+        ["Done"],
+    ]
+    assert message.keyboard.inline_keyboard[0][0].callback_data == "topics|a"
+
+
+def test_long_labels_are_listed_in_full_and_shortened_on_buttons() -> None:
+    conversation = Conversation(key="k", owner="o", journey="concern", state="likelihood")
+    [message] = render(DIALOGUE.question(conversation))
+    assert "4 Likely: Will probably happen" in message.html
+    assert message.keyboard is not None
+    labels = [b.text for row in message.keyboard.inline_keyboard for b in row]
+    assert labels == ["1 Rare", "2 Unlikely", "3 Possible", "4 Likely", "5 Almost certain"]
+
+
+@pytest.mark.parametrize(
+    ("data", "parsed"),
+    [
+        ("danger|no", ("danger", "no")),
+        ("review|edit:site", ("review", "edit:site")),
+        ("nonsense", None),
+        ("a|b|c", None),
+        ("|x", None),
+        (None, None),
+    ],
+)
+def test_parse_callback(data: str | None, parsed: tuple[str, str] | None) -> None:
+    assert parse_callback(data) == parsed
+
+
+def test_callback_data_over_64_bytes_is_refused() -> None:
+    assert callback_data("step", "k" * 59) == "step|" + "k" * 59
+    with pytest.raises(ValueError, match="64 bytes"):
+        callback_data("step", "k" * 60)
+
+
+def test_every_button_the_shipped_content_can_make_fits() -> None:
+    assert oversized_callbacks(DIALOGUE) == []
