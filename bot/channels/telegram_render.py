@@ -89,14 +89,11 @@ def split_text(text: str, limit: int = CHUNK) -> list[str]:
 def _label(option: Option, multi: bool, number: int, numbered: bool) -> str:
     """A button's text; when the full labels are listed in the message, a short form."""
     label = option.label
-    if numbered and len(label) > BUTTON_LABEL:
-        head, colon, _ = label.partition(":")
-        # "4 Likely: Will probably happen..." is "4 Likely"; other long labels are numbered.
-        label = (
-            head
-            if colon and len(head) <= BUTTON_LABEL
-            else f"{number}. {label[: BUTTON_LABEL - 5]}…"
-        )
+    head, colon, _ = label.partition(":")
+    if numbered and colon and len(head) <= BUTTON_LABEL:
+        label = head  # "4 Likely: Will probably happen..." is "4 Likely"
+    elif numbered and len(label) > BUTTON_LABEL:
+        label = f"{number}. {label[: BUTTON_LABEL - 5]}…"
     if multi and not option.action:
         label = (TICK if option.selected else NO_TICK) + label
     return label
