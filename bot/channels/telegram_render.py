@@ -7,6 +7,7 @@ Pure functions, no network: they are tested without a bot. Callback data is
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -86,30 +87,32 @@ def split_text(text: str, limit: int = CHUNK) -> list[str]:
     return [p for p in pieces if p]
 
 
-def _label(option: Option, multi: bool, number: int, numbered: bool) -> str:
-    """A button's text; when the full labels are listed in the message, a short form."""
-    label = option.label
-    head, colon, _ = label.partition(":")
-    if numbered and colon and len(head) <= BUTTON_LABEL:
-        label = head  # "4 Likely: Will probably happen..." is "4 Likely"
-    elif numbered and len(label) > BUTTON_LABEL:
-        label = f"{number}. {label[: BUTTON_LABEL - 5]}…"
-    if multi and not option.action:
-        label = (TICK if option.selected else NO_TICK) + label
-    return label
+def button_labels(options: Sequence[Option]) -> list[str]:
+    """Buttons' texts. When some label is too long for a button, the message lists them all in
+    full, and the buttons carry a short form: the part before the colon ("4 Likely") when that
+    tells every option apart, otherwise a numbered, shortened label."""
+    labels = [o.label for o in options]
+    if all(len(label) <= BUTTON_LABEL for label in labels):
+        return labels
+    heads = [label.partition(":")[0] for label in labels]
+    if all(":" in label for label in labels) and len(set(heads)) == len(heads):
+        return heads
+    return [
+        f"{n}. {label[: BUTTON_LABEL - 5]}…" if len(label) > BUTTON_LABEL else label
+        for n, label in enumerate(labels, start=1)
+    ]
 
 
-def keyboard(reply: Reply, numbered: bool) -> InlineKeyboardMarkup | None:
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     """One button a row, but short answers side by side in pairs, in order."""
     if not reply.options or reply.step is None:
         return None
     rows: list[list[InlineKeyboardButton]] = []
     waiting: InlineKeyboardButton | None = None
-    for number, option in enumerate(reply.options, start=1):
-        button = InlineKeyboardButton(
-            _label(option, reply.multi, number, numbered),
-            callback_data=callback_data(reply.step, option.key),
-        )
+    for option, text in zip(reply.options, button_labels(reply.options), strict=True):
+        if reply.multi and not option.action:
+            text = (TICK if option.selected else NO_TICK) + text
+        button = InlineKeyboardButton(text, callback_data=callback_data(reply.step, option.key))
         if len(option.label) <= PAIR_LABEL and not option.action:
             if waiting is None:
                 waiting = button
@@ -129,11 +132,10 @@ def keyboard(reply: Reply, numbered: bool) -> InlineKeyboardMarkup | None:
 def render(reply: Reply) -> list[Message]:
     """One reply as one or more messages; the keyboard rides on the last."""
     text = reply.text
-    numbered = any(len(o.label) > BUTTON_LABEL for o in reply.options)
-    if numbered:
+    if any(len(o.label) > BUTTON_LABEL for o in reply.options):
         listing = "\n".join(f"{n}. {o.label}" for n, o in enumerate(reply.options, start=1))
         text = f"{text}\n\n{listing}"
     pieces = [html.escape(p, quote=False) for p in split_text(text)]
     messages = [Message(p) for p in pieces[:-1]]
-    messages.append(Message(pieces[-1], keyboard(reply, numbered)))
+    messages.append(Message(pieces[-1], keyboard(reply)))
     return messages
