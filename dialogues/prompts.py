@@ -123,6 +123,13 @@ COMMANDS = (
     "help",
 )
 STATUSES = ("recorded", "queued")
+ALERT = (
+    "title", "reference", "received", "learner_group", "organisation", "site", "programme",
+    "standards", "topics", "description", "started", "frequency", "affected", "danger_now",
+    "patient_risk", "likelihood", "impact", "score", "controls", "further_actions", "told",
+    "told_outcome", "barrier", "advice", "identity", "reporter", "status", "anonymous",
+    "not_given",
+)  # fmt: skip
 CHANNEL: Mapping[str, frozenset[str]] = {
     "privacy": frozenset(),
     "status_heading": frozenset(),
@@ -142,6 +149,7 @@ class Prompts:
     reasons: Mapping[str, str]
     commands: Mapping[str, str] = field(default_factory=dict)
     statuses: Mapping[str, str] = field(default_factory=dict)
+    alert: Mapping[str, str] = field(default_factory=dict)
 
     def step(self, name: str) -> StepText:
         return self.steps[name]
@@ -242,10 +250,12 @@ def load_prompts(directory: Path) -> Prompts:
     reasons = {key: _text(reasons_table, key, "reasons") for key in reasons_table}
     commands = {key: _text(data.get("commands", {}), key, "commands") for key in COMMANDS}
     statuses = {key: _text(data.get("statuses", {}), key, "statuses") for key in STATUSES}
+    alert = {key: _text(data.get("alert", {}), key, "alert") for key in ALERT}
     return Prompts(
         MappingProxyType(steps),
         MappingProxyType(messages),
         MappingProxyType(reasons),
         MappingProxyType(commands),
         MappingProxyType(statuses),
+        MappingProxyType(alert),
     )

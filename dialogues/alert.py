@@ -1,0 +1,103 @@
+"""A concern as the Quality team reads it: the fields of a Quality Concerns Alert.
+
+One list of (label, value) pairs serves the alert card, the email, the QCA document and the
+register, so they never disagree. For an anonymous concern nothing that identifies the
+reporter is in it: no name, no contact, no channel id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialogues.bundle import Content
+from dialogues.records import Concern
+
+FIELDS = (
+    "reference", "received", "status", "learner_group", "organisation", "site", "programme",
+    "standards", "topics", "description", "started", "frequency", "affected", "danger_now",
+    "patient_risk", "likelihood", "impact", "score", "controls", "further_actions", "told",
+    "told_outcome", "barrier", "advice", "identity", "reporter",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AlertField:
+    key: str
+    label: str
+    value: str
+
+
+def _labels(content: Content, step: str) -> dict[str, str]:
+    """A step's choice labels, static or from the catalogue."""
+    catalogue = content.catalogue
+    if step == "group":
+        return {g.key: g.label for g in catalogue.pathways.groups}
+    if step == "organisation":
+        return {o.key: o.name for o in catalogue.organisations}
+    if step == "topics":
+        return {t.key: t.label for t in catalogue.framework.topics}
+    if step == "told":
+        nobody = content.prompts.step("told").label("nobody")
+        roles = {r.key: r.label for level in catalogue.pathways.levels for r in level.roles}
+        return {**roles, "nobody": nobody}
+    return dict(content.prompts.step(step).choices)
+
+
+def _words(content: Content, step: str, keys: tuple[str, ...] | str | None) -> str:
+    if keys is None or keys == ():
+        return content.prompts.messages["nothing"]
+    labels = _labels(content, step)
+    if isinstance(keys, str):
+        return labels.get(keys, keys)
+    return "; ".join(labels.get(k, k) for k in keys)
+
+
+def alert_fields(concern: Concern, content: Content) -> tuple[AlertField, ...]:
+    """Every field of the alert, in the form's order, in words."""
+    alert = content.prompts.alert
+    risk = content.catalogue.risk
+    framework = content.catalogue.framework
+    known = {s.id: s for s in framework.standards}
+    band = risk.band_for(concern.score)
+    likelihood = {v.score: v.label for v in risk.likelihood}
+    impact = {v.score: v.label for v in risk.impact}
+    organisation = _words(content, "organisation", concern.organisation)
+    if concern.organisation_other:
+        organisation = f"{organisation}: {concern.organisation_other}"
+    level = content.catalogue.pathways.level(concern.advice.level).name
+    if concern.identity == "anonymous":
+        reporter = alert["anonymous"]
+    else:
+        reporter = ", ".join(p for p in (concern.reporter_name, concern.reporter_contact) if p)
+    values = {
+        "reference": concern.reference,
+        "received": concern.created_at.strftime("%d %b %Y %H:%M UTC"),
+        "status": content.prompts.statuses.get(concern.status, concern.status),
+        "learner_group": _words(content, "group", concern.learner_group),
+        "organisation": organisation,
+        "site": concern.site or alert["not_given"],
+        "programme": concern.programme or alert["not_given"],
+        "standards": "; ".join(known[s].label if s in known else s for s in concern.standards),
+        "topics": _words(content, "topics", concern.topics),
+        "description": concern.description,
+        "started": _words(content, "started", concern.started),
+        "frequency": _words(content, "frequency", concern.frequency),
+        "affected": _words(content, "affected", concern.affected),
+        "danger_now": _words(content, "danger", concern.danger_now),
+        "patient_risk": _words(content, "patient_risk", concern.patient_risk),
+        "likelihood": f"{concern.likelihood} {likelihood.get(concern.likelihood, '')}".strip(),
+        "impact": f"{concern.impact} {impact.get(concern.impact, '')}".strip(),
+        "score": f"{concern.score} of 25: {band.symbol} {band.label} ({band.colour})",
+        "controls": _words(content, "controls", concern.controls)
+        + (f". {concern.controls_detail}" if concern.controls_detail else ""),
+        "further_actions": concern.further_actions or alert["not_given"],
+        "told": _words(content, "told", concern.told),
+        "told_outcome": _words(content, "told_outcome", concern.told_outcome)
+        if concern.told_outcome
+        else alert["not_given"],
+        "barrier": _words(content, "barrier", concern.barrier),
+        "advice": level,
+        "identity": _words(content, "identity", concern.identity),
+        "reporter": reporter or alert["not_given"],
+    }
+    return tuple(AlertField(key, alert[key], values[key]) for key in FIELDS)
