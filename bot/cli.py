@@ -21,6 +21,19 @@ DIAGRAM_HEADER = (
 )
 
 
+# Libraries that would log what must not be logged: httpx puts the bot token in every URL,
+# python-telegram-bot at DEBUG prints whole updates (names, ids, text).
+QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "telegram": logging.INFO,
+         "transitions": logging.WARNING, "tornado.access": logging.WARNING}  # fmt: skip
+
+
+def configure_logging(level_name: str) -> None:
+    level = logging.getLevelNamesMapping().get(level_name.upper(), logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for name, floor in QUIET.items():
+        logging.getLogger(name).setLevel(max(floor, level))
+
+
 def diagrams() -> str:
     parts = [DIAGRAM_HEADER]
     for name, journey in JOURNEYS.items():
@@ -124,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args = parser().parse_args(["chat", *(argv or [])])
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     try:
         code: int = args.run(args, settings)
         return code

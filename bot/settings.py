@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     telegram_listen: str = Field("127.0.0.1", description="Webhook server's listen address.")
     telegram_port: int = Field(8443, description="Webhook server's port.")
     telegram_poll_timeout: int = Field(30, description="Long-poll timeout in seconds.")
+    telegram_request_timeout: float = Field(
+        15.0, description="Seconds to wait for the Bot API before retrying a request."
+    )
 
     @property
     def db_url(self) -> str:

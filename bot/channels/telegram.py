@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from telegram import BotCommand, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -51,20 +51,18 @@ def owner_key(user_id: int) -> str:
 
 
 async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
-    """A Bot API call retried on 5xx, time-outs and a 429 the rate limiter gave up on."""
+    """A Bot API call retried on 5xx and time-outs, with backoff. A 429 is the rate limiter's
+    to wait out; a request Telegram refuses (400, 403) is not retried.
+
+    A retried send that had in fact reached Telegram shows twice: the price of losing none.
+    """
     delay = BACKOFF_START
-    for attempt in range(1, SEND_ATTEMPTS + 1):
+    for attempt in range(1, SEND_ATTEMPTS):
         try:
             return await call()
-        except RetryAfter as error:
-            wait = error.retry_after
-            seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
-            await asyncio.sleep(seconds)
         except (BadRequest, Forbidden):
-            raise  # the request itself is wrong: sending it again would not help
+            raise
         except NetworkError as error:
-            if attempt == SEND_ATTEMPTS:
-                raise
             log.warning("bot api call failed (%s), retry %d", type(error).__name__, attempt)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 8)
@@ -135,20 +133,34 @@ class TelegramChannel:
         parsed = parse_callback(query.data)
         message = query.message if isinstance(query.message, Message) else None
         if parsed is None or message is None or message.chat.type != ChatType.PRIVATE:
-            await with_retries(lambda: query.answer(self.prompts.say("stale_button")[:190]))
+            with contextlib.suppress(BadRequest):
+                await with_retries(lambda: query.answer(self.prompts.say("stale_button")[:190]))
             return
         step, key = parsed
         turn = await self._service_turn(update, Press(step, key))
-        if turn.stale:
-            await with_retries(lambda: query.answer(self.prompts.say("stale_button")[:190]))
-            return
-        await with_retries(lambda: query.answer())
+        # Answered whatever happens next; a query that is too old to answer (after a restart)
+        # must not cost the learner the reply.
+        notice = self.prompts.say("stale_button")[:190] if turn.stale else None
+        with contextlib.suppress(BadRequest):
+            await with_retries(lambda: query.answer(notice))
         replies = list(turn.replies)
         first = replies[0] if replies else None
-        if first is not None and first.step == step and first.multi and len(replies) == 1:
+        if (
+            not turn.stale
+            and first is not None
+            and first.step == step
+            and first.multi
+            and len(replies) == 1
+        ):
             await self._edit(context, message, first)
             return
-        await self._drop_keyboard(context, message.chat.id, message.message_id)
+        if turn.stale:
+            replies = [r for r in replies if r.step is not None]  # the question, again
+            previous = self._keyboards.get(message.chat.id)
+            if previous is not None:
+                await self._drop_keyboard(context, message.chat.id, previous)
+        else:
+            await self._drop_keyboard(context, message.chat.id, message.message_id)
         await self._send(context, message.chat.id, replies)
 
     async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -177,7 +189,11 @@ class TelegramChannel:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the failure by type only, and tell the person their answers are safe."""
         error = context.error
-        log.error("update failed: %s", type(error).__name__, exc_info=error)
+        # The type only: a traceback could quote a database statement's parameters.
+        log.error("update failed: %s", type(error).__name__)
+        if isinstance(update, Update) and update.callback_query is not None:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer()
         if isinstance(update, Update) and update.effective_chat:
             try:
                 await self._send(
@@ -256,7 +272,7 @@ class TelegramChannel:
 
 
 def build_application(
-    token: str, api_url: str, service: TurnService
+    token: str, api_url: str, service: TurnService, timeout: float = 15.0
 ) -> tuple[Application[Any, Any, Any, Any, Any, Any], TelegramChannel]:
     """The PTB application: our handlers, a rate limiter that retries 429s, no Updater."""
     api = api_url.rstrip("/")
@@ -268,8 +284,8 @@ def build_application(
         .rate_limiter(AIORateLimiter(max_retries=5))
         .updater(None)
         .connect_timeout(10)
-        .read_timeout(15)
-        .write_timeout(15)
+        .read_timeout(timeout)
+        .write_timeout(timeout)
         .build()
     )
     channel = TelegramChannel(service)

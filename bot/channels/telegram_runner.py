@@ -12,15 +12,16 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import signal
-from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
 import tornado.httpserver
 import tornado.web
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.channels.telegram import build_application, with_retries
@@ -38,45 +39,107 @@ class TelegramStartError(Exception):
     """The bot cannot start: a one-line reason for the person running it."""
 
 
-async def handle_batch(app: AnyApp, updates: list[Update]) -> None:
-    """Each chat's updates in order; different chats concurrently."""
-    by_chat: defaultdict[int, list[Update]] = defaultdict(list)
-    for update in updates:
+class Poller:
+    """Long polling that never confirms an update before it is handled.
+
+    Each update runs as its own task, chained behind the previous one of the same chat, so a
+    chat's updates keep their order while a slow chat holds up no other. The offset sent to
+    Telegram stops at the oldest update still in flight: after a crash that one, and any
+    after it, come again, and the service drops those it already handled.
+    """
+
+    def __init__(self, app: AnyApp, timeout: int) -> None:
+        self.app = app
+        self.timeout = timeout
+        self.offset: int | None = None
+        self.in_flight: dict[int, asyncio.Task[None]] = {}
+        self.known: set[int] = set()  # fetched ids at or past the offset
+        self.chat_tails: dict[int, asyncio.Task[None]] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        stopping = asyncio.create_task(stop.wait())
+        delay = 1.0
+        while not stop.is_set():
+            fetch = asyncio.create_task(self._fetch())
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():  # stopping: do not wait out the long poll
+                fetch.cancel()
+                break
+            try:
+                updates = fetch.result()
+                delay = 1.0
+            except RetryAfter as error:
+                await asyncio.sleep(_seconds(error.retry_after))
+                continue
+            except InvalidToken as error:
+                raise TelegramStartError("Telegram no longer accepts the token") from error
+            except (NetworkError, Conflict) as error:
+                log.warning(
+                    "getUpdates failed (%s); retrying in %.0f s", type(error).__name__, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+                continue
+            fresh = [u for u in updates if u.update_id not in self.known]
+            for update in fresh:
+                self._start(update)
+            self._advance()
+            if not fresh and self.in_flight:
+                # Telegram hands back what is in flight at once: wait for some of it to finish.
+                await asyncio.wait(
+                    self.in_flight.values(), timeout=1, return_when=asyncio.FIRST_COMPLETED
+                )
+        stopping.cancel()
+        if self.in_flight:
+            await asyncio.wait(self.in_flight.values(), timeout=20)
+        self._advance()
+        if self.offset is not None:  # confirm what was handled, so a clean stop redelivers nothing
+            try:
+                await self.app.bot.get_updates(offset=self.offset, timeout=0)
+            except TelegramError:
+                log.warning("could not confirm the last updates; they will be delivered again")
+
+    async def _fetch(self) -> tuple[Update, ...]:
+        updates: tuple[Update, ...] = await self.app.bot.get_updates(
+            offset=self.offset,
+            timeout=self.timeout,
+            read_timeout=self.timeout + 10,
+            allowed_updates=Update.ALL_TYPES,
+        )
+        return updates
+
+    def _start(self, update: Update) -> None:
+        self.known.add(update.update_id)
         chat = update.effective_chat
-        by_chat[chat.id if chat else -update.update_id].append(update)
+        key = chat.id if chat else -update.update_id
+        before = self.chat_tails.get(key)
 
-    async def in_order(chat_updates: list[Update]) -> None:
-        for update in chat_updates:
-            await app.process_update(update)
+        async def handle() -> None:
+            if before is not None:
+                await asyncio.wait({before})  # the chat's previous update first, however it ended
+            await self.app.process_update(update)
 
-    await asyncio.gather(*(in_order(u) for u in by_chat.values()))
+        task = asyncio.create_task(handle())
+        self.in_flight[update.update_id] = task
+        self.chat_tails[key] = task
+        task.add_done_callback(lambda _: self._done(update.update_id, key, task))
+
+    def _done(self, update_id: int, key: int, task: asyncio.Task[None]) -> None:
+        self.in_flight.pop(update_id, None)
+        if self.chat_tails.get(key) is task:
+            del self.chat_tails[key]
+
+    def _advance(self) -> None:
+        if self.in_flight:
+            self.offset = min(self.in_flight)
+        elif self.known:
+            self.offset = max(self.known) + 1
+        if self.offset is not None:
+            self.known = {i for i in self.known if i >= self.offset}
 
 
-async def poll(app: AnyApp, stop: asyncio.Event, timeout: int) -> None:
-    offset: int | None = None
-    delay = 1.0
-    while not stop.is_set():
-        try:
-            updates = await app.bot.get_updates(
-                offset=offset,
-                timeout=timeout,
-                read_timeout=timeout + 10,
-                allowed_updates=Update.ALL_TYPES,
-            )
-            delay = 1.0
-        except (NetworkError, Conflict) as error:
-            log.warning("getUpdates failed (%s); retrying in %.0f s", type(error).__name__, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30)
-            continue
-        if updates:
-            await handle_batch(app, list(updates))
-            offset = updates[-1].update_id + 1
-    if offset is not None:  # confirm the last batch, so a clean stop redelivers nothing
-        try:
-            await app.bot.get_updates(offset=offset, timeout=0)
-        except TelegramError:
-            log.warning("could not confirm the last updates; they will be delivered again")
+def _seconds(wait: float | timedelta) -> float:
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 class WebhookHandler(tornado.web.RequestHandler):
@@ -91,8 +154,11 @@ class WebhookHandler(tornado.web.RequestHandler):
             self.set_status(403)
             return
         try:
-            update = Update.de_json(json.loads(self.request.body), self.app.bot)
+            data = json.loads(self.request.body)
+            update = Update.de_json(data, self.app.bot) if isinstance(data, dict) else None
         except (ValueError, TypeError, KeyError):
+            update = None
+        if update is None:
             self.set_status(400)
             return
         await self.app.process_update(update)
@@ -105,7 +171,8 @@ async def serve_webhook(app: AnyApp, settings: Settings, stop: asyncio.Event) ->
         raise TelegramStartError("webhook mode needs CONCERNBOT_TELEGRAM_WEBHOOK_SECRET")
     secret = settings.telegram_webhook_secret.get_secret_value()
     path = urlparse(url).path or "/"
-    web = tornado.web.Application([(path, WebhookHandler, {"app": app, "secret": secret})])
+    route = re.escape(path)  # tornado reads the path as a pattern
+    web = tornado.web.Application([(route, WebhookHandler, {"app": app, "secret": secret})])
     server = tornado.httpserver.HTTPServer(web)
     server.listen(settings.telegram_port, settings.telegram_listen)
     try:
@@ -134,7 +201,10 @@ async def run(settings: Settings, service: TurnService) -> None:
         )
     try:
         app, channel = build_application(
-            settings.telegram_token.get_secret_value(), settings.telegram_api_url, service
+            settings.telegram_token.get_secret_value(),
+            settings.telegram_api_url,
+            service,
+            settings.telegram_request_timeout,
         )
         await app.initialize()
     except InvalidToken as error:
@@ -156,6 +226,6 @@ async def run(settings: Settings, service: TurnService) -> None:
             await serve_webhook(app, settings, stop)
         else:
             await with_retries(lambda: app.bot.delete_webhook())
-            await poll(app, stop, settings.telegram_poll_timeout)
+            await Poller(app, settings.telegram_poll_timeout).run(stop)
     finally:
         await app.shutdown()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 
 import pytest
 from botapi import BotApiServer
@@ -312,3 +313,88 @@ def test_chats_run_side_by_side_each_in_order(bot: BotProcess, server: BotApiSer
     sends = [r for r in server.requests("sendMessage") if r.chat_id == users[0].chat_id]
     gaps = [b.time - a.time for a, b in itertools.pairwise(sends)]
     assert min(gaps) >= 0.25  # messages to one chat are paced
+
+
+def test_a_press_delivered_twice_moves_once_and_still_gets_its_reply(
+    bot: BotProcess, server: BotApiServer
+) -> None:
+    user = server.private_chat(user_id=1011, first_name="Kit")
+    start_concern(user)
+    server.faults.deliver_twice()
+    after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
+    time.sleep(2.5)
+    with bot.storage().unit_of_work() as uow:
+        conversation = uow.conversations.get("telegram:1011/concern")
+    assert conversation is not None and conversation.state == "group"
+    assert conversation.trail == ("danger",)
+    assert not any("went wrong" in m.text for m in user.messages())
+    assert user.callback_answers() == [None]  # answered once, quietly
+
+
+def test_a_press_too_old_to_answer_after_a_restart_still_gets_the_next_question(
+    tmp_path: Path,
+) -> None:
+    with BotApiServer(callback_query_timeout=1.0) as server:
+        bot = BotProcess(server, tmp_path / "data").start()
+        try:
+            user = server.private_chat(user_id=1012, first_name="Lou")
+            start_concern(user)
+            bot.kill()
+            user.press("No, nobody is at risk right now")
+            time.sleep(1.5)  # the query expires while the bot is down
+            bot.start()
+            after(user, lambda: None, "Which group", timeout=30)
+        finally:
+            bot.stop()
+
+
+def test_getupdates_refusals_and_slow_sends_do_not_stop_the_bot(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    env = {"CONCERNBOT_TELEGRAM_REQUEST_TIMEOUT": "2"}
+    bot = BotProcess(server, tmp_path / "data", extra_env=env).start()
+    try:
+        user = server.private_chat(user_id=1013, first_name="Mo")
+        start_concern(user)
+        server.faults.fail_next("getUpdates", status=429, retry_after=1)
+        server.faults.fail_next("getUpdates", status=502, count=2)
+        after(
+            user, lambda: user.press("No, nobody is at risk right now"), "Which group", timeout=30
+        )
+        server.faults.delay_next("sendMessage", 4.0)  # longer than the request timeout
+        after(user, lambda: user.press("Medical student"), "Where is the placement", timeout=30)
+        assert bot.process is not None and bot.process.poll() is None
+        statuses = [r.status for r in server.requests("getUpdates")]
+        assert statuses.count(429) == 1 and statuses.count(502) == 2
+        assert "TimedOut" in bot.logs()  # the slow send was retried, not dropped
+    finally:
+        bot.stop()
+
+
+def test_a_slow_chat_does_not_hold_up_another(bot: BotProcess, server: BotApiServer) -> None:
+    slow = server.private_chat(user_id=1014, first_name="Nia")
+    quick = server.private_chat(user_id=1015, first_name="Oz")
+    after(quick, lambda: quick.send("/help"), "concernbot")
+    server.faults.delay_next("sendMessage", 6.0)
+    slow.send("/privacy")
+    time.sleep(0.5)
+    started = time.monotonic()
+    after(quick, lambda: quick.send("/privacy"), "What concernbot keeps")
+    assert time.monotonic() - started < 4.0
+    slow.wait_for("What concernbot keeps", timeout=20)
+
+
+def test_debug_logs_hold_no_token_name_or_id(server: BotApiServer, tmp_path: Path) -> None:
+    bot = BotProcess(server, tmp_path / "data", extra_env={"CONCERNBOT_LOG_LEVEL": "DEBUG"})
+    bot.start()
+    try:
+        user = server.private_chat(user_id=7654321, first_name="Quintessa", username="qzx_user")
+        start_concern(user)
+        after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
+        after(user, lambda: user.send("Medical student"), "Where is the placement")
+    finally:
+        bot.stop()
+    logs = bot.logs()
+    assert "turn chat=" in logs  # it did log the turns
+    for secret in (server.token, server.token.split(":")[1], "Quintessa", "qzx_user", "7654321"):
+        assert secret not in logs

@@ -1,0 +1,1 @@
+"""Notifiers: ways the bot tells people things outside the chat it is answering."""

@@ -1,0 +1,224 @@
+"""The outbox worker: sends what the outbox holds, once, and keeps trying when that fails.
+
+Items are written to the outbox in the same transaction as whatever caused them (a filed
+concern, a triage action), so they exist exactly when that happened. The worker then:
+
+1. claims one due item at a time in a short transaction: `due` locks the row (SKIP LOCKED on
+   PostgreSQL, whole transactions taking turns on SQLite) and `reschedule` leases it by
+   moving its next attempt `lease` ahead, so no other worker sees it as due meanwhile. No
+   transaction is open while a send is in flight.
+2. sends it through the sender for its kind, bounded by `send_timeout` (well inside the
+   lease). A kind with no sender is never claimed and stays pending.
+3. records the outcome in a transaction of its own: `mark_sent` with the far side's id (and
+   `on_sent`, e.g. a relay row, in that same transaction; a sent item is never due again),
+   or a retry after an exponential, jittered backoff, or dead after `max_attempts`.
+
+The one way to send twice is a crash between a send and its mark: the lease then runs out
+and the item goes again. Errors are kept as class names only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from storage.repositories import OutboxItem, Storage, UnitOfWork, check_error_name
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    async def __call__(self, item: OutboxItem) -> str | None:
+        """Deliver the item and return the far side's id for it (e.g. a message id), if any.
+
+        Raising means "not delivered, try again later".
+        """
+        ...
+
+
+# Called inside the transaction that marks the item sent, with the id the sender returned.
+OnSent = Callable[[UnitOfWork, OutboxItem, str | None], None]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait after a failure: `first`, doubling each time, up to `ceiling`."""
+
+    first: timedelta = timedelta(seconds=5)
+    ceiling: timedelta = timedelta(minutes=15)
+
+    def delay(self, failures: int, fraction: float) -> timedelta:
+        """The wait after the `failures`-th failure in a row (1 for the first).
+
+        `fraction`, in [0, 1), spreads it between half and all of the nominal wait, so
+        items that failed together (an outage) do not all come back at the same moment.
+        """
+        doublings = min(max(failures - 1, 0), 32)  # 2**32 times 5 s is far past any ceiling
+        nominal = min(self.first * (1 << doublings), self.ceiling)
+        return nominal / 2 + nominal / 2 * fraction
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def error_name(error: BaseException) -> str:
+    """A class name for the outbox: the one an error says it stands for, else its own."""
+    name = getattr(error, "error_name", None)
+    for candidate in (name, type(error).__name__):
+        if isinstance(candidate, str):
+            try:
+                return check_error_name(candidate)
+            except ValueError:
+                continue
+    return "UnnamedError"
+
+
+class OutboxWorker:
+    """Drains the outbox of one storage through `senders`, a sender for each item kind."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        senders: Mapping[str, Sender],
+        *,
+        max_attempts: int = 20,
+        backoff: Backoff = Backoff(),
+        batch: int = 20,
+        lease: timedelta = timedelta(minutes=5),
+        send_timeout: float = 60.0,
+        random_fraction: Callable[[], float] = random.random,
+        clock: Callable[[], datetime] = _now,
+        on_sent: OnSent | None = None,
+    ) -> None:
+        if max_attempts < 1 or batch < 1:
+            raise ValueError("max_attempts and batch must be at least 1")
+        if lease.total_seconds() <= 2 * send_timeout:
+            raise ValueError("the lease must be more than twice the send timeout")
+        self.storage = storage
+        self.senders = dict(senders)
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.batch = batch
+        self.lease = lease
+        self.send_timeout = send_timeout
+        self.random_fraction = random_fraction
+        self.clock = clock
+        self.on_sent = on_sent
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Start the next pass of `run` now (e.g. just after something was queued)."""
+        self._wake.set()
+
+    async def drain_once(self, now: datetime) -> int:
+        """One pass: send up to `batch` items due at `now`; returns how many were sent."""
+        sent, _ = await self._pass(now)
+        return sent
+
+    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Pass after pass until `stop` is set, pausing `interval` seconds between passes
+        unless a pass found a full batch or `wake` is called. A failing pass is logged and
+        the next one tries again."""
+        while not stop.is_set():
+            taken = 0
+            try:
+                _, taken = await self._pass(self.clock())
+            except Exception as error:  # the database may be away; keep the loop alive
+                log.error("outbox pass failed: %s", error_name(error))
+            if taken < self.batch:
+                await self._pause(stop, interval)
+
+    async def _pause(self, stop: asyncio.Event, interval: float) -> None:
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+        try:
+            await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        self._wake.clear()
+
+    async def _pass(self, now: datetime) -> tuple[int, int]:
+        """(sent, taken) for one pass."""
+        if not self.senders:
+            return 0, 0
+        # Claim only while every claimed lease still outlasts its send by a send timeout.
+        claim_window = self.lease.total_seconds() - 2 * self.send_timeout
+        started = time.monotonic()
+        sent = taken = 0
+        while taken < self.batch and time.monotonic() - started < claim_window:
+            item = await asyncio.to_thread(self._claim, now)
+            if item is None:
+                break
+            taken += 1
+            sent += await self._deliver(item, now)
+        return sent, taken
+
+    def _claim(self, now: datetime) -> OutboxItem | None:
+        with self.storage.unit_of_work() as uow:
+            due = uow.outbox.due(now, 1, kinds=self.senders)
+            if not due:
+                return None
+            uow.outbox.reschedule(due[0].id, now + self.lease)
+            return due[0]
+
+    async def _deliver(self, item: OutboxItem, now: datetime) -> int:
+        """Send one item and record how it went; 1 if it was sent."""
+        sender = self.senders[item.kind]
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                external_id = await sender(item)
+        except Exception as error:  # any failure of a send is a retry, by design
+            await asyncio.to_thread(self._record_failure, item, error_name(error), now)
+            return 0
+        await asyncio.to_thread(self._record_sent, item, external_id, now)
+        return 1
+
+    def _record_sent(self, item: OutboxItem, external_id: str | None, now: datetime) -> None:
+        try:
+            with self.storage.unit_of_work() as uow:
+                marked = uow.outbox.mark_sent(item.id, now, external_id)
+                if marked and self.on_sent is not None:
+                    self.on_sent(uow, item, external_id)
+        except Exception as error:
+            if self.on_sent is None:
+                raise
+            # It has gone out: better to lose what on_sent records than to send it again.
+            log.error(
+                "outbox on_sent failed id=%d kind=%s ref=%s: %s",
+                item.id,
+                item.kind,
+                item.reference,
+                error_name(error),
+            )
+            with self.storage.unit_of_work() as uow:
+                marked = uow.outbox.mark_sent(item.id, now, external_id)
+        if not marked:
+            log.warning("outbox item id=%d was no longer pending when sent", item.id)
+        else:
+            log.info("outbox sent id=%d kind=%s ref=%s", item.id, item.kind, item.reference)
+
+    def _record_failure(self, item: OutboxItem, error: str, now: datetime) -> None:
+        failures = item.attempts + 1
+        with self.storage.unit_of_work() as uow:
+            if failures >= self.max_attempts:
+                uow.outbox.mark_dead(item.id, error)
+            else:
+                wait = self.backoff.delay(failures, self.random_fraction())
+                uow.outbox.mark_retry(item.id, now + wait, error)
+        outcome = "dead" if failures >= self.max_attempts else "retry"
+        log.warning(
+            "outbox %s id=%d kind=%s ref=%s attempt=%d: %s",
+            outcome,
+            item.id,
+            item.kind,
+            item.reference,
+            failures,
+            error,
+        )
