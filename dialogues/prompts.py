@@ -122,7 +122,30 @@ COMMANDS = (
     "privacy",
     "help",
 )
-STATUSES = ("recorded", "queued")
+STATUSES = ("recorded", "queued", "received", "under_review", "with_provider", "closed")
+
+
+def _contract(spec: Mapping[str, str]) -> Mapping[str, frozenset[str]]:
+    return {key: frozenset(names.split()) for key, names in spec.items()}
+
+
+TEAM = _contract({
+    "acknowledge": "", "under_review": "", "with_provider": "", "close": "", "assign": "",
+    "ask": "", "note": "", "history": "", "back": "", "outcome_resolved": "",
+    "outcome_action_plan": "", "outcome_escalated": "", "outcome_no_action": "",
+    "card_footer": "status acknowledged assigned", "nobody": "", "not_yet": "", "refused": "",
+    "done": "", "ask_prompt": "reference", "note_prompt": "reference", "asked": "reference",
+    "noted": "reference", "answer_from_reporter": "reference text", "queue_heading": "",
+    "queue_line": "symbol reference age organisation status assigned", "queue_empty": "",
+    "case_unknown": "reference", "case_usage": "", "history_heading": "reference",
+    "history_line": "at action actor", "note_line": "at author text",
+    "reminder": "reference band hours", "stats_caption": "count", "help": "",
+    "email_subject": "reference band organisation", "email_intro": "",
+})  # fmt: skip
+REPORTER = _contract({
+    "status_changed": "reference status", "closed": "reference outcome",
+    "question": "reference text", "answer_sent": "reference",
+})  # fmt: skip
 ALERT = (
     "title", "reference", "received", "learner_group", "organisation", "site", "programme",
     "standards", "topics", "description", "started", "frequency", "affected", "danger_now",
@@ -150,6 +173,14 @@ class Prompts:
     commands: Mapping[str, str] = field(default_factory=dict)
     statuses: Mapping[str, str] = field(default_factory=dict)
     alert: Mapping[str, str] = field(default_factory=dict)
+    team: Mapping[str, str] = field(default_factory=dict)
+    reporter: Mapping[str, str] = field(default_factory=dict)
+
+    def team_say(self, key: str, **values: object) -> str:
+        return self.team[key].format(**values)
+
+    def reporter_say(self, key: str, **values: object) -> str:
+        return self.reporter[key].format(**values)
 
     def step(self, name: str) -> StepText:
         return self.steps[name]
@@ -223,6 +254,19 @@ def _step(name: str, table: Mapping[str, Any]) -> StepText:
     )
 
 
+def _table(
+    data: Mapping[str, Any], name: str, contract: Mapping[str, frozenset[str]]
+) -> dict[str, str]:
+    """A table of texts, each checked against the placeholders the code fills in."""
+    table = data.get(name, {})
+    texts = {}
+    for key, allowed in contract.items():
+        text = _text(table, key, name)
+        _check_placeholders(text, allowed, f"{name}.{key}")
+        texts[key] = text
+    return texts
+
+
 def load_prompts(directory: Path) -> Prompts:
     """Read and check prompts.toml; raise ContentError naming the key at fault."""
     path = directory / FILE
@@ -251,6 +295,8 @@ def load_prompts(directory: Path) -> Prompts:
     commands = {key: _text(data.get("commands", {}), key, "commands") for key in COMMANDS}
     statuses = {key: _text(data.get("statuses", {}), key, "statuses") for key in STATUSES}
     alert = {key: _text(data.get("alert", {}), key, "alert") for key in ALERT}
+    team = _table(data, "team", TEAM)
+    reporter = _table(data, "reporter", REPORTER)
     return Prompts(
         MappingProxyType(steps),
         MappingProxyType(messages),
@@ -258,4 +304,6 @@ def load_prompts(directory: Path) -> Prompts:
         MappingProxyType(commands),
         MappingProxyType(statuses),
         MappingProxyType(alert),
+        MappingProxyType(team),
+        MappingProxyType(reporter),
     )
