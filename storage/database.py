@@ -8,7 +8,7 @@ when a read turns into a write. PostgreSQL is reached through psycopg 3.
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlmodel import Session
 
-from storage.repositories import SqlUnitOfWork, UnitOfWork
+from storage.repositories import UnitOfWork
+from storage.sql import SqlUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -61,7 +62,14 @@ def upgrade(url: str) -> None:
     replicas starting together) take turns; on SQLite, BEGIN IMMEDIATE does the same.
     """
     with _sqlite_migration_lock(url):
-        _upgrade(url)
+        _migrate(url, "head", command.upgrade)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Undo migrations down to `revision` (e.g. "0001"; "base" for an empty database),
+    under the same locks and in one transaction, as `upgrade`."""
+    with _sqlite_migration_lock(url):
+        _migrate(url, revision, command.downgrade)
 
 
 @contextmanager
@@ -86,7 +94,7 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _upgrade(url: str) -> None:
+def _migrate(url: str, revision: str, action: Callable[[Config, str], None]) -> None:
     engine = _create_engine(url)
     try:
         with engine.begin() as connection:
@@ -96,7 +104,7 @@ def _upgrade(url: str) -> None:
                 )
             config = alembic_config(url)
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            action(config, revision)
     finally:
         engine.dispose()
 
@@ -127,13 +135,14 @@ def _create_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True)
+    # hide_parameters: an error message must never quote a concern's text.
+    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+    engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

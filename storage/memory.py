@@ -8,8 +8,9 @@ out are copies: changing one never changes what is stored.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,16 +18,37 @@ from typing import Any
 
 from dialogues.records import Concern, Conversation
 from storage.repositories import (
+    CLOSED,
+    DEAD,
+    PENDING,
+    SENT,
     AuditEntry,
     AuditLog,
     ConcernRepository,
     ConversationRepository,
     DuplicateReference,
+    DuplicateRelay,
     InboundLog,
+    Note,
+    NoteRepository,
+    OutboxItem,
+    OutboxRepository,
+    Relay,
+    RelayRepository,
     StaleConversation,
+    Triage,
     UnitOfWork,
+    UnknownConcern,
+    check_direction,
+    check_error_name,
+    check_outbox_item,
+    plain_json,
     require_aware,
+    triage_changes,
 )
+
+# A change to an outbox item, applied only while the item is still pending.
+_OutboxChange = tuple[int, Callable[[OutboxItem], OutboxItem]]
 
 
 def _copy(conversation: Conversation) -> Conversation:
@@ -35,16 +57,11 @@ def _copy(conversation: Conversation) -> Conversation:
 
 
 def _copy_entry(entry: AuditEntry) -> AuditEntry:
-    return replace(entry, detail=_plain(entry.detail))
+    return replace(entry, detail=plain_json(entry.detail))
 
 
-def _plain(value: Any) -> Any:
-    """A deep copy of JSON-like data, shaped as it comes back from a JSON column."""
-    if isinstance(value, Mapping):
-        return {key: _plain(inner) for key, inner in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(inner) for inner in value]
-    return value
+def _copy_item(item: OutboxItem) -> OutboxItem:
+    return replace(item, payload=plain_json(item.payload))
 
 
 @dataclass
@@ -53,6 +70,11 @@ class _Tables:
     concerns: dict[str, Concern] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     inbound: dict[str, datetime] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)  # pending only: reference -> status
+    triage: dict[str, dict[str, Any]] = field(default_factory=dict)  # reference -> fields set
+    outbox: dict[int, OutboxItem] = field(default_factory=dict)
+    notes: dict[int, Note] = field(default_factory=dict)
+    relays: dict[tuple[str, str], Relay] = field(default_factory=dict)
 
 
 class MemoryStorage:
@@ -61,12 +83,20 @@ class MemoryStorage:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tables = _Tables()
+        # Ids are handed out at once, like a sequence: a rolled-back unit of work leaves a gap.
+        self._outbox_ids = itertools.count(1)
+        self._note_ids = itertools.count(1)
+        # Outbox items some open unit of work has taken with `due` (the SKIP LOCKED rows).
+        self._claimed: set[int] = set()
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         work = _MemoryUnitOfWork(self)
-        yield work  # an exception from the block propagates here and `work` is dropped
-        work.commit()
+        try:
+            yield work  # an exception from the block propagates here and `work` is dropped
+            work.commit()
+        finally:
+            work.release()
 
     def close(self) -> None:
         """Nothing to release."""
@@ -74,9 +104,12 @@ class MemoryStorage:
 
 class _MemoryUnitOfWork:
     def __init__(self, storage: MemoryStorage) -> None:
+        self.storage = storage
         self.lock = storage._lock
         self.committed = storage._tables
         self.pending = _Tables()
+        self.outbox_changes: list[_OutboxChange] = []
+        self.claims: set[int] = set()
         self.deleted: set[str] = set()
         # For each conversation this unit of work wrote: the version it found stored.
         self.seen_versions: dict[str, int] = {}
@@ -84,6 +117,14 @@ class _MemoryUnitOfWork:
         self.concerns: ConcernRepository = _Concerns(self)
         self.audit: AuditLog = _AuditLog(self)
         self.inbound: InboundLog = _InboundLog(self)
+        self.outbox: OutboxRepository = _Outbox(self)
+        self.notes: NoteRepository = _Notes(self)
+        self.relays: RelayRepository = _Relays(self)
+
+    def release(self) -> None:
+        with self.lock:
+            self.storage._claimed -= self.claims
+        self.claims.clear()
 
     def stored_version(self, key: str) -> int:
         with self.lock:
@@ -100,13 +141,39 @@ class _MemoryUnitOfWork:
             for reference in self.pending.concerns:
                 if reference in tables.concerns:
                     raise DuplicateReference(reference)
+            for chat, message_id in self.pending.relays:
+                if (chat, message_id) in tables.relays:
+                    raise DuplicateRelay(chat, message_id)
             for key in self.deleted:
                 tables.conversations.pop(key, None)
             tables.conversations.update(self.pending.conversations)
             tables.concerns.update(self.pending.concerns)
+            for reference, status in self.pending.statuses.items():
+                tables.concerns[reference] = replace(tables.concerns[reference], status=status)
+            for reference, changes in self.pending.triage.items():
+                tables.triage.setdefault(reference, {}).update(changes)
             tables.audit.extend(self.pending.audit)
             for key, at in self.pending.inbound.items():
                 tables.inbound.setdefault(key, at)
+            tables.outbox.update(self.pending.outbox)
+            _apply_outbox_changes(tables.outbox, self.outbox_changes)
+            tables.notes.update(self.pending.notes)
+            tables.relays.update(self.pending.relays)
+
+    def outbox_view(self) -> dict[int, OutboxItem]:
+        """The outbox as this unit of work sees it (call with the lock held)."""
+        view = {**self.committed.outbox, **self.pending.outbox}
+        _apply_outbox_changes(view, self.outbox_changes)
+        return view
+
+
+def _apply_outbox_changes(items: dict[int, OutboxItem], changes: list[_OutboxChange]) -> None:
+    # As the SQL backend's "UPDATE ... WHERE status = 'pending'": a change that finds the
+    # item already sent or dead by the time it commits does nothing.
+    for id, change in changes:
+        item = items.get(id)
+        if item is not None and item.status == PENDING:
+            items[id] = change(item)
 
 
 class _Conversations:
@@ -161,9 +228,12 @@ class _Concerns:
         self._work = work
 
     def _visible(self) -> list[Concern]:
-        with self._work.lock:
-            stored = list(self._work.committed.concerns.values())
-        return stored + list(self._work.pending.concerns.values())
+        work = self._work
+        with work.lock:
+            stored = list(work.committed.concerns.values())
+        every = stored + list(work.pending.concerns.values())
+        statuses = work.pending.statuses
+        return [replace(c, status=statuses.get(c.reference, c.status)) for c in every]
 
     def add(self, concern: Concern) -> None:
         if self.get(concern.reference) is not None:
@@ -183,6 +253,57 @@ class _Concerns:
 
     def count(self) -> int:
         return len(self._visible())
+
+    def _require(self, reference: str) -> None:
+        if self.get(reference) is None:
+            raise UnknownConcern(reference)
+
+    def set_status(self, reference: str, status: str) -> None:
+        self._require(reference)
+        self._work.pending.statuses[reference] = status
+
+    def set_triage(self, reference: str, **fields: datetime | str | None) -> None:
+        changes = triage_changes(fields)
+        self._require(reference)
+        self._work.pending.triage.setdefault(reference, {}).update(changes)
+
+    def triage(self, reference: str) -> Triage | None:
+        if self.get(reference) is None:
+            return None
+        work = self._work
+        with work.lock:
+            fields = dict(work.committed.triage.get(reference, {}))
+        fields.update(work.pending.triage.get(reference, {}))
+        return Triage(reference=reference, **fields)
+
+    def search(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: str | None = None,
+        organisation: str | None = None,
+        open_only: bool = False,
+    ) -> list[Concern]:
+        since = None if since is None else require_aware(since)
+        until = None if until is None else require_aware(until)
+        found = []
+        for concern in self._visible():
+            if since is not None and concern.created_at < since:
+                continue
+            if until is not None and concern.created_at >= until:
+                continue
+            if status is not None and concern.status != status:
+                continue
+            if organisation is not None and concern.organisation != organisation:
+                continue
+            if open_only:
+                triage = self.triage(concern.reference)
+                if concern.status == CLOSED or (triage is not None and triage.closed_at):
+                    continue
+            found.append(concern)
+        found.reverse()  # later additions first among equal times, as the SQL id order
+        found.sort(key=lambda c: c.created_at, reverse=True)
+        return found
 
 
 class _AuditLog:
@@ -212,3 +333,127 @@ class _InboundLog:
             return False
         work.pending.inbound[key] = require_aware(at)
         return True
+
+
+class _Outbox:
+    def __init__(self, work: _MemoryUnitOfWork) -> None:
+        self._work = work
+
+    def add(self, item: OutboxItem) -> int:
+        work = self._work
+        with work.lock:
+            id = next(work.storage._outbox_ids)
+        work.pending.outbox[id] = _copy_item(replace(check_outbox_item(item), id=id))
+        return id
+
+    def get(self, id: int) -> OutboxItem | None:
+        with self._work.lock:
+            item = self._work.outbox_view().get(id)
+        return None if item is None else _copy_item(item)
+
+    def due(
+        self, now: datetime, limit: int, kinds: Collection[str] | None = None
+    ) -> list[OutboxItem]:
+        work = self._work
+        now = require_aware(now)
+        with work.lock:
+            taken_by_others = work.storage._claimed - work.claims
+            ready = [
+                item
+                for item in work.outbox_view().values()
+                if item.status == PENDING
+                and item.next_attempt_at <= now
+                and (kinds is None or item.kind in kinds)
+                and item.id not in taken_by_others
+            ]
+            ready.sort(key=lambda item: (item.next_attempt_at, item.id))
+            chosen = ready[: max(limit, 0)]
+            ids = {item.id for item in chosen}
+            work.claims |= ids
+            work.storage._claimed |= ids
+        return [_copy_item(item) for item in chosen]
+
+    def _change(self, id: int, change: Callable[[OutboxItem], OutboxItem]) -> bool:
+        work = self._work
+        with work.lock:
+            item = work.outbox_view().get(id)
+        if item is None or item.status != PENDING:
+            return False
+        work.outbox_changes.append((id, change))
+        return True
+
+    def reschedule(self, id: int, next_attempt_at: datetime) -> bool:
+        at = require_aware(next_attempt_at)
+        return self._change(id, lambda item: replace(item, next_attempt_at=at))
+
+    def mark_sent(self, id: int, at: datetime, external_id: str | None) -> bool:
+        sent_at = require_aware(at)
+        return self._change(
+            id, lambda item: replace(item, status=SENT, sent_at=sent_at, external_id=external_id)
+        )
+
+    def mark_retry(self, id: int, next_attempt_at: datetime, error: str) -> bool:
+        at, name = require_aware(next_attempt_at), check_error_name(error)
+        return self._change(
+            id,
+            lambda item: replace(
+                item, attempts=item.attempts + 1, next_attempt_at=at, last_error=name
+            ),
+        )
+
+    def mark_dead(self, id: int, error: str) -> bool:
+        name = check_error_name(error)
+        return self._change(
+            id,
+            lambda item: replace(item, status=DEAD, attempts=item.attempts + 1, last_error=name),
+        )
+
+    def for_reference(self, reference: str) -> list[OutboxItem]:
+        with self._work.lock:
+            view = self._work.outbox_view()
+        mine = sorted((i for i in view.values() if i.reference == reference), key=lambda i: i.id)
+        return [_copy_item(item) for item in mine]
+
+
+class _Notes:
+    def __init__(self, work: _MemoryUnitOfWork) -> None:
+        self._work = work
+
+    def add(self, reference: str, at: datetime, author: str, text: str) -> int:
+        work = self._work
+        moment = require_aware(at)
+        with work.lock:
+            id = next(work.storage._note_ids)
+        note = Note(id=id, reference=reference, at=moment, author=author, text=text)
+        work.pending.notes[id] = note
+        return id
+
+    def for_reference(self, reference: str) -> list[Note]:
+        work = self._work
+        with work.lock:
+            every = {**work.committed.notes, **work.pending.notes}
+        return [every[id] for id in sorted(every) if every[id].reference == reference]
+
+
+class _Relays:
+    def __init__(self, work: _MemoryUnitOfWork) -> None:
+        self._work = work
+
+    def add(self, reference: str, direction: str, chat: str, message_id: str, at: datetime) -> None:
+        relay = Relay(
+            reference=reference,
+            direction=check_direction(direction),
+            chat=chat,
+            message_id=message_id,
+            at=require_aware(at),
+        )
+        if self.find(chat, message_id) is not None:
+            raise DuplicateRelay(chat, message_id)
+        self._work.pending.relays[(chat, message_id)] = relay
+
+    def find(self, chat: str, message_id: str) -> Relay | None:
+        work = self._work
+        if (chat, message_id) in work.pending.relays:
+            return work.pending.relays[(chat, message_id)]
+        with work.lock:
+            return work.committed.relays.get((chat, message_id))

@@ -1,23 +1,21 @@
-"""What the bot may ask of storage (small Protocols), and the SQL implementation of it.
+"""What the bot may ask of storage: small Protocols and the frozen records they hand out.
 
 A unit of work is one transaction: its repositories read and write through one session and
 never commit; the storage that opened it commits when the block ends normally and rolls
-back when it raises. `memory.MemoryStorage` implements the same interfaces for tests.
+back when it raises. `sql` implements these interfaces over SQLModel and
+`memory.MemoryStorage` implements them for tests; the checks below are shared by both.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, func, select, update
-
-from dialogues.records import CONCERN_FIELDS, Advice, Concern, Conversation
-from storage.tables import AuditRow, ConcernRow, ConversationRow, InboundRow
+from dialogues.records import Concern, Conversation
 
 
 class StaleConversation(Exception):
@@ -26,6 +24,14 @@ class StaleConversation(Exception):
 
 class DuplicateReference(Exception):
     """A concern with this reference is already stored."""
+
+
+class UnknownConcern(LookupError):
+    """No concern has this reference."""
+
+
+class DuplicateRelay(Exception):
+    """This (chat, message id) is already mapped to a concern."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,85 @@ class AuditEntry:
     action: str
     reference: str | None
     detail: Mapping[str, Any]
+
+
+TRIAGE_FIELDS = ("acknowledged_at", "acknowledged_by", "assigned_to", "outcome", "closed_at")
+_TRIAGE_TIMES = frozenset({"acknowledged_at", "closed_at"})
+CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Triage:
+    """Where the Quality team has got with one concern; all None until they act."""
+
+    reference: str
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    assigned_to: str | None = None
+    outcome: str | None = None
+    closed_at: datetime | None = None
+
+
+OUTBOX_KINDS = ("team_alert", "team_email", "reporter_message", "team_message")
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+OUTBOX_STATUSES = (PENDING, SENT, DEAD)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One message waiting to go out, as stored in the outbox.
+
+    `id` is 0 until stored (`OutboxRepository.add` returns the real one). `last_error` is
+    an error class name such as "TimedOut", never an error's message text.
+    """
+
+    kind: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime
+    reference: str | None = None
+    status: str = PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    external_id: str | None = None
+    id: int = 0
+
+    @classmethod
+    def new(
+        cls, kind: str, payload: Mapping[str, Any], at: datetime, reference: str | None = None
+    ) -> OutboxItem:
+        """A pending item, due at once."""
+        return cls(
+            kind=kind, payload=payload, created_at=at, next_attempt_at=at, reference=reference
+        )
+
+
+@dataclass(frozen=True)
+class Note:
+    """An internal note on a concern, for the Quality team only; `author` is an id."""
+
+    id: int
+    reference: str
+    at: datetime
+    author: str
+    text: str
+
+
+# to_reporter: a reply goes to the reporter; to_team: a reply goes to the team chat;
+# note: a reply is the team's internal note.
+RELAY_DIRECTIONS = ("to_reporter", "to_team", "note")
+
+
+@dataclass(frozen=True)
+class Relay:
+    """A message the bot sent in `chat`, and the concern a reply to it belongs to."""
+
+    reference: str
+    direction: str  # to_reporter | to_team
+    chat: str
+    message_id: str
+    at: datetime
 
 
 class ConversationRepository(Protocol):
@@ -69,6 +154,93 @@ class ConcernRepository(Protocol):
 
     def count(self) -> int: ...
 
+    def set_status(self, reference: str, status: str) -> None:
+        """Move the concern to `status`; UnknownConcern if there is none."""
+        ...
+
+    def set_triage(self, reference: str, **fields: datetime | str | None) -> None:
+        """Set some of the TRIAGE_FIELDS (others keep their values); UnknownConcern if none.
+
+        An unknown field name or a value of the wrong type is a ValueError.
+        """
+        ...
+
+    def triage(self, reference: str) -> Triage | None:
+        """The concern's triage state, or None if there is no such concern."""
+        ...
+
+    def search(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: str | None = None,
+        organisation: str | None = None,
+        open_only: bool = False,
+    ) -> list[Concern]:
+        """Concerns created in [since, until), newest first, optionally of one status or
+        organisation; `open_only` leaves out closed ones (a closed_at, or status "closed")."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    def add(self, item: OutboxItem) -> int:
+        """Store the item (its `id` is ignored) and return the id it was given."""
+        ...
+
+    def get(self, id: int) -> OutboxItem | None: ...
+
+    def due(
+        self, now: datetime, limit: int, kinds: Collection[str] | None = None
+    ) -> list[OutboxItem]:
+        """Pending items with next_attempt_at <= now, longest waiting first.
+
+        The rows are locked until the unit of work ends, and a concurrent unit of work
+        skips them, so two workers never take the same item (on SQLite, transactions
+        simply take turns). `kinds`, when given, limits the item kinds taken.
+        """
+        ...
+
+    def reschedule(self, id: int, next_attempt_at: datetime) -> bool:
+        """Move a pending item's next attempt (a lease while it is being sent)."""
+        ...
+
+    def mark_sent(self, id: int, at: datetime, external_id: str | None) -> bool:
+        """Pending -> sent, recording when and the id the far side gave it.
+
+        False, and nothing changes, if the item is not pending (never sent twice).
+        """
+        ...
+
+    def mark_retry(self, id: int, next_attempt_at: datetime, error: str) -> bool:
+        """Count a failed attempt and try again later; False if the item is not pending."""
+        ...
+
+    def mark_dead(self, id: int, error: str) -> bool:
+        """Count a failed attempt and give up; False if the item is not pending."""
+        ...
+
+    def for_reference(self, reference: str) -> list[OutboxItem]:
+        """Every item about one concern, in the order they were added."""
+        ...
+
+
+class NoteRepository(Protocol):
+    def add(self, reference: str, at: datetime, author: str, text: str) -> int:
+        """Store a note and return its id."""
+        ...
+
+    def for_reference(self, reference: str) -> list[Note]:
+        """The concern's notes in the order they were added."""
+        ...
+
+
+class RelayRepository(Protocol):
+    def add(self, reference: str, direction: str, chat: str, message_id: str, at: datetime) -> None:
+        """Remember a sent message; DuplicateRelay if (chat, message_id) is already known."""
+        ...
+
+    def find(self, chat: str, message_id: str) -> Relay | None: ...
+
 
 class AuditLog(Protocol):
     def record(self, entry: AuditEntry) -> None: ...
@@ -89,6 +261,9 @@ class UnitOfWork(Protocol):
     concerns: ConcernRepository
     audit: AuditLog
     inbound: InboundLog
+    outbox: OutboxRepository
+    notes: NoteRepository
+    relays: RelayRepository
 
 
 class Storage(Protocol):
@@ -113,210 +288,60 @@ def require_aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-# Rows <-> records ------------------------------------------------------------------------
-
-_TUPLE_FIELDS = ("topics", "standards", "controls", "told")
-
-
-def _conversation_values(conversation: Conversation) -> dict[str, Any]:
-    return {
-        "key": conversation.key,
-        "owner": conversation.owner,
-        "journey": conversation.journey,
-        "state": conversation.state,
-        "answers": {
-            name: list(value) if isinstance(value, list) else value
-            for name, value in conversation.answers.items()
-        },
-        "trail": list(conversation.trail),
-        "editing": conversation.editing,
-        "paused": conversation.paused,
-        "interrupt": conversation.interrupt,
-        "version": conversation.version,
-        "created_at": require_aware(conversation.created_at),
-        "updated_at": require_aware(conversation.updated_at),
-    }
+def triage_changes(fields: Mapping[str, datetime | str | None]) -> dict[str, Any]:
+    """`set_triage` keyword arguments checked and ready to store (datetimes in UTC)."""
+    checked: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name not in TRIAGE_FIELDS:
+            raise ValueError(f"not a triage field: {name}")
+        if value is None:
+            checked[name] = None
+        elif name in _TRIAGE_TIMES:
+            if not isinstance(value, datetime):
+                raise ValueError(f"{name} takes a datetime")
+            checked[name] = require_aware(value)
+        elif isinstance(value, str):
+            checked[name] = value
+        else:
+            raise ValueError(f"{name} takes a str")
+    return checked
 
 
-def _to_conversation(row: ConversationRow) -> Conversation:
-    return Conversation(
-        key=row.key,
-        owner=row.owner,
-        journey=row.journey,
-        state=row.state,
-        answers=dict(row.answers),
-        trail=tuple(row.trail),
-        editing=row.editing,
-        paused=row.paused,
-        interrupt=row.interrupt,
-        version=row.version,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
+_ERROR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,99}")
+
+
+def check_error_name(error: str) -> str:
+    """The error as given if it looks like a class name; message text is refused, because
+    it may quote what someone wrote."""
+    if not _ERROR_NAME.fullmatch(error):
+        raise ValueError("outbox errors are error class names, not messages")
+    return error
+
+
+def check_outbox_item(item: OutboxItem) -> OutboxItem:
+    """The item with its datetimes in UTC, or ValueError if it could not be stored as is."""
+    if item.status not in OUTBOX_STATUSES:
+        raise ValueError(f"unknown outbox status: {item.status}")
+    if item.last_error is not None:
+        check_error_name(item.last_error)
+    return replace(
+        item,
+        created_at=require_aware(item.created_at),
+        next_attempt_at=require_aware(item.next_attempt_at),
+        sent_at=None if item.sent_at is None else require_aware(item.sent_at),
     )
 
 
-def _to_concern_row(concern: Concern) -> ConcernRow:
-    values: dict[str, Any] = {name: getattr(concern, name) for name in CONCERN_FIELDS}
-    for name in _TUPLE_FIELDS:
-        values[name] = list(values[name])
-    values["advice"] = concern.advice.to_dict()
-    values["created_at"] = require_aware(concern.created_at)
-    return ConcernRow(**values)
+def plain_json(value: Any) -> Any:
+    """A deep copy of JSON-like data, shaped as it comes back from a JSON column."""
+    if isinstance(value, Mapping):
+        return {key: plain_json(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(inner) for inner in value]
+    return value
 
 
-def _to_concern(row: ConcernRow) -> Concern:
-    values = row.model_dump(exclude={"id"})
-    for name in _TUPLE_FIELDS:
-        values[name] = tuple(values[name])
-    values["advice"] = Advice.from_dict(row.advice)
-    values["created_at"] = as_utc(row.created_at)
-    return Concern(**values)
-
-
-def _to_audit_row(entry: AuditEntry) -> AuditRow:
-    return AuditRow(
-        at=require_aware(entry.at),
-        actor=entry.actor,
-        action=entry.action,
-        reference=entry.reference,
-        detail=dict(entry.detail),
-    )
-
-
-def _to_audit_entry(row: AuditRow) -> AuditEntry:
-    return AuditEntry(
-        at=as_utc(row.at),
-        actor=row.actor,
-        action=row.action,
-        reference=row.reference,
-        detail=dict(row.detail),
-    )
-
-
-@contextlib.contextmanager
-def _savepoint(session: Session) -> Iterator[None]:
-    """A nested transaction, so a failed insert leaves the unit of work usable."""
-    with session.begin_nested():
-        yield
-
-
-# SQL implementations ---------------------------------------------------------------------
-
-
-class SqlConversations:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def get(self, key: str) -> Conversation | None:
-        statement = select(ConversationRow).where(col(ConversationRow.key) == key)
-        # populate_existing: another transaction may have moved the row on since we last
-        # read it, and the identity map would otherwise hand back the old copy.
-        row = self._session.exec(statement.execution_options(populate_existing=True)).first()
-        return None if row is None else _to_conversation(row)
-
-    def put(self, conversation: Conversation) -> Conversation:
-        saved = replace(conversation, version=conversation.version + 1)
-        values = _conversation_values(saved)
-        if conversation.version == 0:
-            try:
-                with _savepoint(self._session):
-                    self._session.add(ConversationRow(**values))
-            except IntegrityError as error:
-                raise StaleConversation(conversation.key) from error
-            return saved
-        statement = (
-            update(ConversationRow)
-            .where(col(ConversationRow.key) == conversation.key)
-            .where(col(ConversationRow.version) == conversation.version)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if self._session.exec(statement).rowcount != 1:
-            raise StaleConversation(conversation.key)
-        return saved
-
-    def delete(self, key: str) -> None:
-        statement = delete(ConversationRow).where(col(ConversationRow.key) == key)
-        self._session.exec(statement.execution_options(synchronize_session=False))
-
-    def for_owner(self, owner: str) -> list[Conversation]:
-        statement = (
-            select(ConversationRow)
-            .where(col(ConversationRow.owner) == owner)
-            .order_by(col(ConversationRow.updated_at).desc(), col(ConversationRow.key))
-            .execution_options(populate_existing=True)
-        )
-        return [_to_conversation(row) for row in self._session.exec(statement)]
-
-
-class SqlConcerns:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def add(self, concern: Concern) -> None:
-        if self.get(concern.reference) is not None:
-            raise DuplicateReference(concern.reference)
-        try:
-            with _savepoint(self._session):
-                self._session.add(_to_concern_row(concern))
-        except IntegrityError as error:
-            # Lost a race with another transaction, or something else is wrong: only the
-            # first is a duplicate.
-            if self.get(concern.reference) is not None:
-                raise DuplicateReference(concern.reference) from error
-            raise
-
-    def get(self, reference: str) -> Concern | None:
-        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
-        row = self._session.exec(statement).first()
-        return None if row is None else _to_concern(row)
-
-    def for_owner(self, owner: str) -> list[Concern]:
-        statement = (
-            select(ConcernRow)
-            .where(col(ConcernRow.owner) == owner)
-            .order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
-        )
-        return [_to_concern(row) for row in self._session.exec(statement)]
-
-    def count(self) -> int:
-        return self._session.exec(select(func.count()).select_from(ConcernRow)).one()
-
-
-class SqlAuditLog:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def record(self, entry: AuditEntry) -> None:
-        self._session.add(_to_audit_row(entry))
-
-    def entries(self, reference: str | None = None) -> list[AuditEntry]:
-        statement = select(AuditRow).order_by(col(AuditRow.id))
-        if reference is not None:
-            statement = statement.where(col(AuditRow.reference) == reference)
-        return [_to_audit_entry(row) for row in self._session.exec(statement)]
-
-
-class SqlInboundLog:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def first_time(self, key: str, at: datetime) -> bool:
-        if self._session.get(InboundRow, key) is not None:
-            return False
-        try:
-            with _savepoint(self._session):
-                self._session.add(InboundRow(key=key, seen_at=require_aware(at)))
-        except IntegrityError:
-            return False  # another transaction saw it first
-        return True
-
-
-class SqlUnitOfWork:
-    """The repositories of one transaction, sharing one session."""
-
-    def __init__(self, session: Session) -> None:
-        self.conversations: ConversationRepository = SqlConversations(session)
-        self.concerns: ConcernRepository = SqlConcerns(session)
-        self.audit: AuditLog = SqlAuditLog(session)
-        self.inbound: InboundLog = SqlInboundLog(session)
+def check_direction(direction: str) -> str:
+    if direction not in RELAY_DIRECTIONS:
+        raise ValueError(f"unknown relay direction: {direction}")
+    return direction

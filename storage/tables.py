@@ -10,13 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 
 def _utc_column() -> Any:
     # SQLite keeps no zone; the repositories put UTC back on read.
     return Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def _optional_utc_column() -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 def _json_column() -> Any:
@@ -82,6 +86,12 @@ class ConcernRow(SQLModel, table=True):
     status: str = Field(index=True)
     content_version: str
     created_at: datetime = _utc_column()
+    # Triage by the Quality team (migration 0002); not part of `Concern`, see `Triage`.
+    acknowledged_at: datetime | None = _optional_utc_column()
+    acknowledged_by: str | None = None
+    assigned_to: str | None = None
+    outcome: str | None = None
+    closed_at: datetime | None = _optional_utc_column()
 
 
 class AuditRow(SQLModel, table=True):
@@ -105,3 +115,52 @@ class InboundRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     seen_at: datetime = _utc_column()
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message waiting to go out (alert card, email, relayed text), drained by a worker.
+
+    Written in the same transaction as whatever caused it, so it exists exactly when that
+    did. `last_error` is an error class name only, never message text.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    reference: str | None = Field(default=None, index=True)
+    payload: dict[str, Any] = _json_column()
+    status: str
+    attempts: int
+    next_attempt_at: datetime = _utc_column()
+    last_error: str | None = None
+    created_at: datetime = _utc_column()
+    sent_at: datetime | None = _optional_utc_column()
+    external_id: str | None = None
+
+
+class NoteRow(SQLModel, table=True):
+    """An internal note the Quality team keeps on a concern; never shown to the reporter."""
+
+    __tablename__ = "notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(index=True)
+    at: datetime = _utc_column()
+    author: str
+    text: str
+
+
+class RelayRow(SQLModel, table=True):
+    """A message the bot sent, by chat and message id, so a reply to it finds its concern."""
+
+    __tablename__ = "relays"
+    __table_args__ = (Index("ix_relays_chat_message_id", "chat", "message_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(index=True)
+    direction: str
+    chat: str
+    message_id: str
+    at: datetime = _utc_column()

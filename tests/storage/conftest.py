@@ -46,3 +46,21 @@ def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture(
+    params=["memory", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def row_locking_storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    """The backends where two open units of work can both write: rows, not the whole
+    database, are locked. (SQLite makes the second wait for the first to end.)"""
+    if request.param == "memory":
+        yield MemoryStorage()
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    upgrade(url)
+    opened = open_storage(url)
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -11,10 +11,21 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
+from test_contract import T0, a_concern
 
 from dialogues.records import CONCERN_FIELDS
-from storage.database import alembic_config, open_storage, schema_is_current, upgrade
+from storage.database import (
+    alembic_config,
+    downgrade,
+    open_storage,
+    schema_is_current,
+    upgrade,
+)
+from storage.repositories import TRIAGE_FIELDS
 from storage.tables import ConcernRow
+
+FIRST_TABLES = {"conversations", "concerns", "audit_log", "inbound_seen"}
+TEAM_TABLES = {"outbox", "notes", "relays"}
 
 
 def schema_differences(url: str) -> list[Any]:
@@ -44,7 +55,7 @@ def test_an_empty_database_is_empty_until_upgraded(database_url: str) -> None:
     differences = schema_differences(database_url)
 
     missing = {diff[1].name for diff in differences if diff[0] == "add_table"}
-    assert missing == {"conversations", "concerns", "audit_log", "inbound_seen"}
+    assert missing == FIRST_TABLES | TEAM_TABLES
     assert current_revision(database_url) is None
 
 
@@ -52,7 +63,7 @@ def test_upgrade_builds_the_schema_of_the_table_models(database_url: str) -> Non
     upgrade(database_url)
 
     assert schema_differences(database_url) == []
-    assert current_revision(database_url) == head_revision(database_url) == "0001"
+    assert current_revision(database_url) == head_revision(database_url) == "0002"
 
 
 def test_upgrading_twice_is_harmless_and_keeps_the_data(database_url: str) -> None:
@@ -100,8 +111,51 @@ def test_the_concerns_table_has_a_column_for_every_concern_field(database_url: s
     finally:
         storage.close()
 
-    assert set(ConcernRow.model_fields) == {"id", *CONCERN_FIELDS}
-    assert columns == {"id", *CONCERN_FIELDS}
+    assert set(ConcernRow.model_fields) == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS}
+    assert columns == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS}
+
+
+def table_names(url: str) -> set[str]:
+    storage = open_storage(url)
+    try:
+        return set(inspect(storage.engine).get_table_names()) - {"alembic_version"}
+    finally:
+        storage.close()
+
+
+def test_downgrade_to_0001_and_up_again_keeps_the_concerns(database_url: str) -> None:
+    upgrade(database_url)
+    storage = open_storage(database_url)
+    try:
+        with storage.unit_of_work() as work:
+            work.concerns.add(a_concern())
+            work.concerns.set_triage("QC-0001", acknowledged_at=T0, acknowledged_by="team:1")
+
+        downgrade(database_url, "0001")
+
+        assert current_revision(database_url) == "0001"
+        assert table_names(database_url) == FIRST_TABLES
+        columns = {c["name"] for c in inspect(storage.engine).get_columns("concerns")}
+        assert columns == {"id", *CONCERN_FIELDS}
+
+        upgrade(database_url)
+
+        assert schema_differences(database_url) == []
+        with storage.unit_of_work() as work:
+            assert work.concerns.get("QC-0001") == a_concern()
+            triage = work.concerns.triage("QC-0001")
+        assert triage is not None and triage.acknowledged_at is None  # gone with its column
+    finally:
+        storage.close()
+
+
+def test_downgrade_to_base_leaves_nothing(database_url: str) -> None:
+    upgrade(database_url)
+
+    downgrade(database_url, "base")
+
+    assert table_names(database_url) == set()
+    assert current_revision(database_url) is None
 
 
 def test_the_schema_is_current_only_after_upgrade(database_url: str) -> None:

@@ -1,0 +1,499 @@
+"""The SQL implementation of the storage interfaces, over one SQLModel session.
+
+Repositories never commit: `database.SqlStorage` opens one session and transaction per
+unit of work and commits or rolls it back. Rows never leave this module; everything handed
+out is a record from `dialogues.records` or `storage.repositories`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Iterator
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, func, select, update
+
+from dialogues.records import CONCERN_FIELDS, Advice, Concern, Conversation
+from storage.repositories import (
+    CLOSED,
+    DEAD,
+    PENDING,
+    SENT,
+    AuditEntry,
+    AuditLog,
+    ConcernRepository,
+    ConversationRepository,
+    DuplicateReference,
+    DuplicateRelay,
+    InboundLog,
+    Note,
+    NoteRepository,
+    OutboxItem,
+    OutboxRepository,
+    Relay,
+    RelayRepository,
+    StaleConversation,
+    Triage,
+    UnknownConcern,
+    as_utc,
+    check_direction,
+    check_error_name,
+    check_outbox_item,
+    plain_json,
+    require_aware,
+    triage_changes,
+)
+from storage.tables import (
+    AuditRow,
+    ConcernRow,
+    ConversationRow,
+    InboundRow,
+    NoteRow,
+    OutboxRow,
+    RelayRow,
+)
+
+# Rows <-> records ------------------------------------------------------------------------
+
+_TUPLE_FIELDS = ("topics", "standards", "controls", "told")
+
+
+def _conversation_values(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "key": conversation.key,
+        "owner": conversation.owner,
+        "journey": conversation.journey,
+        "state": conversation.state,
+        "answers": {
+            name: list(value) if isinstance(value, list) else value
+            for name, value in conversation.answers.items()
+        },
+        "trail": list(conversation.trail),
+        "editing": conversation.editing,
+        "paused": conversation.paused,
+        "interrupt": conversation.interrupt,
+        "version": conversation.version,
+        "created_at": require_aware(conversation.created_at),
+        "updated_at": require_aware(conversation.updated_at),
+    }
+
+
+def _to_conversation(row: ConversationRow) -> Conversation:
+    return Conversation(
+        key=row.key,
+        owner=row.owner,
+        journey=row.journey,
+        state=row.state,
+        answers=dict(row.answers),
+        trail=tuple(row.trail),
+        editing=row.editing,
+        paused=row.paused,
+        interrupt=row.interrupt,
+        version=row.version,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def _to_concern_row(concern: Concern) -> ConcernRow:
+    values: dict[str, Any] = {name: getattr(concern, name) for name in CONCERN_FIELDS}
+    for name in _TUPLE_FIELDS:
+        values[name] = list(values[name])
+    values["advice"] = concern.advice.to_dict()
+    values["created_at"] = require_aware(concern.created_at)
+    return ConcernRow(**values)
+
+
+def _to_concern(row: ConcernRow) -> Concern:
+    values = row.model_dump(include=set(CONCERN_FIELDS))
+    for name in _TUPLE_FIELDS:
+        values[name] = tuple(values[name])
+    values["advice"] = Advice.from_dict(row.advice)
+    values["created_at"] = as_utc(row.created_at)
+    return Concern(**values)
+
+
+def _to_audit_row(entry: AuditEntry) -> AuditRow:
+    return AuditRow(
+        at=require_aware(entry.at),
+        actor=entry.actor,
+        action=entry.action,
+        reference=entry.reference,
+        detail=dict(entry.detail),
+    )
+
+
+def _to_audit_entry(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        at=as_utc(row.at),
+        actor=row.actor,
+        action=row.action,
+        reference=row.reference,
+        detail=dict(row.detail),
+    )
+
+
+def _to_triage(row: ConcernRow) -> Triage:
+    return Triage(
+        reference=row.reference,
+        acknowledged_at=None if row.acknowledged_at is None else as_utc(row.acknowledged_at),
+        acknowledged_by=row.acknowledged_by,
+        assigned_to=row.assigned_to,
+        outcome=row.outcome,
+        closed_at=None if row.closed_at is None else as_utc(row.closed_at),
+    )
+
+
+def _to_outbox_item(row: OutboxRow) -> OutboxItem:
+    assert row.id is not None  # read back from the table, so it has one
+    return OutboxItem(
+        id=row.id,
+        kind=row.kind,
+        reference=row.reference,
+        payload=dict(row.payload),
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=as_utc(row.next_attempt_at),
+        last_error=row.last_error,
+        created_at=as_utc(row.created_at),
+        sent_at=None if row.sent_at is None else as_utc(row.sent_at),
+        external_id=row.external_id,
+    )
+
+
+@contextlib.contextmanager
+def _savepoint(session: Session) -> Iterator[None]:
+    """A nested transaction, so a failed insert leaves the unit of work usable."""
+    with session.begin_nested():
+        yield
+
+
+# SQL implementations ---------------------------------------------------------------------
+
+
+class SqlConversations:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, key: str) -> Conversation | None:
+        statement = select(ConversationRow).where(col(ConversationRow.key) == key)
+        # populate_existing: another transaction may have moved the row on since we last
+        # read it, and the identity map would otherwise hand back the old copy.
+        row = self._session.exec(statement.execution_options(populate_existing=True)).first()
+        return None if row is None else _to_conversation(row)
+
+    def put(self, conversation: Conversation) -> Conversation:
+        saved = replace(conversation, version=conversation.version + 1)
+        values = _conversation_values(saved)
+        if conversation.version == 0:
+            try:
+                with _savepoint(self._session):
+                    self._session.add(ConversationRow(**values))
+            except IntegrityError as error:
+                raise StaleConversation(conversation.key) from error
+            return saved
+        statement = (
+            update(ConversationRow)
+            .where(col(ConversationRow.key) == conversation.key)
+            .where(col(ConversationRow.version) == conversation.version)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if self._session.exec(statement).rowcount != 1:
+            raise StaleConversation(conversation.key)
+        return saved
+
+    def delete(self, key: str) -> None:
+        statement = delete(ConversationRow).where(col(ConversationRow.key) == key)
+        self._session.exec(statement.execution_options(synchronize_session=False))
+
+    def for_owner(self, owner: str) -> list[Conversation]:
+        statement = (
+            select(ConversationRow)
+            .where(col(ConversationRow.owner) == owner)
+            .order_by(col(ConversationRow.updated_at).desc(), col(ConversationRow.key))
+            .execution_options(populate_existing=True)
+        )
+        return [_to_conversation(row) for row in self._session.exec(statement)]
+
+
+class SqlConcerns:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, concern: Concern) -> None:
+        if self.get(concern.reference) is not None:
+            raise DuplicateReference(concern.reference)
+        try:
+            with _savepoint(self._session):
+                self._session.add(_to_concern_row(concern))
+        except IntegrityError as error:
+            # Lost a race with another transaction, or something else is wrong: only the
+            # first is a duplicate.
+            if self.get(concern.reference) is not None:
+                raise DuplicateReference(concern.reference) from error
+            raise
+
+    def get(self, reference: str) -> Concern | None:
+        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
+        row = self._session.exec(statement).first()
+        return None if row is None else _to_concern(row)
+
+    def for_owner(self, owner: str) -> list[Concern]:
+        statement = (
+            select(ConcernRow)
+            .where(col(ConcernRow.owner) == owner)
+            .order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
+        )
+        return [_to_concern(row) for row in self._session.exec(statement)]
+
+    def count(self) -> int:
+        return self._session.exec(select(func.count()).select_from(ConcernRow)).one()
+
+    def _row(self, reference: str) -> ConcernRow:
+        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
+        row = self._session.exec(statement).first()
+        if row is None:
+            raise UnknownConcern(reference)
+        return row
+
+    def set_status(self, reference: str, status: str) -> None:
+        row = self._row(reference)
+        row.status = status
+        self._session.add(row)
+
+    def set_triage(self, reference: str, **fields: datetime | str | None) -> None:
+        changes = triage_changes(fields)
+        row = self._row(reference)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        self._session.add(row)
+
+    def triage(self, reference: str) -> Triage | None:
+        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
+        row = self._session.exec(statement).first()
+        return None if row is None else _to_triage(row)
+
+    def search(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: str | None = None,
+        organisation: str | None = None,
+        open_only: bool = False,
+    ) -> list[Concern]:
+        statement = select(ConcernRow)
+        if since is not None:
+            statement = statement.where(col(ConcernRow.created_at) >= require_aware(since))
+        if until is not None:
+            statement = statement.where(col(ConcernRow.created_at) < require_aware(until))
+        if status is not None:
+            statement = statement.where(col(ConcernRow.status) == status)
+        if organisation is not None:
+            statement = statement.where(col(ConcernRow.organisation) == organisation)
+        if open_only:
+            statement = statement.where(
+                col(ConcernRow.closed_at).is_(None), col(ConcernRow.status) != CLOSED
+            )
+        statement = statement.order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
+        return [_to_concern(row) for row in self._session.exec(statement)]
+
+
+class SqlAuditLog:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def record(self, entry: AuditEntry) -> None:
+        self._session.add(_to_audit_row(entry))
+
+    def entries(self, reference: str | None = None) -> list[AuditEntry]:
+        statement = select(AuditRow).order_by(col(AuditRow.id))
+        if reference is not None:
+            statement = statement.where(col(AuditRow.reference) == reference)
+        return [_to_audit_entry(row) for row in self._session.exec(statement)]
+
+
+class SqlInboundLog:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def first_time(self, key: str, at: datetime) -> bool:
+        if self._session.get(InboundRow, key) is not None:
+            return False
+        try:
+            with _savepoint(self._session):
+                self._session.add(InboundRow(key=key, seen_at=require_aware(at)))
+        except IntegrityError:
+            return False  # another transaction saw it first
+        return True
+
+
+class SqlOutbox:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, item: OutboxItem) -> int:
+        checked = check_outbox_item(item)
+        row = OutboxRow(
+            kind=checked.kind,
+            reference=checked.reference,
+            payload=plain_json(checked.payload),
+            status=checked.status,
+            attempts=checked.attempts,
+            next_attempt_at=checked.next_attempt_at,
+            last_error=checked.last_error,
+            created_at=checked.created_at,
+            sent_at=checked.sent_at,
+            external_id=checked.external_id,
+        )
+        self._session.add(row)
+        self._session.flush()  # to learn the id
+        assert row.id is not None
+        return row.id
+
+    def get(self, id: int) -> OutboxItem | None:
+        row = self._session.get(OutboxRow, id, populate_existing=True)
+        return None if row is None else _to_outbox_item(row)
+
+    def due(
+        self, now: datetime, limit: int, kinds: Collection[str] | None = None
+    ) -> list[OutboxItem]:
+        statement = select(OutboxRow).where(
+            col(OutboxRow.status) == PENDING,
+            col(OutboxRow.next_attempt_at) <= require_aware(now),
+        )
+        if kinds is not None:
+            statement = statement.where(col(OutboxRow.kind).in_(list(kinds)))
+        statement = (
+            statement.order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.id))
+            .limit(limit)
+            # PostgreSQL: FOR UPDATE SKIP LOCKED. SQLite has no row locks and ignores this;
+            # there BEGIN IMMEDIATE makes whole transactions take turns instead.
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return [_to_outbox_item(row) for row in self._session.exec(statement)]
+
+    def _update_pending(self, id: int, **values: Any) -> bool:
+        statement = (
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == id, col(OutboxRow.status) == PENDING)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self._session.exec(statement).rowcount == 1)
+
+    def reschedule(self, id: int, next_attempt_at: datetime) -> bool:
+        return self._update_pending(id, next_attempt_at=require_aware(next_attempt_at))
+
+    def mark_sent(self, id: int, at: datetime, external_id: str | None) -> bool:
+        return self._update_pending(
+            id, status=SENT, sent_at=require_aware(at), external_id=external_id
+        )
+
+    def mark_retry(self, id: int, next_attempt_at: datetime, error: str) -> bool:
+        return self._update_pending(
+            id,
+            attempts=col(OutboxRow.attempts) + 1,
+            next_attempt_at=require_aware(next_attempt_at),
+            last_error=check_error_name(error),
+        )
+
+    def mark_dead(self, id: int, error: str) -> bool:
+        return self._update_pending(
+            id,
+            status=DEAD,
+            attempts=col(OutboxRow.attempts) + 1,
+            last_error=check_error_name(error),
+        )
+
+    def for_reference(self, reference: str) -> list[OutboxItem]:
+        statement = (
+            select(OutboxRow)
+            .where(col(OutboxRow.reference) == reference)
+            .order_by(col(OutboxRow.id))
+            .execution_options(populate_existing=True)
+        )
+        return [_to_outbox_item(row) for row in self._session.exec(statement)]
+
+
+class SqlNotes:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, reference: str, at: datetime, author: str, text: str) -> int:
+        row = NoteRow(reference=reference, at=require_aware(at), author=author, text=text)
+        self._session.add(row)
+        self._session.flush()  # to learn the id
+        assert row.id is not None
+        return row.id
+
+    def for_reference(self, reference: str) -> list[Note]:
+        statement = (
+            select(NoteRow).where(col(NoteRow.reference) == reference).order_by(col(NoteRow.id))
+        )
+        return [
+            Note(
+                id=row.id,
+                reference=row.reference,
+                at=as_utc(row.at),
+                author=row.author,
+                text=row.text,
+            )
+            for row in self._session.exec(statement)
+            if row.id is not None
+        ]
+
+
+class SqlRelays:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, reference: str, direction: str, chat: str, message_id: str, at: datetime) -> None:
+        row = RelayRow(
+            reference=reference,
+            direction=check_direction(direction),
+            chat=chat,
+            message_id=message_id,
+            at=require_aware(at),
+        )
+        if self.find(chat, message_id) is not None:
+            raise DuplicateRelay(chat, message_id)
+        try:
+            with _savepoint(self._session):
+                self._session.add(row)
+        except IntegrityError as error:
+            if self.find(chat, message_id) is not None:
+                raise DuplicateRelay(chat, message_id) from error
+            raise
+
+    def find(self, chat: str, message_id: str) -> Relay | None:
+        statement = select(RelayRow).where(
+            col(RelayRow.chat) == chat, col(RelayRow.message_id) == message_id
+        )
+        row = self._session.exec(statement).first()
+        if row is None:
+            return None
+        return Relay(
+            reference=row.reference,
+            direction=row.direction,
+            chat=row.chat,
+            message_id=row.message_id,
+            at=as_utc(row.at),
+        )
+
+
+class SqlUnitOfWork:
+    """The repositories of one transaction, sharing one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.conversations: ConversationRepository = SqlConversations(session)
+        self.concerns: ConcernRepository = SqlConcerns(session)
+        self.audit: AuditLog = SqlAuditLog(session)
+        self.inbound: InboundLog = SqlInboundLog(session)
+        self.outbox: OutboxRepository = SqlOutbox(session)
+        self.notes: NoteRepository = SqlNotes(session)
+        self.relays: RelayRepository = SqlRelays(session)
