@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from bot.service import TurnService
 from bot.settings import Settings
+from bot.triage import Team, TriageService, enqueue_alerts
 from dialogues.bundle import Content, load_content
 from dialogues.engine import Dialogue
+from dialogues.working_hours import Calendar
 from storage.database import SqlStorage, open_storage, schema_is_current, upgrade
 
 
@@ -21,6 +23,7 @@ class App:
     content: Content
     storage: SqlStorage
     service: TurnService
+    triage: TriageService
 
     def close(self) -> None:
         self.storage.close()
@@ -35,5 +38,17 @@ def build(settings: Settings, resume_hint: str = "/resume") -> App:
     elif not schema_is_current(url):
         raise SchemaBehind("the database schema is not up to date: run `concernbot db upgrade`")
     storage = open_storage(url)
-    service = TurnService(Dialogue(content, resume_hint=resume_hint), storage)
-    return App(settings, content, storage, service)
+    team = Team(
+        chat_id=settings.team_chat_id,
+        members=settings.members,
+        email=bool(settings.smtp_url and settings.team_email),
+        reminder_hours=settings.team_reminder_hours,
+        calendar=Calendar.parse(settings.team_working_days, settings.team_working_hours),
+    )
+    service = TurnService(
+        Dialogue(content, resume_hint=resume_hint),
+        storage,
+        on_filed=lambda uow, concern, now: enqueue_alerts(uow, concern, now, team),
+    )
+    triage = TriageService(storage, content, team, service.clock)
+    return App(settings, content, storage, service, triage)

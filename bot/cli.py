@@ -59,7 +59,7 @@ def _telegram(args: argparse.Namespace, settings: Settings) -> int:
 
     app = build(settings)
     try:
-        asyncio.run(run(settings, app.service))
+        asyncio.run(run(settings, app.service, app.triage))
     except TelegramStartError as error:
         print(f"concernbot: {error}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from dialogues.engine import Dialogue
 from dialogues.filing import make_reference
-from dialogues.records import Conversation
+from dialogues.records import Concern, Conversation
 from dialogues.turns import Command, Event, Outcome, Reply
 from storage.repositories import (
     AuditEntry,
@@ -70,9 +70,12 @@ class TurnService:
         storage: Storage,
         clock: Callable[[], datetime] = _now,
         random_below: Callable[[int], int] = secrets.randbelow,
+        on_filed: Callable[[UnitOfWork, Concern, datetime], None] | None = None,
     ) -> None:
         self.dialogue = dialogue
         self.storage = storage
+        # Runs inside the filing transaction: alerts queued for the team are saved with it.
+        self.on_filed = on_filed
         self.clock = clock
         self.random_below = random_below
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -149,6 +152,8 @@ class TurnService:
         stored = uow.conversations.put(replace(after, version=before.version if before else 0))
         if outcome.concern is not None:
             uow.concerns.add(outcome.concern)
+            if self.on_filed is not None:
+                self.on_filed(uow, outcome.concern, self.clock())
             uow.audit.record(
                 AuditEntry(
                     at=self.clock(),

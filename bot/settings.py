@@ -34,6 +34,27 @@ class Settings(BaseSettings):
     telegram_listen: str = Field("127.0.0.1", description="Webhook server's listen address.")
     telegram_port: int = Field(8443, description="Webhook server's port.")
     telegram_poll_timeout: int = Field(30, description="Long-poll timeout in seconds.")
+    team_chat_id: int | None = Field(None, description="The Quality team's Telegram group.")
+    team_members: str = Field("", description="Telegram user ids allowed to act, comma-separated.")
+    team_email: str | None = Field(None, description="Where alert emails go (comma-separated).")
+    smtp_url: SecretStr | None = Field(
+        None, description="smtp://, smtp+starttls:// or smtps://user:password@host:port"
+    )
+    email_from: str = Field("concernbot@localhost", description="The alerts' From address.")
+    team_reminder_hours: float = Field(8.0, description="Working hours before a reminder.")
+    team_working_days: str = Field("mon-fri", description="The team's working days.")
+    team_working_hours: str = Field("09:00-17:00", description="The team's working day.")
+
+    @property
+    def members(self) -> frozenset[int]:
+        return frozenset(
+            int(part) for part in self.team_members.replace(" ", "").split(",") if part
+        )
+
+    outbox_send_timeout: float = Field(
+        30.0, description="Seconds one outbox send may take; a crashed send goes again after 3x."
+    )
+    outbox_retry_seconds: float = Field(5.0, description="First wait after a failed send.")
     telegram_request_timeout: float = Field(
         15.0, description="Seconds to wait for the Bot API before retrying a request."
     )

@@ -24,10 +24,15 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from bot.channels.team import TeamDesk
 from bot.channels.telegram import build_application, with_retries
 from bot.channels.telegram_render import oversized_callbacks
+from bot.notifiers.email import EmailSettings
+from bot.notifiers.senders import email_sender, remember_relays, telegram_senders
+from bot.outbox import Backoff, OutboxWorker
 from bot.service import TurnService
 from bot.settings import Settings
+from bot.triage import TriageService
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -189,7 +194,27 @@ async def serve_webhook(app: AnyApp, settings: Settings, stop: asyncio.Event) ->
         server.stop()
 
 
-async def run(settings: Settings, service: TurnService) -> None:
+def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWorker | None:
+    """The outbox worker with a sender for each way the team is reached."""
+    if settings.team_chat_id is None:
+        return None
+    senders = dict(telegram_senders(app.bot, triage, settings.team_chat_id))
+    if settings.smtp_url is not None and settings.team_email:
+        email = EmailSettings.from_url(
+            settings.smtp_url.get_secret_value(), settings.email_from, settings.team_email
+        )
+        senders.update(email_sender(email, triage))
+    return OutboxWorker(
+        triage.storage,
+        senders,
+        on_sent=remember_relays,
+        send_timeout=settings.outbox_send_timeout,
+        lease=timedelta(seconds=settings.outbox_send_timeout * 3),
+        backoff=Backoff(first=timedelta(seconds=settings.outbox_retry_seconds)),
+    )
+
+
+async def run(settings: Settings, service: TurnService, triage: TriageService) -> None:
     too_long = oversized_callbacks(service.dialogue)
     if too_long:
         raise TelegramStartError(
@@ -221,11 +246,17 @@ async def run(settings: Settings, service: TurnService) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await channel.commands_menu(app)
+        if settings.team_chat_id is not None:
+            TeamDesk(triage, settings.team_chat_id).install(app)
+        worker = _worker(app, settings, triage)
+        draining = asyncio.create_task(worker.run(stop)) if worker else None
         log.info("telegram bot @%s running", app.bot.username)
         if settings.telegram_webhook_url:
             await serve_webhook(app, settings, stop)
         else:
             await with_retries(lambda: app.bot.delete_webhook())
             await Poller(app, settings.telegram_poll_timeout).run(stop)
+        if draining is not None:
+            await draining
     finally:
         await app.shutdown()

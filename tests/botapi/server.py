@@ -243,7 +243,7 @@ class BotApiServer:
             delay = self.faults.take_delay(method)
             if delay:
                 await asyncio.sleep(delay)
-            fault = self.faults.take_failure(method)
+            fault = self.faults.take_failure(method, params.chat_id())
             if fault is not None:
                 raise fault
             if method.lower() == "getupdates":

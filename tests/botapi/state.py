@@ -199,6 +199,7 @@ class _Rule:
     retry_after: int = 0
     description: str | None = None
     seconds: float = 0.0
+    chat_id: int | None = None  # only requests to this chat, when given
 
 
 class Faults:
@@ -214,11 +215,13 @@ class Faults:
         retry_after: int = 1,
         count: int = 1,
         description: str | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """Answer the next ``count`` calls of ``method`` (``"*"`` for any) with an error."""
+        """Answer the next ``count`` calls of ``method`` (``"*"`` for any) with an error;
+        with ``chat_id``, only calls addressed to that chat."""
         with self._state.cond:
             self._state.fail_rules.append(
-                _Rule(method.lower(), count, status, retry_after, description)
+                _Rule(method.lower(), count, status, retry_after, description, chat_id=chat_id)
             )
 
     def delay_next(self, method: str, seconds: float, count: int = 1) -> None:
@@ -252,10 +255,10 @@ class Faults:
         with self._state.cond:
             return self._take(self._state.delay_rules, method).seconds
 
-    def take_failure(self, method: str) -> ApiError | None:
-        """Consume a failure rule matching ``method`` and build its error."""
+    def take_failure(self, method: str, chat_id: object = None) -> ApiError | None:
+        """Consume a failure rule matching ``method`` (and chat) and build its error."""
         with self._state.cond:
-            rule = self._take(self._state.fail_rules, method)
+            rule = self._take(self._state.fail_rules, method, chat_id)
         if not rule.status:
             return None
         if rule.status == 429:
@@ -270,8 +273,10 @@ class Faults:
         return ApiError(rule.status, rule.description or default)
 
     @staticmethod
-    def _take(rules: list[_Rule], method: str) -> _Rule:
+    def _take(rules: list[_Rule], method: str, chat_id: object = None) -> _Rule:
         for rule in rules:
+            if rule.chat_id is not None and str(rule.chat_id) != str(chat_id):
+                continue
             if rule.method in (method.lower(), "*"):
                 rule.remaining -= 1
                 if rule.remaining <= 0:

@@ -150,6 +150,13 @@ class ChatUser(_ChatView):
             ]
         return self._send(body)
 
+    def reply(self, message_id: int, text: str) -> JSON:
+        """Send text as a reply to one of the bot's messages (Telegram's swipe-to-reply)."""
+        with self.state.cond:
+            record = next(r for r in self._bot_records() if r.payload["message_id"] == message_id)
+            original = copy.deepcopy(record.payload)
+        return self._send({"text": text, "reply_to_message": original})
+
     def send_photo(self, data: bytes = _PNG, caption: str | None = None) -> JSON:
         """Send a photo (a 1x1 PNG unless ``data`` is given)."""
         body: JSON = {

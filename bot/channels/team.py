@@ -1,0 +1,334 @@
+"""The Quality team's desk in Telegram: alert cards, triage buttons, commands and relays.
+
+The team chat gets one card per alert, with the fields of a Quality Concerns Alert and the
+triage buttons. Questions to the reporter and the reporter's answers travel by reference,
+as replies to the bot's own messages. Only members may act; a refused press is audited.
+Handlers here run before the learner's and stop the update when they have dealt with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import io
+import logging
+from typing import Any
+
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.channels.telegram import with_retries
+from bot.channels.telegram_render import split_text
+from bot.reports.picture import risk_picture
+from bot.triage import OUTCOMES, Refused, TriageService, UnknownConcern, age, telegram_user
+from dialogues.alert import alert_fields
+from dialogues.filing import normalise_reference
+from dialogues.records import Concern
+from storage.repositories import Triage
+
+log = logging.getLogger(__name__)
+
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+PREFIX = "t"
+STATUS_BUTTONS = ("under_review", "with_provider")
+
+
+def team_chat_key(chat_id: int) -> str:
+    return f"telegram:{chat_id}"
+
+
+def card_html(concern: Concern, triage: Triage, desk: TriageService) -> str:
+    """The alert card: every QCA field, then where the team has got with it."""
+    prompts = desk.content.prompts
+    lines = [f"<b>{html.escape(prompts.alert['title'])} {concern.reference}</b>"]
+    for field in alert_fields(concern, desk.content):
+        if field.key == "reference":
+            continue
+        value = field.value if len(field.value) <= 1500 else field.value[:1499] + "…"
+        lines.append(f"<b>{html.escape(field.label)}:</b> {html.escape(value)}")
+    footer = prompts.team_say(
+        "card_footer",
+        status=prompts.statuses.get(concern.status, concern.status),
+        acknowledged=prompts.team["not_yet"] if triage.acknowledged_at is None else "✓",
+        assigned=triage.assigned_to or prompts.team["nobody"],
+    )
+    lines.append(f"\n<i>{html.escape(footer)}</i>")
+    return "\n".join(lines)
+
+
+def card_keyboard(
+    reference: str, desk: TriageService, closing: bool = False
+) -> InlineKeyboardMarkup:
+    team = desk.content.prompts.team
+
+    def button(action: str, label_key: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(team[label_key], callback_data=f"{PREFIX}|{action}|{reference}")
+
+    if closing:
+        rows = [[button(f"close:{o}", f"outcome_{o}")] for o in OUTCOMES]
+        return InlineKeyboardMarkup([*rows, [button("back", "back")]])
+    return InlineKeyboardMarkup([
+        [button("ack", "acknowledge"), button("status:under_review", "under_review")],
+        [button("status:with_provider", "with_provider"), button("close", "close")],
+        [button("assign", "assign"), button("ask", "ask")],
+        [button("note", "note"), button("history", "history")],
+    ])  # fmt: skip
+
+
+class TeamDesk:
+    """Telegram handlers for the team chat, and for reporters answering the team."""
+
+    def __init__(self, triage: TriageService, team_chat_id: int) -> None:
+        self.triage = triage
+        self.chat_id = team_chat_id
+        self.prompts = triage.content.prompts
+
+    def install(self, app: AnyApp) -> None:
+        in_team = filters.Chat(self.chat_id)
+        app.add_handler(CallbackQueryHandler(self.on_press, pattern=rf"^{PREFIX}\|"), group=-1)
+        app.add_handler(MessageHandler(in_team & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+                                       self.on_team_reply), group=-1)  # fmt: skip
+        app.add_handler(MessageHandler(in_team & filters.COMMAND, self.on_command), group=-1)
+        app.add_handler(MessageHandler(in_team, self.on_team_chatter), group=-1)
+        private_reply = filters.ChatType.PRIVATE & filters.REPLY & filters.TEXT & ~filters.COMMAND
+        app.add_handler(MessageHandler(private_reply, self.on_reporter_reply), group=-1)
+
+    # -- the team chat -------------------------------------------------------------------
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A triage button: refused for non-members, otherwise done and the card refreshed."""
+        query = update.callback_query
+        user = update.effective_user
+        if query is None or user is None or not isinstance(query.message, Message):
+            raise ApplicationHandlerStop
+        _, action, reference = (query.data or "||").split("|", 2)
+        note = await asyncio.to_thread(self._act, user.id, user.first_name, action, reference)
+        with contextlib.suppress(BadRequest):  # too old to answer: the action itself is done
+            await with_retries(lambda: query.answer(note))
+        if note == self.prompts.team["refused"]:
+            raise ApplicationHandlerStop
+        if action in ("ask", "note"):
+            await self._prompt(context, action, reference)
+        elif action == "history":
+            await self._send(context, await asyncio.to_thread(self._history, reference))
+        await self._refresh(context, query.message, reference, closing=action == "close")
+        raise ApplicationHandlerStop
+
+    def _act(self, user_id: int, name: str, action: str, reference: str) -> str:
+        """Run one triage action; the short answer for the button press."""
+        triage = self.triage
+        if action in ("close", "back", "history", "ask", "note"):
+            if not triage.team.is_member(user_id):  # looking and asking are for members too
+                triage.refuse(user_id, action, reference)
+                return self.prompts.team["refused"]
+            return ""
+        try:
+            if action == "ack":
+                triage.acknowledge(user_id, reference)
+            elif action.startswith("status:"):
+                triage.set_status(user_id, reference, action.removeprefix("status:"))
+            elif action.startswith("close:"):
+                triage.close(user_id, reference, action.removeprefix("close:"))
+            elif action == "assign":
+                triage.assign(user_id, reference, name)
+            else:
+                return ""
+        except Refused:
+            return self.prompts.team["refused"]
+        except (UnknownConcern, ValueError):
+            return self.prompts.team_say("case_unknown", reference=reference)
+        return self.prompts.team["done"]
+
+    async def _prompt(
+        self, context: ContextTypes.DEFAULT_TYPE, action: str, reference: str
+    ) -> None:
+        """Ask the member for the text as a reply to this message, and remember what it is for."""
+        key = "ask_prompt" if action == "ask" else "note_prompt"
+        sent = await with_retries(lambda: context.bot.send_message(
+            self.chat_id, self.prompts.team_say(key, reference=reference),
+            reply_markup=ForceReply(selective=True),
+        ))  # fmt: skip
+        direction = "to_reporter" if action == "ask" else "note"
+        await asyncio.to_thread(self._remember, reference, direction, sent.message_id)
+
+    def _remember(self, reference: str, direction: str, message_id: int) -> None:
+        with self.triage.storage.unit_of_work() as uow:
+            uow.relays.add(reference, direction, team_chat_key(self.chat_id), str(message_id),
+                           self.triage.clock())  # fmt: skip
+
+    async def on_team_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A member's reply to a prompt: the question goes to the reporter, or the note is kept."""
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None or message.reply_to_message is None:
+            raise ApplicationHandlerStop
+        replied = message.reply_to_message.message_id
+        text = message.text or ""
+        reply = await asyncio.to_thread(self._relay_from_team, user.id, replied, text)
+        if reply:
+            await self._send(context, reply)
+        raise ApplicationHandlerStop
+
+    def _relay_from_team(self, user_id: int, replied_to: int, text: str) -> str | None:
+        with self.triage.storage.unit_of_work() as uow:
+            relay = uow.relays.find(team_chat_key(self.chat_id), str(replied_to))
+        if relay is None:
+            return None
+        try:
+            if relay.direction == "to_reporter":
+                self.triage.ask(user_id, relay.reference, text)
+                return self.prompts.team_say("asked", reference=relay.reference)
+            self.triage.add_note(user_id, relay.reference, text)
+            return self.prompts.team_say("noted", reference=relay.reference)
+        except Refused:
+            return self.prompts.team["refused"]
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/queue, /case REF, /stats and /help in the team chat, for members."""
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None:
+            raise ApplicationHandlerStop
+        words = (message.text or "").split()
+        name = words[0].lstrip("/").split("@")[0].casefold() if words else ""
+        if not self.triage.team.is_member(user.id):
+            await asyncio.to_thread(self.triage.refuse, user.id, name, None)
+            await self._send(context, self.prompts.team["refused"])
+        elif name == "queue":
+            await self._send(context, await asyncio.to_thread(self._queue))
+        elif name == "case":
+            await self._case(context, words[1:])
+        elif name == "stats":
+            await self._stats(context)
+        else:
+            await self._send(context, self.prompts.team["help"])
+        raise ApplicationHandlerStop
+
+    async def on_team_chatter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Ordinary talk in the team chat is the team's own: the bot stays out of it."""
+        raise ApplicationHandlerStop
+
+    def _queue(self) -> str:
+        team = self.prompts.team
+        pairs = self.triage.queue()
+        if not pairs:
+            return team["queue_empty"]
+        now = self.triage.clock()
+        risk = self.triage.content.catalogue.risk
+        names = {o.key: o.name for o in self.triage.content.catalogue.organisations}
+        lines = [team["queue_heading"]]
+        for concern, triage in pairs:
+            lines.append(self.prompts.team_say(
+                "queue_line", symbol=risk.band_for(concern.score).symbol,
+                reference=concern.reference, age=age(concern.created_at, now),
+                organisation=concern.organisation_other or names.get(concern.organisation, ""),
+                status=self.prompts.statuses.get(concern.status, concern.status),
+                assigned=triage.assigned_to or team["nobody"],
+            ))  # fmt: skip
+        return "\n".join(lines)
+
+    async def _case(self, context: ContextTypes.DEFAULT_TYPE, args: list[str]) -> None:
+        if not args:
+            await self._send(context, self.prompts.team["case_usage"])
+            return
+        reference = normalise_reference("".join(args))
+        try:
+            case = await asyncio.to_thread(self.triage.case, reference)
+        except UnknownConcern:
+            await self._send(context, self.prompts.team_say("case_unknown", reference=reference))
+            return
+        card = card_html(case.concern, case.triage, self.triage)
+        await with_retries(lambda: context.bot.send_message(
+            self.chat_id, card, parse_mode=ParseMode.HTML,
+            reply_markup=card_keyboard(reference, self.triage),
+        ))  # fmt: skip
+        await self._send(context, await asyncio.to_thread(self._history, reference))
+
+    def _history(self, reference: str) -> str:
+        case = self.triage.case(reference)
+        lines = [self.prompts.team_say("history_heading", reference=reference)]
+        for entry in case.history:
+            at = entry.at.strftime("%d %b %H:%M")
+            lines.append(
+                self.prompts.team_say("history_line", at=at, action=entry.action, actor=entry.actor)
+            )
+        for note in case.notes:
+            at = note.at.strftime("%d %b %H:%M")
+            lines.append(
+                self.prompts.team_say("note_line", at=at, author=note.author, text=note.text)
+            )
+        return "\n".join(lines)
+
+    async def _stats(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        concerns = await asyncio.to_thread(self.triage.open_concerns)
+        picture = await asyncio.to_thread(risk_picture, concerns, self.triage.content)
+        caption = self.prompts.team_say("stats_caption", count=len(concerns))
+        await with_retries(lambda: context.bot.send_photo(
+            self.chat_id, io.BytesIO(picture), caption=caption, filename="risk-picture.png"
+        ))  # fmt: skip
+
+    async def _refresh(self, context: ContextTypes.DEFAULT_TYPE, message: Message, reference: str,
+                       closing: bool) -> None:  # fmt: skip
+        """Show the card as it now stands (or the closing outcomes)."""
+        try:
+            case = await asyncio.to_thread(self.triage.case, reference)
+        except UnknownConcern:
+            return
+        text = card_html(case.concern, case.triage, self.triage)
+        keyboard = card_keyboard(reference, self.triage, closing=closing)
+        try:
+            await with_retries(lambda: context.bot.edit_message_text(
+                text, chat_id=message.chat.id, message_id=message.message_id,
+                parse_mode=ParseMode.HTML, reply_markup=keyboard,
+            ))  # fmt: skip
+        except BadRequest as error:
+            if "not modified" not in str(error).casefold():
+                raise
+
+    async def _send(self, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+        for piece in split_text(text):
+            await with_retries(lambda piece=piece: context.bot.send_message(  # type: ignore[misc]
+                self.chat_id, html.escape(piece, quote=False), parse_mode=ParseMode.HTML
+            ))  # fmt: skip
+
+    # -- reporters answering ---------------------------------------------------------------
+
+    async def on_reporter_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A reporter's reply to a relayed question goes to the team; other replies go on."""
+        message = update.effective_message
+        user = update.effective_user
+        chat = update.effective_chat
+        if message is None or user is None or chat is None or message.reply_to_message is None:
+            return
+        key = team_chat_key(chat.id)
+        replied = str(message.reply_to_message.message_id)
+        relay = await asyncio.to_thread(self._find, key, replied)
+        if relay is None:
+            return  # an ordinary reply: the journey takes it
+        try:
+            await asyncio.to_thread(
+                self.triage.answer, telegram_user(user.id), relay, message.text or ""
+            )
+        except (Refused, UnknownConcern):
+            return
+        text = self.prompts.reporter_say("answer_sent", reference=relay)
+        escaped = html.escape(text, quote=False)
+        await with_retries(
+            lambda: context.bot.send_message(chat.id, escaped, parse_mode=ParseMode.HTML)
+        )
+        raise ApplicationHandlerStop
+
+    def _find(self, chat: str, message_id: str) -> str | None:
+        with self.triage.storage.unit_of_work() as uow:
+            relay = uow.relays.find(chat, message_id)
+        return relay.reference if relay is not None and relay.direction == "to_team" else None

@@ -1,0 +1,231 @@
+"""The Quality team's work on a concern: triage, notes, questions and answers, the queue.
+
+Each action is one unit of work: the change, its audit line (who and when) and any message
+it causes, written to the outbox in the same transaction, so a message goes out exactly when
+the change it reports was saved. Actions by anyone not in the team are refused and audited.
+Replies to the reporter travel by reference; the team never learns an anonymous reporter's
+identity, and the reporter never learns which member asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from dialogues.bundle import Content
+from dialogues.records import Concern
+from dialogues.working_hours import Calendar, add_working_hours
+from storage.repositories import AuditEntry, Note, OutboxItem, Storage, Triage, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+OPEN_STATUSES = ("queued", "received", "under_review", "with_provider")
+STATUSES = (*OPEN_STATUSES, "closed")
+OUTCOMES = ("resolved", "action_plan", "escalated", "no_action")
+BAND_ORDER = ("extreme", "high", "moderate", "low")
+TELEGRAM_OWNER = "telegram:user:"
+
+
+class Refused(Exception):
+    """The person is not a member of the Quality team."""
+
+
+class UnknownConcern(Exception):
+    """No concern has that reference."""
+
+
+@dataclass(frozen=True)
+class Team:
+    """Who the Quality team is, and how alerts reach them."""
+
+    chat_id: int | None
+    members: frozenset[int]
+    email: bool = False
+    reminder_hours: float = 8.0
+    calendar: Calendar | None = None
+
+    def is_member(self, user_id: int) -> bool:
+        return user_id in self.members
+
+
+def telegram_user(user_id: int) -> str:
+    return f"{TELEGRAM_OWNER}{user_id}"
+
+
+def enqueue_alerts(uow: UnitOfWork, concern: Concern, now: datetime, team: Team) -> None:
+    """In the filing transaction: the alert card, the email and the reminder, as outbox items."""
+    if not concern.queued_for_team:
+        return
+    if team.chat_id is not None:
+        uow.outbox.add(OutboxItem.new("team_alert", {}, now, concern.reference))
+        calendar = team.calendar or Calendar.parse("mon-fri", "09:00-17:00")
+        due = add_working_hours(now, team.reminder_hours, calendar)
+        reminder = OutboxItem.new(
+            "team_reminder", {"hours": team.reminder_hours}, due, concern.reference
+        )
+        uow.outbox.add(reminder)
+    if team.email:
+        uow.outbox.add(OutboxItem.new("team_email", {}, now, concern.reference))
+
+
+@dataclass(frozen=True)
+class Case:
+    concern: Concern
+    triage: Triage
+    history: tuple[AuditEntry, ...]
+    notes: tuple[Note, ...]
+
+
+class TriageService:
+    def __init__(self, storage: Storage, content: Content, team: Team,
+                 clock: Callable[[], datetime]) -> None:  # fmt: skip
+        self.storage = storage
+        self.content = content
+        self.team = team
+        self.clock = clock
+
+    # -- reading -----------------------------------------------------------------------
+
+    def case(self, reference: str) -> Case:
+        with self.storage.unit_of_work() as uow:
+            concern = self._concern(uow, reference)
+            return Case(
+                concern,
+                uow.concerns.triage(reference) or Triage(reference),
+                tuple(uow.audit.entries(reference)),
+                tuple(uow.notes.for_reference(reference)),
+            )
+
+    def queue(self) -> list[tuple[Concern, Triage]]:
+        """Open concerns: the most serious band first, then the longest waiting."""
+        with self.storage.unit_of_work() as uow:
+            open_ = [c for c in uow.concerns.search(None, None, None, None, open_only=True)
+                     if c.status in OPEN_STATUSES]  # fmt: skip
+            pairs = [(c, uow.concerns.triage(c.reference) or Triage(c.reference)) for c in open_]
+        return sorted(pairs, key=lambda p: (_band_rank(p[0].band), p[0].created_at))
+
+    def open_concerns(self) -> list[Concern]:
+        return [concern for concern, _ in self.queue()]
+
+    # -- acting --------------------------------------------------------------------------
+
+    def acknowledge(self, user_id: int, reference: str) -> Concern:
+        with self._acting(user_id, "acknowledge", reference) as (uow, concern, now):
+            uow.concerns.set_triage(
+                reference, acknowledged_at=now, acknowledged_by=telegram_user(user_id)
+            )
+            return self._move(uow, concern, "received", now)
+
+    def set_status(self, user_id: int, reference: str, status: str) -> Concern:
+        if status not in OPEN_STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self._acting(user_id, f"status:{status}", reference) as (uow, concern, now):
+            return self._move(uow, concern, status, now)
+
+    def close(self, user_id: int, reference: str, outcome: str) -> Concern:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        with self._acting(user_id, f"close:{outcome}", reference) as (uow, concern, now):
+            uow.concerns.set_triage(reference, outcome=outcome, closed_at=now)
+            uow.concerns.set_status(reference, "closed")
+            label = self.content.prompts.team[f"outcome_{outcome}"]
+            self._tell_reporter(uow, concern, now, self.content.prompts.reporter_say(
+                "closed", reference=reference, outcome=label))  # fmt: skip
+            return _with_status(concern, "closed")
+
+    def assign(self, user_id: int, reference: str, name: str) -> Concern:
+        with self._acting(user_id, "assign", reference) as (uow, concern, _):
+            uow.concerns.set_triage(reference, assigned_to=name)
+            return concern
+
+    def add_note(self, user_id: int, reference: str, text: str) -> None:
+        with self._acting(user_id, "note", reference) as (uow, _, now):
+            uow.notes.add(reference, now, telegram_user(user_id), text)
+
+    def ask(self, user_id: int, reference: str, text: str) -> None:
+        """A question for the reporter, relayed by reference; the reply comes back that way."""
+        with self._acting(user_id, "ask", reference) as (uow, concern, now):
+            question = self.content.prompts.reporter_say("question", reference=reference, text=text)
+            self._tell_reporter(uow, concern, now, question, relay=True)
+
+    def answer(self, owner: str, reference: str, text: str) -> None:
+        """The reporter's answer, to the team chat, carrying the reference and nothing else."""
+        with self.storage.unit_of_work() as uow:
+            concern = self._concern(uow, reference)
+            if concern.owner != owner:
+                raise Refused("only the reporter can answer for this concern")
+            now = self.clock()
+            body = self.content.prompts.team_say(
+                "answer_from_reporter", reference=reference, text=text
+            )
+            uow.outbox.add(OutboxItem.new("team_message", {"text": body}, now, reference))
+            uow.audit.record(AuditEntry(now, "reporter", "answer", reference, {}))
+
+    def refuse(self, user_id: int, action: str, reference: str | None) -> None:
+        """Write a refused attempt to the audit log."""
+        with self.storage.unit_of_work() as uow:
+            detail = {"action": action}
+            uow.audit.record(
+                AuditEntry(self.clock(), telegram_user(user_id), "refused", reference, detail)
+            )
+        log.warning("team action refused action=%s reference=%s", action, reference)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @contextmanager
+    def _acting(
+        self, user_id: int, action: str, reference: str
+    ) -> Iterator[tuple[UnitOfWork, Concern, datetime]]:
+        """One team action: membership checked, the concern loaded, the audit line written."""
+        if not self.team.is_member(user_id):
+            self.refuse(user_id, action, reference)
+            raise Refused(action)
+        with self.storage.unit_of_work() as uow:
+            concern = self._concern(uow, reference)
+            now = self.clock()
+            uow.audit.record(AuditEntry(now, telegram_user(user_id), action, reference, {}))
+            yield uow, concern, now
+
+    def _concern(self, uow: UnitOfWork, reference: str) -> Concern:
+        concern = uow.concerns.get(reference)
+        if concern is None:
+            raise UnknownConcern(reference)
+        return concern
+
+    def _move(self, uow: UnitOfWork, concern: Concern, status: str, now: datetime) -> Concern:
+        if concern.status == status:
+            return concern
+        uow.concerns.set_status(concern.reference, status)
+        words = self.content.prompts.statuses[status]
+        text = self.content.prompts.reporter_say(
+            "status_changed", reference=concern.reference, status=words
+        )
+        self._tell_reporter(uow, concern, now, text)
+        return _with_status(concern, status)
+
+    def _tell_reporter(self, uow: UnitOfWork, concern: Concern, now: datetime, text: str,
+                       relay: bool = False) -> None:  # fmt: skip
+        """A message to the reporter's own chat, when there is one to reach."""
+        if not concern.owner.startswith(TELEGRAM_OWNER):
+            return  # a terminal chat cannot be reached later; /status still shows the change
+        payload = {"owner": concern.owner, "text": text, "relay": relay}
+        uow.outbox.add(OutboxItem.new("reporter_message", payload, now, concern.reference))
+
+
+def _band_rank(band: str) -> int:
+    return BAND_ORDER.index(band) if band in BAND_ORDER else len(BAND_ORDER)
+
+
+def _with_status(concern: Concern, status: str) -> Concern:
+    return replace(concern, status=status)
+
+
+def age(since: datetime, now: datetime) -> str:
+    """A short age such as 3 d or 5 h."""
+    waited = now - since
+    if waited >= timedelta(days=1):
+        return f"{waited.days} d"
+    return f"{int(waited.total_seconds() // 3600)} h"

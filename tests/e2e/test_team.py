@@ -1,0 +1,211 @@
+"""End to end: the Quality team's side, through the real bot process, Bot API and SMTP servers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botapi import BotApiServer
+from botapi.state import BotMessage
+from botapi.user import ChatUser
+from notifiers.smtp_server import SmtpServer, serve
+
+from bot.reports.qca import qca_text
+
+from .conftest import BotProcess, after
+
+pytestmark = pytest.mark.e2e
+TEAM_CHAT = -1009000
+MEMBER, SECOND_MEMBER, OUTSIDER = 9001, 9002, 9999
+LEARNER = 4242001
+DESCRIPTION = "Students are left alone on the ward at night; a patient fell and nobody senior came."
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    yield from serve()
+
+
+@pytest.fixture
+def team_bot(server: BotApiServer, smtp: SmtpServer, tmp_path: Path) -> Iterator[BotProcess]:
+    env = {
+        "CONCERNBOT_TEAM_CHAT_ID": str(TEAM_CHAT),
+        "CONCERNBOT_TEAM_MEMBERS": f"{MEMBER}, {SECOND_MEMBER}",
+        "CONCERNBOT_TEAM_EMAIL": "quality@example.nhs.uk",
+        "CONCERNBOT_SMTP_URL": f"smtp://{smtp.host}:{smtp.port}",
+        "CONCERNBOT_EMAIL_FROM": "concernbot@example.nhs.uk",
+        "CONCERNBOT_TEAM_REMINDER_HOURS": "0.002",  # about 7 seconds
+        "CONCERNBOT_TEAM_WORKING_DAYS": "mon-sun",
+        "CONCERNBOT_TEAM_WORKING_HOURS": "00:00-24:00",
+        "CONCERNBOT_TELEGRAM_REQUEST_TIMEOUT": "3",
+        "CONCERNBOT_OUTBOX_SEND_TIMEOUT": "4",  # a send cut short by a crash goes again in 12 s
+        "CONCERNBOT_OUTBOX_RETRY_SECONDS": "1",
+    }
+    bot = BotProcess(server, tmp_path / "data", extra_env=env).start()
+    try:
+        yield bot
+    finally:
+        bot.stop()
+
+
+def file_concern(
+    user: ChatUser, identity: str = "Anonymous", description: str = DESCRIPTION
+) -> str:
+    """A whole concern, sent to the team; returns its reference."""
+    steps = [
+        ("/start", "safety check"), ("No, nobody is at risk right now", "Which group"),
+        ("Nursing student", "Where is the placement"),
+        ("Norfolk and Norwich University Hospitals", "Which site"),
+        ("Ward 7", "programme"), ("Skip", "In your own words"), (description, "When did it start"),
+        ("This week", "How often"), ("All the time, it is ongoing", "What is it about"),
+        ("⬜ Supervision", "☑️ Supervision"), ("Done", "standards"), ("Done", "How many"),
+        ("6 to 20", "Have patients"), ("Yes, a patient was harmed", "already in place"),
+        ("⬜ Nothing that I know of", "☑️ Nothing"), ("Done", "Anything to add"),
+        ("Skip", "how likely"),
+        ("4 Likely", "how serious"), ("4 Major", "of 25"), ("Continue", "put it right"),
+        ("Skip", "Who have you"), ("⬜ Nobody yet", "☑️ Nobody"), ("Done", "unsuitable"),
+        ("No, the usual routes are fine", "Quality team?"),
+        ("Yes, send it to them", "How do you want"),
+        (identity, "Your name" if identity != "Anonymous" else "Here is everything"),
+    ]  # fmt: skip
+    for label, expect in steps:
+        if label.startswith("/") or label in (description, "Ward 7"):
+            after(user, lambda label=label: user.send(label), expect)  # type: ignore[misc]
+        else:
+            after(user, lambda label=label: user.press(label), expect)  # type: ignore[misc]
+    if identity != "Anonymous":
+        after(user, lambda: user.send("Dr Named Person"), "email address or phone")
+        after(user, lambda: user.send("named.person@nhs.net"), "Here is everything")
+    message = after(user, lambda: user.press("Submit"), "Your reference is")
+    return message.text.split("Your reference is ")[1][:12]
+
+
+def cards(member: ChatUser, reference: str) -> list[BotMessage]:
+    return [m for m in member.messages() if f"Quality Concerns Alert {reference}" in m.text]
+
+
+def test_a_concern_reaches_the_team_once_is_worked_to_closed_and_anonymity_holds(
+    team_bot: BotProcess, server: BotApiServer, smtp: SmtpServer
+) -> None:
+    team = server.group_chat(TEAM_CHAT, "EoE Quality team")
+    member = team.member(MEMBER, "Priya")
+    outsider = team.member(OUTSIDER, "Nosy")
+    learner = server.private_chat(user_id=LEARNER, first_name="Zebedee", username="zeb_learner")
+    reference = file_concern(learner)
+    learner.wait_for("It will go to the NHS England regional Quality team")
+
+    # One card in the team chat, with the alert's fields; one email with the QCA attached.
+    card = member.wait_for(f"Quality Concerns Alert {reference}", timeout=20)
+    assert "Risk score: 16 of 25" in card.text and "Norfolk and Norwich" in card.text
+    assert "✅ Acknowledge" in card.labels
+    deadline = time.monotonic() + 20
+    while not smtp.received and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(smtp.received) == 1
+    mail = smtp.received[0].message
+    assert reference in mail["Subject"] and mail["To"] == "quality@example.nhs.uk"
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_filename() == f"{reference}.docx"
+    document = qca_text(attachment.get_content())
+    assert reference in document and DESCRIPTION in document
+
+    # A non-member's press is refused, and audited.
+    outsider.press("✅ Acknowledge", message_id=card.message_id)
+    assert "Only members" in (outsider.wait_for_callback_answers(1)[0] or "")
+
+    # A member acknowledges: the card shows it, the learner hears of it.
+    member.press("✅ Acknowledge", message_id=card.message_id)
+    member.wait_for(lambda m: m.message_id == card.message_id and "Acknowledged: ✓" in m.text)
+    learner.wait_for("received by the Quality team", timeout=20)
+
+    # The member asks a question; the learner answers; the answer comes back by reference.
+    member.press("❓ Ask the reporter", message_id=card.message_id)
+    prompt = member.wait_for("Reply to this message with your question")
+    after(member, lambda: member.reply(prompt.message_id, "Which nights does this happen?"),
+          "Question sent")  # fmt: skip
+    question = learner.wait_for("Which nights does this happen?", timeout=20)
+    assert reference in question.text
+    after(
+        learner,
+        lambda: learner.reply(question.message_id, "Every weekend night."),
+        "answer was sent",
+    )
+    answer = member.wait_for("Every weekend night.", timeout=20)
+    assert reference in answer.text
+
+    # A note, and closing with an outcome; the learner is told.
+    member.press("📝 Add a note", message_id=card.message_id)
+    note_prompt = member.wait_for("internal note")
+    after(member, lambda: member.reply(note_prompt.message_id, "Spoke to the DME."), "Note added")
+    member.press("🔒 Close…", message_id=card.message_id)
+    member.wait_for(lambda m: m.message_id == card.message_id and "Resolved locally" in m.labels)
+    member.press("Resolved locally", message_id=card.message_id)
+    learner.wait_for("has been closed: Resolved locally", timeout=20)
+
+    assert len(cards(member, reference)) == 1  # one card, however many edits
+
+    # The history has every action with who did it; the refused press is there too.
+    history = after(member, lambda: member.send(f"/case {reference.lower()}"), "History of")
+    for action in ("acknowledge", "ask", "note", "close:resolved", "refused", "answer"):
+        assert action in history.text
+    with team_bot.storage().unit_of_work() as uow:
+        assert uow.concerns.get(reference).status == "closed"  # type: ignore[union-attr]
+        refused = [e for e in uow.audit.entries(reference) if e.action == "refused"]
+    assert [e.actor for e in refused] == [f"telegram:user:{OUTSIDER}"]
+
+    # Anonymity held everywhere the team looks (/case showed the card again, as asked).
+    assert len(cards(member, reference)) == 2
+    seen = [m.text for m in member.messages()] + [m.caption or "" for m in member.messages()]
+    seen += [mail["Subject"], mail.get_body(("plain",)).get_content(), document]  # type: ignore[union-attr]
+    for secret in (str(LEARNER), "Zebedee", "zeb_learner"):
+        assert all(secret not in text for text in seen), secret
+
+
+def test_team_commands_the_queue_the_picture_and_a_reminder(
+    team_bot: BotProcess, server: BotApiServer
+) -> None:
+    team = server.group_chat(TEAM_CHAT, "EoE Quality team")
+    member = team.member(SECOND_MEMBER, "Sam")
+    learner = server.private_chat(user_id=4242002, first_name="Yara")
+    reference = file_concern(learner, identity="Confidential")
+    card = member.wait_for(f"Quality Concerns Alert {reference}", timeout=20)
+    assert "Dr Named Person, named.person@nhs.net" in card.text  # confidential: the team sees it
+    reminder = member.wait_for(f"⏰ {reference}", timeout=30)
+    assert "not been acknowledged" in reminder.text
+    queue = after(member, lambda: member.send("/queue"), "Open concerns")
+    assert reference in queue.text and "🟥" in queue.text
+    after(member, lambda: member.send("/stats"), "Open concerns: 1")
+    [picture] = member.files()
+    assert picture.data.startswith(b"\x89PNG")
+    outsider = team.member(OUTSIDER, "Nosy")
+    after(outsider, lambda: outsider.send("/queue"), "Only members")
+    assert sum(f"⏰ {reference}" in m.text for m in member.messages()) == 1
+
+
+def test_the_alert_survives_a_restart_and_a_bot_api_outage_and_arrives_once(
+    team_bot: BotProcess, server: BotApiServer
+) -> None:
+    team = server.group_chat(TEAM_CHAT, "EoE Quality team")
+    member = team.member(MEMBER, "Priya")
+    learner = server.private_chat(user_id=4242003, first_name="Xan")
+    # The team chat is out of reach for a while, and a slow answer is cut short by a crash...
+    server.faults.fail_next("sendMessage", status=500, count=4, chat_id=TEAM_CHAT)
+    reference = file_concern(learner)
+    time.sleep(2.5)
+    team_bot.kill()
+    with team_bot.storage().unit_of_work() as uow:
+        [alert] = [i for i in uow.outbox.for_reference(reference) if i.kind == "team_alert"]
+    assert alert.status == "pending"  # not lost: waiting in the outbox
+    team_bot.start()
+    member.wait_for(f"Quality Concerns Alert {reference}", timeout=90)
+    time.sleep(3)
+    assert len(cards(member, reference)) == 1
+    with team_bot.storage().unit_of_work() as uow:
+        alerts = [i for i in uow.outbox.for_reference(reference) if i.kind == "team_alert"]
+    assert [i.status for i in alerts] == ["sent"]
+    failed = [
+        r for r in server.requests("sendMessage") if r.chat_id == TEAM_CHAT and r.status == 500
+    ]
+    assert len(failed) == 4
