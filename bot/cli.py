@@ -68,6 +68,39 @@ def _telegram(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    """The register (CSV or XLSX, filtered), or one concern as its QCA document."""
+    from datetime import date
+
+    from bot.app import build
+    from bot.reports.qca import qca_docx
+    from bot.reports.register import select, write_csv, write_xlsx
+    from dialogues.filing import normalise_reference
+
+    app = build(settings)
+    out = Path(args.out)
+    try:
+        with app.storage.unit_of_work() as uow:
+            if args.qca:
+                concern = uow.concerns.get(normalise_reference(args.qca))
+                if concern is None:
+                    print(f"concernbot: no concern {args.qca}", file=sys.stderr)
+                    return 2
+                out.write_bytes(qca_docx(concern, app.content))
+                print(f"wrote {out}")
+                return 0
+            everything = uow.concerns.search(None, None, None, None)
+        since = date.fromisoformat(args.since) if args.since else None
+        until = date.fromisoformat(args.until) if args.until else None
+        chosen = select(everything, since, until, args.status, args.organisation)
+        write = write_xlsx if args.format == "xlsx" else write_csv
+        write(chosen, app.content, out)
+        print(f"wrote {len(chosen)} concerns to {out}")
+        return 0
+    finally:
+        app.close()
+
+
 def _diagram(args: argparse.Namespace, _settings: Settings) -> int:
     text = diagrams()
     if args.write:
@@ -116,6 +149,15 @@ def parser() -> argparse.ArgumentParser:
     chat.set_defaults(run=_chat)
     telegram = commands.add_parser("telegram", help="run the Telegram bot (polling, or a webhook)")
     telegram.set_defaults(run=_telegram)
+    export = commands.add_parser("export", help="the register (CSV, XLSX) or one QCA document")
+    export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    export.add_argument("--out", required=True, metavar="FILE")
+    export.add_argument("--qca", metavar="REF", help="write this concern as a QCA document")
+    export.add_argument("--since", metavar="YYYY-MM-DD", help="received on or after")
+    export.add_argument("--until", metavar="YYYY-MM-DD", help="received on or before")
+    export.add_argument("--status", help="e.g. queued, received, under_review, closed")
+    export.add_argument("--organisation", metavar="KEY", help="an organisation's key")
+    export.set_defaults(run=_export)
     diagram = commands.add_parser("diagram", help="print the journeys as Mermaid diagrams")
     diagram.add_argument("--write", metavar="FILE", help="write them to FILE instead")
     diagram.set_defaults(run=_diagram)

@@ -167,3 +167,43 @@ def test_postgres_needs_an_upgrade_then_takes_a_concern(
         storage.close()
     assert concern is not None and (concern.score, concern.band) == (12, "high")
     assert not (tmp_path / "data").exists()  # nothing went to the embedded default
+
+
+def test_exports_open_in_the_tools_people_use(tmp_path: Path, data_env: dict[str, str]) -> None:
+    import csv
+
+    from openpyxl import load_workbook
+
+    from bot.reports.qca import qca_text
+
+    done = run(["chat", "--user", "exp"], FIRST_HALF + SECOND_HALF, data_env, tmp_path)
+    reference = done.stdout.split("Your reference is ")[1][:12]
+    other = run(["chat", "--user", "exp2"], FIRST_HALF + SECOND_HALF, data_env, tmp_path)
+    assert other.returncode == 0
+
+    as_csv = run(["export", "--format", "csv", "--out", "register.csv"], [], data_env, tmp_path)
+    assert as_csv.returncode == 0 and "wrote 2 concerns" in as_csv.stdout
+    with (tmp_path / "register.csv").open(encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert {row["Reference"] for row in table} >= {reference}
+    assert all(row["Description"] == DESCRIPTION for row in table)
+    assert all(row["Risk score"].startswith("12 of 25") for row in table)
+
+    none = run(["export", "--out", "none.csv", "--since", "2099-01-01"], [], data_env, tmp_path)
+    assert "wrote 0 concerns" in none.stdout
+
+    as_xlsx = run(["export", "--format", "xlsx", "--out", "register.xlsx", "--status", "recorded"],
+                  [], data_env, tmp_path)  # fmt: skip
+    assert as_xlsx.returncode == 0, as_xlsx.stderr
+    sheet = load_workbook(tmp_path / "register.xlsx").active
+    assert sheet is not None
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values[0][0] == "Reference" and len(values) == 3
+
+    qca = run(["export", "--qca", reference.lower(), "--out", "qca.docx"], [], data_env, tmp_path)
+    assert qca.returncode == 0, qca.stderr
+    text = qca_text((tmp_path / "qca.docx").read_bytes())
+    assert reference in text and DESCRIPTION in text and NAME in text  # confidential: named
+
+    missing = run(["export", "--qca", "QC-2222-2222", "--out", "x.docx"], [], data_env, tmp_path)
+    assert missing.returncode == 2 and "no concern" in missing.stderr

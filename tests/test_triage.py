@@ -1,0 +1,127 @@
+"""The team's triage service over storage: each action, its audit line and its messages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from unit.test_engine import TO_REVIEW, run
+
+from bot.triage import Refused, Team, TriageService, enqueue_alerts
+from dialogues.bundle import load_content
+from dialogues.records import Concern
+from dialogues.working_hours import Calendar
+from storage.memory import MemoryStorage
+
+CONTENT = load_content()
+MEMBER, OUTSIDER = 11, 99
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
+TEAM = Team(chat_id=-100, members=frozenset({MEMBER}), email=True, reminder_hours=4,
+            calendar=Calendar.parse("mon-fri", "09:00-17:00"))  # fmt: skip
+
+
+def concern(reference: str = "QC-2345-6789", **changes: object) -> Concern:
+    filed = run(*TO_REVIEW, "submit").concern
+    assert filed is not None
+    values = {"reference": reference, "owner": "telegram:user:555", "queued_for_team": True,
+              "status": "queued", "created_at": NOW, **changes}  # fmt: skip
+    return replace(filed, **values)  # type: ignore[arg-type]
+
+
+def desk(*concerns: Concern) -> tuple[TriageService, MemoryStorage]:
+    storage = MemoryStorage()
+    with storage.unit_of_work() as uow:
+        for item in concerns:
+            uow.concerns.add(item)
+    return TriageService(storage, CONTENT, TEAM, lambda: NOW), storage
+
+
+def test_filing_queues_the_card_the_email_and_a_reminder_after_working_hours() -> None:
+    storage = MemoryStorage()
+    with storage.unit_of_work() as uow:
+        enqueue_alerts(uow, concern(), NOW, TEAM)
+        items = uow.outbox.for_reference("QC-2345-6789")
+    assert sorted(i.kind for i in items) == ["team_alert", "team_email", "team_reminder"]
+    reminder = next(i for i in items if i.kind == "team_reminder")
+    assert reminder.next_attempt_at == NOW + timedelta(hours=4)
+    with storage.unit_of_work() as uow:
+        enqueue_alerts(uow, concern("QC-3333-3333", queued_for_team=False), NOW, TEAM)
+        assert uow.outbox.for_reference("QC-3333-3333") == []
+
+
+def test_acknowledge_moves_the_status_tells_the_reporter_and_audits() -> None:
+    service, storage = desk(concern())
+    service.acknowledge(MEMBER, "QC-2345-6789")
+    with storage.unit_of_work() as uow:
+        assert uow.concerns.get("QC-2345-6789").status == "received"  # type: ignore[union-attr]
+        triage = uow.concerns.triage("QC-2345-6789")
+        messages = [
+            i for i in uow.outbox.for_reference("QC-2345-6789") if i.kind == "reporter_message"
+        ]
+        audit = uow.audit.entries("QC-2345-6789")
+    assert triage is not None and triage.acknowledged_at == NOW
+    assert triage.acknowledged_by == f"telegram:user:{MEMBER}"
+    assert [m.payload["text"] for m in messages] == [
+        "Update on your concern QC-2345-6789: received by the Quality team."
+    ]
+    assert [(a.actor, a.action) for a in audit] == [(f"telegram:user:{MEMBER}", "acknowledge")]
+
+
+def test_a_non_member_is_refused_and_audited_and_nothing_changes() -> None:
+    service, storage = desk(concern())
+    with pytest.raises(Refused):
+        service.acknowledge(OUTSIDER, "QC-2345-6789")
+    with storage.unit_of_work() as uow:
+        assert uow.concerns.get("QC-2345-6789").status == "queued"  # type: ignore[union-attr]
+        assert [a.action for a in uow.audit.entries("QC-2345-6789")] == ["refused"]
+        assert uow.outbox.for_reference("QC-2345-6789") == []
+
+
+def test_questions_go_to_the_reporter_and_only_the_reporter_can_answer() -> None:
+    service, storage = desk(concern())
+    service.ask(MEMBER, "QC-2345-6789", "Which nights?")
+    with pytest.raises(Refused):
+        service.answer("telegram:user:777", "QC-2345-6789", "not mine")
+    service.answer("telegram:user:555", "QC-2345-6789", "Weekends.")
+    with storage.unit_of_work() as uow:
+        items = uow.outbox.for_reference("QC-2345-6789")
+    question, answer = items
+    assert question.kind == "reporter_message" and question.payload["relay"] is True
+    assert (
+        "Which nights?" in question.payload["text"]
+        and question.payload["owner"] == "telegram:user:555"
+    )
+    assert answer.kind == "team_message" and "Weekends." in answer.payload["text"]
+    assert "555" not in answer.payload["text"]  # the team hears the answer, not who gave it
+
+
+def test_a_terminal_reporter_cannot_be_messaged_but_the_status_still_moves() -> None:
+    service, storage = desk(concern(owner="console:alice"))
+    service.close(MEMBER, "QC-2345-6789", "resolved")
+    with storage.unit_of_work() as uow:
+        assert uow.concerns.get("QC-2345-6789").status == "closed"  # type: ignore[union-attr]
+        assert uow.outbox.for_reference("QC-2345-6789") == []
+        assert uow.concerns.triage("QC-2345-6789").outcome == "resolved"  # type: ignore[union-attr]
+
+
+def test_the_queue_puts_the_most_serious_first_then_the_longest_waiting() -> None:
+    old_high = concern("QC-AAAA-AAAA", band="high", score=12, created_at=NOW - timedelta(days=3))
+    new_high = concern("QC-BBBB-BBBB", band="high", score=12, created_at=NOW - timedelta(hours=1))
+    extreme = concern("QC-CCCC-CCCC", band="extreme", score=20, created_at=NOW)
+    closed = concern("QC-DDDD-DDDD", band="extreme", score=25, status="closed")
+    recorded = concern("QC-EEEE-EEEE", status="recorded", queued_for_team=False)
+    service, _ = desk(old_high, new_high, extreme, closed, recorded)
+    assert [c.reference for c, _ in service.queue()] == [
+        "QC-CCCC-CCCC",
+        "QC-AAAA-AAAA",
+        "QC-BBBB-BBBB",
+    ]
+
+
+def test_unknown_status_or_outcome_is_refused() -> None:
+    service, _ = desk(concern())
+    with pytest.raises(ValueError):
+        service.set_status(MEMBER, "QC-2345-6789", "lost")
+    with pytest.raises(ValueError):
+        service.close(MEMBER, "QC-2345-6789", "shrugged")
