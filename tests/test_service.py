@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from unit.test_engine import TO_TOPICS
 
 from bot.service import TurnService
 from dialogues.bundle import load_content
@@ -19,16 +20,6 @@ from storage.memory import MemoryStorage
 from storage.repositories import Storage, UnitOfWork
 
 DIALOGUE = Dialogue(load_content())
-TO_TOPICS = [
-    "3",
-    "1",
-    "1",
-    "skip",
-    "skip",
-    "Nobody supervises us on the night shift at all.",
-    "1",
-    "1",
-]
 TO_REVIEW = [
     *TO_TOPICS, "1", "done", "done", "1", "3", "1", "done", "skip", "4", "3", "continue", "skip",
     "14", "done", "1", "3", "anonymous",

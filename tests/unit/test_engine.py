@@ -30,8 +30,18 @@ def run(*inputs: Event | str) -> Outcome:
     return outcome
 
 
+TO_TOPICS = (
+    "3",
+    "1",
+    "1",
+    "skip",
+    "skip",
+    "Nobody supervises us on the night shift at all.",
+    "1",
+    "1",
+)
 TO_REVIEW = (
-    "3", "1", "1", "skip", "skip", "Nobody supervises us on the night shift at all.", "1", "1",
+    *TO_TOPICS,
     "1", "done",  # topics: tick supervision, then Done
     "done",  # standards: keep the suggestions
     "1", "3", "1", "done", "skip", "4", "3", "continue", "skip", "14", "done", "1", "3",
@@ -41,14 +51,7 @@ TO_REVIEW = (
 
 def test_ticks_toggle_and_done_moves_on() -> None:
     outcome = run(
-        "3",
-        "1",
-        "1",
-        "skip",
-        "skip",
-        "Nobody supervises us on the night shift at all.",
-        "1",
-        "1",
+        *TO_TOPICS,
         Press("topics", "supervision"),
         Press("topics", "induction"),
         Press("topics", "supervision"),
@@ -65,14 +68,7 @@ def test_ticks_toggle_and_done_moves_on() -> None:
 
 def test_browsing_a_domain_adds_standards() -> None:
     outcome = run(
-        "3",
-        "1",
-        "1",
-        "skip",
-        "skip",
-        "Nobody supervises us on the night shift at all.",
-        "1",
-        "1",
+        *TO_TOPICS,
         "1",
         "done",
         Press("standards", "browse"),
