@@ -83,13 +83,16 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         with app.storage.unit_of_work() as uow:
             if args.qca:
                 concern = uow.concerns.get(normalise_reference(args.qca))
-                if concern is None:
+                if concern is None or not concern.queued_for_team:
                     print(f"concernbot: no concern {args.qca}", file=sys.stderr)
                     return 2
                 out.write_bytes(qca_docx(concern, app.content))
                 print(f"wrote {out}")
                 return 0
-            everything = uow.concerns.search(None, None, None, None)
+            # A concern the learner kept as a record is not part of the team's register.
+            everything = [
+                c for c in uow.concerns.search(None, None, None, None) if c.queued_for_team
+            ]
         since = date.fromisoformat(args.since) if args.since else None
         until = date.fromisoformat(args.until) if args.until else None
         chosen = select(everything, since, until, args.status, args.organisation)

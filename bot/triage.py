@@ -34,7 +34,15 @@ class Refused(Exception):
 
 
 class UnknownConcern(Exception):
-    """No concern has that reference."""
+    """No concern the team may see has that reference (the learner kept it as a record)."""
+
+
+class AlreadyClosed(Exception):
+    """The concern is closed; nothing more can be done to it."""
+
+
+class AlreadyDone(Exception):
+    """This update was handled before (a redelivery or a retry): nothing is done again."""
 
 
 @dataclass(frozen=True)
@@ -112,48 +120,55 @@ class TriageService:
 
     # -- acting --------------------------------------------------------------------------
 
-    def acknowledge(self, user_id: int, reference: str) -> Concern:
-        with self._acting(user_id, "acknowledge", reference) as (uow, concern, now):
-            uow.concerns.set_triage(
-                reference, acknowledged_at=now, acknowledged_by=telegram_user(user_id)
-            )
+    def acknowledge(self, user_id: int, reference: str, dedupe: str | None = None) -> Concern:
+        with self._acting(user_id, "acknowledge", reference, dedupe) as (uow, concern, now):
+            by = telegram_user(user_id)
+            uow.concerns.set_triage(reference, acknowledged_at=now, acknowledged_by=by)
+            if concern.status != "queued":  # acknowledging never moves a concern backwards
+                return concern
             return self._move(uow, concern, "received", now)
 
-    def set_status(self, user_id: int, reference: str, status: str) -> Concern:
+    def set_status(
+        self, user_id: int, reference: str, status: str, dedupe: str | None = None
+    ) -> Concern:
         if status not in OPEN_STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        with self._acting(user_id, f"status:{status}", reference) as (uow, concern, now):
+        with self._acting(user_id, f"status:{status}", reference, dedupe) as (uow, concern, now):
             return self._move(uow, concern, status, now)
 
-    def close(self, user_id: int, reference: str, outcome: str) -> Concern:
+    def close(
+        self, user_id: int, reference: str, outcome: str, dedupe: str | None = None
+    ) -> Concern:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        with self._acting(user_id, f"close:{outcome}", reference) as (uow, concern, now):
+        with self._acting(user_id, f"close:{outcome}", reference, dedupe) as (uow, concern, now):
             uow.concerns.set_triage(reference, outcome=outcome, closed_at=now)
             uow.concerns.set_status(reference, "closed")
             label = self.content.prompts.team[f"outcome_{outcome}"]
-            self._tell_reporter(uow, concern, now, self.content.prompts.reporter_say(
-                "closed", reference=reference, outcome=label))  # fmt: skip
+            words = self.content.prompts.reporter_say("closed", reference=reference, outcome=label)
+            self._tell_reporter(uow, concern, now, words)
             return _with_status(concern, "closed")
 
-    def assign(self, user_id: int, reference: str, name: str) -> Concern:
-        with self._acting(user_id, "assign", reference) as (uow, concern, _):
+    def assign(self, user_id: int, reference: str, name: str, dedupe: str | None = None) -> Concern:
+        with self._acting(user_id, "assign", reference, dedupe) as (uow, concern, _):
             uow.concerns.set_triage(reference, assigned_to=name)
             return concern
 
-    def add_note(self, user_id: int, reference: str, text: str) -> None:
-        with self._acting(user_id, "note", reference) as (uow, _, now):
+    def add_note(self, user_id: int, reference: str, text: str, dedupe: str | None = None) -> None:
+        with self._acting(user_id, "note", reference, dedupe, open_only=False) as (uow, _, now):
             uow.notes.add(reference, now, telegram_user(user_id), text)
 
-    def ask(self, user_id: int, reference: str, text: str) -> None:
+    def ask(self, user_id: int, reference: str, text: str, dedupe: str | None = None) -> None:
         """A question for the reporter, relayed by reference; the reply comes back that way."""
-        with self._acting(user_id, "ask", reference) as (uow, concern, now):
+        with self._acting(user_id, "ask", reference, dedupe) as (uow, concern, now):
             question = self.content.prompts.reporter_say("question", reference=reference, text=text)
             self._tell_reporter(uow, concern, now, question, relay=True)
 
-    def answer(self, owner: str, reference: str, text: str) -> None:
+    def answer(self, owner: str, reference: str, text: str, dedupe: str | None = None) -> None:
         """The reporter's answer, to the team chat, carrying the reference and nothing else."""
         with self.storage.unit_of_work() as uow:
+            if dedupe is not None and not uow.inbound.first_time(dedupe, self.clock()):
+                raise AlreadyDone(dedupe)
             concern = self._concern(uow, reference)
             if concern.owner != owner:
                 raise Refused("only the reporter can answer for this concern")
@@ -177,21 +192,32 @@ class TriageService:
 
     @contextmanager
     def _acting(
-        self, user_id: int, action: str, reference: str
+        self,
+        user_id: int,
+        action: str,
+        reference: str,
+        dedupe: str | None = None,
+        open_only: bool = True,
     ) -> Iterator[tuple[UnitOfWork, Concern, datetime]]:
-        """One team action: membership checked, the concern loaded, the audit line written."""
+        """One team action in one transaction: membership checked, the update not seen
+        before, the concern loaded (and still open), the audit line written."""
         if not self.team.is_member(user_id):
             self.refuse(user_id, action, reference)
             raise Refused(action)
         with self.storage.unit_of_work() as uow:
+            if dedupe is not None and not uow.inbound.first_time(dedupe, self.clock()):
+                raise AlreadyDone(dedupe)
             concern = self._concern(uow, reference)
+            if open_only and concern.status == "closed":
+                raise AlreadyClosed(reference)
             now = self.clock()
             uow.audit.record(AuditEntry(now, telegram_user(user_id), action, reference, {}))
             yield uow, concern, now
 
     def _concern(self, uow: UnitOfWork, reference: str) -> Concern:
+        """A concern sent to the team; one the learner kept as a record is not the team's."""
         concern = uow.concerns.get(reference)
-        if concern is None:
+        if concern is None or not concern.queued_for_team:
             raise UnknownConcern(reference)
         return concern
 

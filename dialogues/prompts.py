@@ -129,6 +129,7 @@ def _contract(spec: Mapping[str, str]) -> Mapping[str, frozenset[str]]:
     return {key: frozenset(names.split()) for key, names in spec.items()}
 
 
+ALERT_PLACEHOLDERS = _contract({"content_version": "version", "content_version_now": "version now"})
 TEAM = _contract({
     "acknowledge": "", "under_review": "", "with_provider": "", "close": "", "assign": "",
     "ask": "", "note": "", "history": "", "back": "", "outcome_resolved": "",
@@ -140,7 +141,8 @@ TEAM = _contract({
     "case_unknown": "reference", "case_usage": "", "history_heading": "reference",
     "history_line": "at action actor", "note_line": "at author text",
     "reminder": "reference band hours", "stats_caption": "count", "help": "",
-    "email_subject": "reference band organisation", "email_intro": "",
+    "email_subject": "reference band organisation", "email_intro": "", "already_closed": "",
+    "assign_usage": "", "assigned": "reference name",
 })  # fmt: skip
 REPORTER = _contract({
     "status_changed": "reference status", "closed": "reference outcome",
@@ -151,7 +153,7 @@ ALERT = (
     "standards", "topics", "description", "started", "frequency", "affected", "danger_now",
     "patient_risk", "likelihood", "impact", "score", "controls", "further_actions", "told",
     "told_outcome", "barrier", "advice", "identity", "reporter", "status", "anonymous",
-    "not_given",
+    "not_given", "footer", "content_version", "content_version_now", "shortened",
 )  # fmt: skip
 CHANNEL: Mapping[str, frozenset[str]] = {
     "privacy": frozenset(),
@@ -294,7 +296,7 @@ def load_prompts(directory: Path) -> Prompts:
     reasons = {key: _text(reasons_table, key, "reasons") for key in reasons_table}
     commands = {key: _text(data.get("commands", {}), key, "commands") for key in COMMANDS}
     statuses = {key: _text(data.get("statuses", {}), key, "statuses") for key in STATUSES}
-    alert = {key: _text(data.get("alert", {}), key, "alert") for key in ALERT}
+    alert = _table(data, "alert", {key: ALERT_PLACEHOLDERS.get(key, frozenset()) for key in ALERT})
     team = _table(data, "team", TEAM)
     reporter = _table(data, "reporter", REPORTER)
     return Prompts(

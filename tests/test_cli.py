@@ -176,10 +176,14 @@ def test_exports_open_in_the_tools_people_use(tmp_path: Path, data_env: dict[str
 
     from bot.reports.qca import qca_text
 
-    done = run(["chat", "--user", "exp"], FIRST_HALF + SECOND_HALF, data_env, tmp_path)
+    sent = [*SECOND_HALF[:12], "1", *SECOND_HALF[13:]]  # "Yes, send it to them"
+    assert SECOND_HALF[12] == "2"
+    done = run(["chat", "--user", "exp"], FIRST_HALF + sent, data_env, tmp_path)
     reference = done.stdout.split("Your reference is ")[1][:12]
-    other = run(["chat", "--user", "exp2"], FIRST_HALF + SECOND_HALF, data_env, tmp_path)
+    other = run(["chat", "--user", "exp2"], FIRST_HALF + sent, data_env, tmp_path)
     assert other.returncode == 0
+    kept = run(["chat", "--user", "exp3"], FIRST_HALF + SECOND_HALF, data_env, tmp_path)
+    kept_reference = kept.stdout.split("Your reference is ")[1][:12]
 
     as_csv = run(["export", "--format", "csv", "--out", "register.csv"], [], data_env, tmp_path)
     assert as_csv.returncode == 0 and "wrote 2 concerns" in as_csv.stdout
@@ -192,7 +196,9 @@ def test_exports_open_in_the_tools_people_use(tmp_path: Path, data_env: dict[str
     none = run(["export", "--out", "none.csv", "--since", "2099-01-01"], [], data_env, tmp_path)
     assert "wrote 0 concerns" in none.stdout
 
-    as_xlsx = run(["export", "--format", "xlsx", "--out", "register.xlsx", "--status", "recorded"],
+    assert kept_reference not in (tmp_path / "register.csv").read_text(encoding="utf-8-sig")
+
+    as_xlsx = run(["export", "--format", "xlsx", "--out", "register.xlsx", "--status", "queued"],
                   [], data_env, tmp_path)  # fmt: skip
     assert as_xlsx.returncode == 0, as_xlsx.stderr
     sheet = load_workbook(tmp_path / "register.xlsx").active
@@ -205,5 +211,6 @@ def test_exports_open_in_the_tools_people_use(tmp_path: Path, data_env: dict[str
     text = qca_text((tmp_path / "qca.docx").read_bytes())
     assert reference in text and DESCRIPTION in text and NAME in text  # confidential: named
 
-    missing = run(["export", "--qca", "QC-2222-2222", "--out", "x.docx"], [], data_env, tmp_path)
-    assert missing.returncode == 2 and "no concern" in missing.stderr
+    for absent in ("QC-2222-2222", kept_reference):  # unknown, or kept by the learner
+        missing = run(["export", "--qca", absent, "--out", "x.docx"], [], data_env, tmp_path)
+        assert missing.returncode == 2 and "no concern" in missing.stderr

@@ -27,10 +27,19 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels.telegram import with_retries
+from bot.channels.telegram import chat_key, with_retries
 from bot.channels.telegram_render import split_text
 from bot.reports.picture import risk_picture
-from bot.triage import OUTCOMES, Refused, TriageService, UnknownConcern, age, telegram_user
+from bot.triage import (
+    OUTCOMES,
+    AlreadyClosed,
+    AlreadyDone,
+    Refused,
+    TriageService,
+    UnknownConcern,
+    age,
+    telegram_user,
+)
 from dialogues.alert import alert_fields
 from dialogues.filing import normalise_reference
 from dialogues.records import Concern
@@ -43,25 +52,36 @@ PREFIX = "t"
 STATUS_BUTTONS = ("under_review", "with_provider")
 
 
-def team_chat_key(chat_id: int) -> str:
-    return f"telegram:{chat_id}"
+# Telegram refuses a message over 4,096 characters: the free text on a card is kept within a
+# budget, and the card says when it was shortened (the QCA document has it all).
+CARD_BUDGET = 3900
+FREE_TEXT = ("description", "controls", "further_actions", "organisation", "site", "programme")
 
 
 def card_html(concern: Concern, triage: Triage, desk: TriageService) -> str:
     """The alert card: every QCA field, then where the team has got with it."""
     prompts = desk.content.prompts
-    lines = [f"<b>{html.escape(prompts.alert['title'])} {concern.reference}</b>"]
-    for field in alert_fields(concern, desk.content):
-        if field.key == "reference":
-            continue
-        value = field.value if len(field.value) <= 1500 else field.value[:1499] + "…"
-        lines.append(f"<b>{html.escape(field.label)}:</b> {html.escape(value)}")
+    fields = [f for f in alert_fields(concern, desk.content) if f.key != "reference"]
     footer = prompts.team_say(
         "card_footer",
         status=prompts.statuses.get(concern.status, concern.status),
         acknowledged=prompts.team["not_yet"] if triage.acknowledged_at is None else "✓",
         assigned=triage.assigned_to or prompts.team["nobody"],
     )
+    title = f"{prompts.alert['title']} {concern.reference}"
+    fixed = sum(len(f.label) + 3 + (0 if f.key in FREE_TEXT else len(f.value)) for f in fields)
+    budget = CARD_BUDGET - fixed - len(title) - len(footer) - len(prompts.alert["shortened"])
+    free = [f for f in fields if f.key in FREE_TEXT]
+    share = max(budget // max(len(free), 1), 80)
+    lines = [f"<b>{html.escape(title)}</b>"]
+    shortened = False
+    for field in fields:
+        value = field.value
+        if field.key in FREE_TEXT and len(value) > share:
+            value, shortened = value[: share - 1].rstrip() + "…", True
+        lines.append(f"<b>{html.escape(field.label)}:</b> {html.escape(value)}")
+    if shortened:
+        lines.append(html.escape(prompts.alert["shortened"]))
     lines.append(f"\n<i>{html.escape(footer)}</i>")
     return "\n".join(lines)
 
@@ -94,13 +114,17 @@ class TeamDesk:
         self.prompts = triage.content.prompts
 
     def install(self, app: AnyApp) -> None:
-        in_team = filters.Chat(self.chat_id)
+        # New messages only: an edited question or answer must not go out a second time.
+        in_team = filters.Chat(self.chat_id) & filters.UpdateType.MESSAGE
         app.add_handler(CallbackQueryHandler(self.on_press, pattern=rf"^{PREFIX}\|"), group=-1)
         app.add_handler(MessageHandler(in_team & filters.REPLY & filters.TEXT & ~filters.COMMAND,
                                        self.on_team_reply), group=-1)  # fmt: skip
         app.add_handler(MessageHandler(in_team & filters.COMMAND, self.on_command), group=-1)
         app.add_handler(MessageHandler(in_team, self.on_team_chatter), group=-1)
-        private_reply = filters.ChatType.PRIVATE & filters.REPLY & filters.TEXT & ~filters.COMMAND
+        private_reply = (
+            filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.REPLY
+            & filters.TEXT & ~filters.COMMAND
+        )  # fmt: skip
         app.add_handler(MessageHandler(private_reply, self.on_reporter_reply), group=-1)
 
     # -- the team chat -------------------------------------------------------------------
@@ -109,10 +133,17 @@ class TeamDesk:
         """A triage button: refused for non-members, otherwise done and the card refreshed."""
         query = update.callback_query
         user = update.effective_user
-        if query is None or user is None or not isinstance(query.message, Message):
+        parts = (query.data or "").split("|") if query else []
+        if query is None or user is None or len(parts) != 3:
+            if query is not None:
+                with contextlib.suppress(BadRequest):
+                    await query.answer(self.prompts.say("stale_button")[:190])
             raise ApplicationHandlerStop
-        _, action, reference = (query.data or "||").split("|", 2)
-        note = await asyncio.to_thread(self._act, user.id, user.first_name, action, reference)
+        _, action, reference = parts
+        dedupe = f"telegram:update:{update.update_id}"
+        note = await asyncio.to_thread(
+            self._act, user.id, user.first_name, action, reference, dedupe
+        )
         with contextlib.suppress(BadRequest):  # too old to answer: the action itself is done
             await with_retries(lambda: query.answer(note))
         if note == self.prompts.team["refused"]:
@@ -121,33 +152,39 @@ class TeamDesk:
             await self._prompt(context, action, reference)
         elif action == "history":
             await self._send(context, await asyncio.to_thread(self._history, reference))
-        await self._refresh(context, query.message, reference, closing=action == "close")
+        if isinstance(query.message, Message):  # an old card may no longer be editable
+            await self._refresh(context, query.message, reference, closing=action == "close")
         raise ApplicationHandlerStop
 
-    def _act(self, user_id: int, name: str, action: str, reference: str) -> str:
+    def _act(self, user_id: int, name: str, action: str, reference: str, dedupe: str) -> str:
         """Run one triage action; the short answer for the button press."""
         triage = self.triage
+        team = self.prompts.team
         if action in ("close", "back", "history", "ask", "note"):
             if not triage.team.is_member(user_id):  # looking and asking are for members too
                 triage.refuse(user_id, action, reference)
-                return self.prompts.team["refused"]
+                return team["refused"]
             return ""
         try:
             if action == "ack":
-                triage.acknowledge(user_id, reference)
+                triage.acknowledge(user_id, reference, dedupe)
             elif action.startswith("status:"):
-                triage.set_status(user_id, reference, action.removeprefix("status:"))
+                triage.set_status(user_id, reference, action.removeprefix("status:"), dedupe)
             elif action.startswith("close:"):
-                triage.close(user_id, reference, action.removeprefix("close:"))
+                triage.close(user_id, reference, action.removeprefix("close:"), dedupe)
             elif action == "assign":
-                triage.assign(user_id, reference, name)
+                triage.assign(user_id, reference, name, dedupe)
             else:
                 return ""
         except Refused:
-            return self.prompts.team["refused"]
+            return team["refused"]
+        except AlreadyClosed:
+            return team["already_closed"]
+        except AlreadyDone:
+            return ""
         except (UnknownConcern, ValueError):
             return self.prompts.team_say("case_unknown", reference=reference)
-        return self.prompts.team["done"]
+        return team["done"]
 
     async def _prompt(
         self, context: ContextTypes.DEFAULT_TYPE, action: str, reference: str
@@ -156,14 +193,14 @@ class TeamDesk:
         key = "ask_prompt" if action == "ask" else "note_prompt"
         sent = await with_retries(lambda: context.bot.send_message(
             self.chat_id, self.prompts.team_say(key, reference=reference),
-            reply_markup=ForceReply(selective=True),
+            reply_markup=ForceReply(),
         ))  # fmt: skip
         direction = "to_reporter" if action == "ask" else "note"
         await asyncio.to_thread(self._remember, reference, direction, sent.message_id)
 
     def _remember(self, reference: str, direction: str, message_id: int) -> None:
         with self.triage.storage.unit_of_work() as uow:
-            uow.relays.add(reference, direction, team_chat_key(self.chat_id), str(message_id),
+            uow.relays.add(reference, direction, chat_key(self.chat_id), str(message_id),
                            self.triage.clock())  # fmt: skip
 
     async def on_team_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -173,25 +210,31 @@ class TeamDesk:
         if message is None or user is None or message.reply_to_message is None:
             raise ApplicationHandlerStop
         replied = message.reply_to_message.message_id
-        text = message.text or ""
-        reply = await asyncio.to_thread(self._relay_from_team, user.id, replied, text)
+        dedupe = f"telegram:update:{update.update_id}"
+        reply = await asyncio.to_thread(
+            self._relay_from_team, user.id, replied, message.text or "", dedupe
+        )
         if reply:
             await self._send(context, reply)
         raise ApplicationHandlerStop
 
-    def _relay_from_team(self, user_id: int, replied_to: int, text: str) -> str | None:
+    def _relay_from_team(self, user_id: int, replied_to: int, text: str, dedupe: str) -> str | None:
         with self.triage.storage.unit_of_work() as uow:
-            relay = uow.relays.find(team_chat_key(self.chat_id), str(replied_to))
+            relay = uow.relays.find(chat_key(self.chat_id), str(replied_to))
         if relay is None:
             return None
         try:
             if relay.direction == "to_reporter":
-                self.triage.ask(user_id, relay.reference, text)
+                self.triage.ask(user_id, relay.reference, text, dedupe)
                 return self.prompts.team_say("asked", reference=relay.reference)
-            self.triage.add_note(user_id, relay.reference, text)
+            self.triage.add_note(user_id, relay.reference, text, dedupe)
             return self.prompts.team_say("noted", reference=relay.reference)
         except Refused:
             return self.prompts.team["refused"]
+        except AlreadyClosed:
+            return self.prompts.team["already_closed"]
+        except (AlreadyDone, UnknownConcern):
+            return None
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/queue, /case REF, /stats and /help in the team chat, for members."""
@@ -210,6 +253,8 @@ class TeamDesk:
             await self._case(context, words[1:])
         elif name == "stats":
             await self._stats(context)
+        elif name == "assign":
+            await self._send(context, await asyncio.to_thread(self._assign, user.id, words[1:]))
         else:
             await self._send(context, self.prompts.team["help"])
         raise ApplicationHandlerStop
@@ -217,6 +262,19 @@ class TeamDesk:
     async def on_team_chatter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Ordinary talk in the team chat is the team's own: the bot stays out of it."""
         raise ApplicationHandlerStop
+
+    def _assign(self, user_id: int, args: list[str]) -> str:
+        """/assign REF NAME: give a concern to a member of the team."""
+        if len(args) < 2:
+            return self.prompts.team["assign_usage"]
+        reference = normalise_reference(args[0])
+        try:
+            self.triage.assign(user_id, reference, " ".join(args[1:]))
+        except (UnknownConcern, ValueError):
+            return self.prompts.team_say("case_unknown", reference=reference)
+        except AlreadyClosed:
+            return self.prompts.team["already_closed"]
+        return self.prompts.team_say("assigned", reference=reference, name=" ".join(args[1:]))
 
     def _queue(self) -> str:
         team = self.prompts.team
@@ -310,15 +368,18 @@ class TeamDesk:
         chat = update.effective_chat
         if message is None or user is None or chat is None or message.reply_to_message is None:
             return
-        key = team_chat_key(chat.id)
+        key = chat_key(chat.id)
         replied = str(message.reply_to_message.message_id)
         relay = await asyncio.to_thread(self._find, key, replied)
         if relay is None:
             return  # an ordinary reply: the journey takes it
+        dedupe = f"telegram:update:{update.update_id}"
         try:
             await asyncio.to_thread(
-                self.triage.answer, telegram_user(user.id), relay, message.text or ""
+                self.triage.answer, telegram_user(user.id), relay, message.text or "", dedupe
             )
+        except AlreadyDone:
+            raise ApplicationHandlerStop from None
         except (Refused, UnknownConcern):
             return
         text = self.prompts.reporter_say("answer_sent", reference=relay)

@@ -29,7 +29,7 @@ from bot.channels.telegram import build_application, with_retries
 from bot.channels.telegram_render import oversized_callbacks
 from bot.notifiers.email import EmailSettings
 from bot.notifiers.senders import email_sender, remember_relays, telegram_senders
-from bot.outbox import Backoff, OutboxWorker
+from bot.outbox import Backoff, OutboxWorker, Sender
 from bot.service import TurnService
 from bot.settings import Settings
 from bot.triage import TriageService
@@ -196,14 +196,16 @@ async def serve_webhook(app: AnyApp, settings: Settings, stop: asyncio.Event) ->
 
 def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWorker | None:
     """The outbox worker with a sender for each way the team is reached."""
-    if settings.team_chat_id is None:
-        return None
-    senders = dict(telegram_senders(app.bot, triage, settings.team_chat_id))
+    senders: dict[str, Sender] = {}
+    if settings.team_chat_id is not None:
+        senders.update(telegram_senders(app.bot, triage, settings.team_chat_id))
     if settings.smtp_url is not None and settings.team_email:
         email = EmailSettings.from_url(
             settings.smtp_url.get_secret_value(), settings.email_from, settings.team_email
         )
         senders.update(email_sender(email, triage))
+    if not senders:
+        return None
     return OutboxWorker(
         triage.storage,
         senders,

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from telegram import Bot, ForceReply
 from telegram.constants import ParseMode
 
-from bot.channels.team import card_html, card_keyboard, team_chat_key
+from bot.channels.team import card_html, card_keyboard
+from bot.channels.telegram import chat_key
 from bot.notifiers.email import EmailSettings, build_message, send_email
 from bot.outbox import Sender
 from bot.reports.qca import qca_docx
@@ -78,7 +79,7 @@ def telegram_senders(bot: Bot, desk: TriageService, team_chat_id: int) -> dict[s
 def remember_relays(uow: UnitOfWork, item: OutboxItem, external_id: str | None) -> None:
     """In the transaction that marks a question sent: a reply to it is an answer for the team."""
     if item.kind == "reporter_message" and item.payload.get("relay") and external_id:
-        chat = team_chat_key(_chat_of(str(item.payload["owner"])))
+        chat = chat_key(_chat_of(str(item.payload["owner"])))
         uow.relays.add(item.reference or "", "to_team", chat, external_id, item.created_at)
 
 
@@ -95,6 +96,7 @@ def email_sender(settings: EmailSettings, desk: TriageService) -> Mapping[str, S
             "email_subject", reference=concern.reference, band=band,
             organisation=values["organisation"],
         )  # fmt: skip
+        subject = " ".join(subject.split())  # a header is one line, whatever the learner typed
         body = "\n".join(
             [prompts.team["email_intro"], ""] + [f"{f.label}: {f.value}" for f in fields]
         )

@@ -24,9 +24,6 @@ from dialogues.records import Concern
 
 # Not yet in prompts.toml: these belong in its [alert] table once the content owner adds
 # them (the prompts loader rejects keys it does not know, so they cannot go there today).
-FOOTER = "The risk rating is the learner's first view: the Quality team makes the final rating."
-VERSION = "Content version {version}"
-VERSION_NOW = "Content version {version} (this document's wording: {now})"
 
 # What may follow <w:shd> inside <w:tcPr>; the schema fixes the order of the children.
 _SHD_SUCCESSORS = (
@@ -65,13 +62,15 @@ def qca_docx(concern: Concern, content: Content) -> bytes:
             _shade(value, colour)
 
     version = (
-        VERSION.format(version=concern.content_version)
+        content.prompts.alert["content_version"].format(version=concern.content_version)
         if concern.content_version == content.version
-        else VERSION_NOW.format(version=concern.content_version, now=content.version)
+        else content.prompts.alert["content_version_now"].format(
+            version=concern.content_version, now=content.version
+        )
     )
     footer = document.sections[0].footer
     line = footer.paragraphs[0]
-    line.text = f"{FOOTER} {version}."
+    line.text = f"{content.prompts.alert['footer']} {version}."
     for run in line.runs:
         run.font.size = Pt(8)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from notifiers.smtp_server import SmtpServer, serve
 
 from bot.reports.qca import qca_text
 
-from .conftest import BotProcess, after
+from .conftest import CONCERNBOT, BotProcess, after
 
 pytestmark = pytest.mark.e2e
 TEAM_CHAT = -1009000
@@ -103,6 +104,7 @@ def test_a_concern_reaches_the_team_once_is_worked_to_closed_and_anonymity_holds
     deadline = time.monotonic() + 20
     while not smtp.received and time.monotonic() < deadline:
         time.sleep(0.2)
+    time.sleep(2)  # room for a second email, if one were coming
     assert len(smtp.received) == 1
     mail = smtp.received[0].message
     assert reference in mail["Subject"] and mail["To"] == "quality@example.nhs.uk"
@@ -159,6 +161,16 @@ def test_a_concern_reaches_the_team_once_is_worked_to_closed_and_anonymity_holds
     assert len(cards(member, reference)) == 2
     seen = [m.text for m in member.messages()] + [m.caption or "" for m in member.messages()]
     seen += [mail["Subject"], mail.get_body(("plain",)).get_content(), document]  # type: ignore[union-attr]
+    for fmt in ("csv", "xlsx"):  # the register too
+        out = team_bot.data_dir.parent / f"register.{fmt}"
+        exported = subprocess.run(
+            [CONCERNBOT, "export", "--format", fmt, "--out", str(out)],
+            env=team_bot.env(), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert exported.returncode == 0, exported.stderr
+        seen.append(out.read_bytes().decode("latin-1"))
+        if fmt == "csv":
+            assert reference in seen[-1]
     for secret in (str(LEARNER), "Zebedee", "zeb_learner"):
         assert all(secret not in text for text in seen), secret
 
@@ -209,3 +221,83 @@ def test_the_alert_survives_a_restart_and_a_bot_api_outage_and_arrives_once(
         r for r in server.requests("sendMessage") if r.chat_id == TEAM_CHAT and r.status == 500
     ]
     assert len(failed) == 4
+
+
+def test_odd_input_in_the_team_chat_changes_nothing_it_should_not(
+    team_bot: BotProcess, server: BotApiServer
+) -> None:
+    team = server.group_chat(TEAM_CHAT, "EoE Quality team")
+    member = team.member(MEMBER, "Priya")
+    outsider = team.member(OUTSIDER, "Nosy")
+    learner = server.private_chat(user_id=4242004, first_name="Wren")
+    long = ("Night after night nobody senior answers the bleep and we are left alone. " * 60)[:3500]
+    reference = file_concern(learner, description=long)
+    card = member.wait_for(f"Quality Concerns Alert {reference}", timeout=20)
+    assert len(card.text) <= 4096 and "full text is in the QCA document" in card.text
+
+    # Forged or broken button data: a short answer, no error message, nothing changes.
+    member.press_raw(card.message_id, "t|x")
+    member.press_raw(card.message_id, "t|ack|QC-ZZZZ-ZZZZ")
+    answers = member.wait_for_callback_answers(2)
+    assert "no concern QC-ZZZZ-ZZZZ" in (answers[1] or "")
+
+    # A non-member replying to a member's prompt is refused; an edited question is not resent.
+    member.press("❓ Ask the reporter", message_id=card.message_id)
+    prompt = member.wait_for("Reply to this message with your question")
+    after(outsider, lambda: outsider.reply(prompt.message_id, "Who are you?"), "Only members")
+    after(
+        member, lambda: member.reply(prompt.message_id, "How many nights a week?"), "Question sent"
+    )
+    learner.wait_for("How many nights a week?", timeout=20)
+    member.edit_last_sent("How many nights a week, roughly?")
+    time.sleep(3)
+    assert not any("roughly" in m.text for m in learner.messages())
+    assert not any("went wrong" in m.text for m in member.messages())
+
+    # Acknowledging after "under review" does not move the concern back; closed stays closed.
+    member.press("🔎 Under review", message_id=card.message_id)
+    learner.wait_for("under review by the Quality team", timeout=20)
+    member.press("✅ Acknowledge", message_id=card.message_id)
+    member.wait_for(lambda m: m.message_id == card.message_id and "Acknowledged: ✓" in m.text)
+    member.press("🔒 Close…", message_id=card.message_id)
+    member.wait_for(lambda m: m.message_id == card.message_id and "No further action" in m.labels)
+    member.press("No further action", message_id=card.message_id)
+    learner.wait_for("has been closed", timeout=20)
+    member.press_raw(card.message_id, f"t|status:with_provider|{reference}")
+    assert "closed" in (member.wait_for_callback_answers(8)[-1] or "")
+    with team_bot.storage().unit_of_work() as uow:
+        assert uow.concerns.get(reference).status == "closed"  # type: ignore[union-attr]
+    assert not any("received by the Quality team" in m.text for m in learner.messages())
+
+
+def test_a_concern_the_learner_kept_is_not_the_teams(
+    team_bot: BotProcess, server: BotApiServer
+) -> None:
+    team = server.group_chat(TEAM_CHAT, "EoE Quality team")
+    member = team.member(MEMBER, "Priya")
+    learner = server.private_chat(user_id=4242005, first_name="Vic")
+    after(learner, lambda: learner.send("/start"), "safety check")
+    for label, expect in [
+        ("No, nobody is at risk right now", "Which group"), ("Medical student", "placement"),
+        ("Royal Papworth Hospital", "Which site"), ("Skip", "programme"), ("Skip", "own words"),
+    ]:  # fmt: skip
+        after(learner, lambda label=label: learner.press(label), expect)  # type: ignore[misc]
+    text = "We are never given protected teaching time on this rotation."
+    after(learner, lambda: learner.send(text), "When did it start")
+    for label, expect in [
+        ("This week", "How often"), ("It happened once", "What is it about"),
+        ("⬜ Induction", "☑️ Induction"),
+        ("Done", "standards"), ("Done", "How many"), ("Just me", "Have patients"),
+        ("No", "in place"),
+        ("⬜ Nothing that I know of", "☑️ Nothing"), ("Done", "add"), ("Skip", "how likely"),
+        ("2 Unlikely", "how serious"), ("2 Minor", "of 25"), ("Continue", "put it right"),
+        ("Skip", "Who have you"), ("⬜ Nobody yet", "☑️ Nobody"), ("Done", "unsuitable"),
+        ("No, the usual routes are fine", "Quality team?"), ("No, keep it as my record", "known"),
+        ("Anonymous", "Here is everything"),
+    ]:  # fmt: skip
+        after(learner, lambda label=label: learner.press(label), expect)  # type: ignore[misc]
+    message = after(learner, lambda: learner.press("Submit"), "Your reference is")
+    reference = message.text.split("Your reference is ")[1][:12]
+    after(member, lambda: member.send(f"/case {reference}"), f"no concern {reference}")
+    time.sleep(2)
+    assert not any(f"Alert {reference}" in m.text for m in member.messages())
