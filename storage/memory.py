@@ -111,6 +111,7 @@ class _MemoryUnitOfWork:
         self.outbox_changes: list[_OutboxChange] = []
         self.claims: set[int] = set()
         self.deleted: set[str] = set()
+        self.forget_inbound_before: datetime | None = None
         # For each conversation this unit of work wrote: the version it found stored.
         self.seen_versions: dict[str, int] = {}
         self.conversations: ConversationRepository = _Conversations(self)
@@ -155,6 +156,9 @@ class _MemoryUnitOfWork:
             tables.audit.extend(self.pending.audit)
             for key, at in self.pending.inbound.items():
                 tables.inbound.setdefault(key, at)
+            if self.forget_inbound_before is not None:
+                cutoff = self.forget_inbound_before
+                tables.inbound = {k: at for k, at in tables.inbound.items() if at >= cutoff}
             tables.outbox.update(self.pending.outbox)
             _apply_outbox_changes(tables.outbox, self.outbox_changes)
             tables.notes.update(self.pending.notes)
@@ -333,6 +337,13 @@ class _InboundLog:
             return False
         work.pending.inbound[key] = require_aware(at)
         return True
+
+    def forget_before(self, at: datetime) -> int:
+        work = self._work
+        cutoff = require_aware(at)
+        work.forget_inbound_before = cutoff
+        with work.lock:
+            return sum(1 for seen in work.committed.inbound.values() if seen < cutoff)
 
 
 class _Outbox:

@@ -255,6 +255,10 @@ class InboundLog(Protocol):
         """True, and remembers the key, the first time it is seen; False after that."""
         ...
 
+    def forget_before(self, at: datetime) -> int:
+        """Forget keys first seen before `at` (long past any redelivery); how many."""
+        ...
+
 
 class UnitOfWork(Protocol):
     conversations: ConversationRepository

@@ -330,6 +330,12 @@ class SqlInboundLog:
             return False  # another transaction saw it first
         return True
 
+    def forget_before(self, at: datetime) -> int:
+        result = self._session.exec(
+            delete(InboundRow).where(col(InboundRow.seen_at) < require_aware(at))
+        )
+        return int(result.rowcount or 0)
+
 
 class SqlOutbox:
     def __init__(self, session: Session) -> None:

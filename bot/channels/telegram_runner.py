@@ -9,12 +9,13 @@ The webhook answers Telegram only after handling, and refuses requests without t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import re
 import signal
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -33,6 +34,7 @@ from bot.outbox import Backoff, OutboxWorker, Sender
 from bot.service import TurnService
 from bot.settings import Settings
 from bot.triage import TriageService
+from storage.repositories import Storage
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -216,6 +218,25 @@ def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWor
     )
 
 
+# Telegram redelivers an unconfirmed update for at most a day; a week is ample.
+REMEMBER_UPDATES = timedelta(days=7)
+TIDY_EVERY = 6 * 3600.0
+
+
+def _forget(storage: Storage, cutoff: datetime) -> int:
+    with storage.unit_of_work() as uow:
+        return uow.inbound.forget_before(cutoff)
+
+
+async def forget_old_updates(storage: Storage, stop: asyncio.Event) -> None:
+    """Keep the table of seen update ids from growing without end."""
+    while not stop.is_set():
+        cutoff = datetime.now(UTC) - REMEMBER_UPDATES
+        log.info("forgot %d old update ids", await asyncio.to_thread(_forget, storage, cutoff))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), TIDY_EVERY)
+
+
 async def run(settings: Settings, service: TurnService, triage: TriageService) -> None:
     too_long = oversized_callbacks(service.dialogue)
     if too_long:
@@ -252,6 +273,7 @@ async def run(settings: Settings, service: TurnService, triage: TriageService) -
             TeamDesk(triage, settings.team_chat_id).install(app)
         worker = _worker(app, settings, triage)
         draining = asyncio.create_task(worker.run(stop)) if worker else None
+        tidying = asyncio.create_task(forget_old_updates(service.storage, stop))
         log.info("telegram bot @%s running", app.bot.username)
         if settings.telegram_webhook_url:
             await serve_webhook(app, settings, stop)
@@ -260,5 +282,6 @@ async def run(settings: Settings, service: TurnService, triage: TriageService) -
             await Poller(app, settings.telegram_poll_timeout).run(stop)
         if draining is not None:
             await draining
+        await tidying
     finally:
         await app.shutdown()

@@ -396,5 +396,6 @@ def test_debug_logs_hold_no_token_name_or_id(server: BotApiServer, tmp_path: Pat
         bot.stop()
     logs = bot.logs()
     assert "turn chat=" in logs  # it did log the turns
+    assert "forgot 0 old update ids" in logs  # and keeps the seen-update table tidy
     for secret in (server.token, server.token.split(":")[1], "Quintessa", "qzx_user", "7654321"):
         assert secret not in logs

@@ -403,6 +403,27 @@ def test_an_inbound_key_is_new_only_once(storage: Storage) -> None:
         assert work.inbound.first_time("telegram:update:123", T0 + timedelta(hours=1)) is False
 
 
+def test_old_inbound_keys_are_forgotten_and_new_ones_kept(storage: Storage) -> None:
+    with storage.unit_of_work() as work:
+        work.inbound.first_time("telegram:update:1", T0)
+        work.inbound.first_time("telegram:update:2", T0 + timedelta(days=2))
+    with storage.unit_of_work() as work:
+        assert work.inbound.forget_before(T0 + timedelta(days=1)) == 1
+    with storage.unit_of_work() as work:
+        assert work.inbound.first_time("telegram:update:1", T0 + timedelta(days=3)) is True
+        assert work.inbound.first_time("telegram:update:2", T0 + timedelta(days=3)) is False
+
+
+def test_forgetting_is_rolled_back_with_its_unit_of_work(storage: Storage) -> None:
+    with storage.unit_of_work() as work:
+        work.inbound.first_time("telegram:update:9", T0)
+    with pytest.raises(RuntimeError), storage.unit_of_work() as work:
+        work.inbound.forget_before(T0 + timedelta(days=1))
+        raise RuntimeError("rolled back")
+    with storage.unit_of_work() as work:
+        assert work.inbound.first_time("telegram:update:9", T0 + timedelta(days=2)) is False
+
+
 def test_naive_datetimes_are_refused(storage: Storage) -> None:
     naive = datetime(2025, 3, 1, 9, 30)
     with pytest.raises(ValueError), storage.unit_of_work() as work:
