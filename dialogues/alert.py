@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogues.bundle import Content
-from dialogues.records import Concern
+from dialogues.records import Concern, Conversation
+from dialogues.steps import Steps
 
 FIELDS = (
     "reference", "received", "status", "learner_group", "organisation", "site", "programme",
@@ -28,19 +29,9 @@ class AlertField:
 
 
 def _labels(content: Content, step: str) -> dict[str, str]:
-    """A step's choice labels, static or from the catalogue."""
-    catalogue = content.catalogue
-    if step == "group":
-        return {g.key: g.label for g in catalogue.pathways.groups}
-    if step == "organisation":
-        return {o.key: o.name for o in catalogue.organisations}
-    if step == "topics":
-        return {t.key: t.label for t in catalogue.framework.topics}
-    if step == "told":
-        nobody = content.prompts.step("told").label("nobody")
-        roles = {r.key: r.label for level in catalogue.pathways.levels for r in level.roles}
-        return {**roles, "nobody": nobody}
-    return dict(content.prompts.step(step).choices)
+    """A step's choice labels, from the same place the questions take them."""
+    blank = Conversation(key="", owner="", journey="concern", state=step)
+    return dict(Steps(content).choices(step, blank))
 
 
 def _words(content: Content, step: str, keys: tuple[str, ...] | str | None) -> str:

@@ -16,12 +16,17 @@ from dialogues.bundle import Content
 from dialogues.filing import advice_for, file_concern
 from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, build_machine, next_state, tidy, walk
 from dialogues.records import Conversation
-from dialogues.steps import Action, Answered, Problem, Steps, Toggled, clean, toggle
+from dialogues.steps import Action, Answered, Problem, Steps, Toggled, clean, match_option, toggle
 from dialogues.turns import Command, Event, Option, Outcome, Press, Reply, Text
 from dialogues.wording import Wording
 
 COMMAND_WORDS = frozenset({"back", "cancel", "help", "pause", "resume", "new", "start"})
 CANCEL_STEP, RESTART_STEP = "_cancel", "_restart"
+# The two "are you sure?" questions, and the labels of their yes and no.
+CONFIRM_LABELS = {
+    CANCEL_STEP: ("cancel_yes", "cancel_no"),
+    RESTART_STEP: ("in_progress_restart", "in_progress_continue"),
+}
 
 
 class Dialogue:
@@ -228,19 +233,11 @@ class Dialogue:
         if name == "resume":
             return self.resume(conversation)
         if name == "cancel":
-            return self._confirm(
-                conversation, CANCEL_STEP, "cancel_confirm", "cancel_yes", "cancel_no"
-            )
+            return self._confirm(conversation, CANCEL_STEP, "cancel_confirm")
         if name in ("new", "start"):
             if not conversation.answers:
                 return Outcome(conversation, (self.question(conversation),))
-            return self._confirm(
-                conversation,
-                RESTART_STEP,
-                "in_progress",
-                "in_progress_restart",
-                "in_progress_continue",
-            )
+            return self._confirm(conversation, RESTART_STEP, "in_progress")
         unknown = say("not_a_command", command=f"/{name}", commands=say("commands"))
         return Outcome(conversation, (Reply(unknown), self.question(conversation)))
 
@@ -272,28 +269,24 @@ class Dialogue:
         given = self.wording.answer(step, conversation, excerpt=500)
         return self.question(conversation, note=self.prompts.say("current_answer", answer=given))
 
-    def _confirm(
-        self, conversation: Conversation, step: str, text: str, yes: str, no: str
-    ) -> Outcome:
-        say = self.prompts.say
+    def _confirm(self, conversation: Conversation, step: str, text: str) -> Outcome:
         asking = replace(conversation, interrupt=step)
-        options = (Option("yes", say(yes)), Option("no", say(no)))
-        return Outcome(asking, (Reply(say(text, count=len(conversation.answers)), step, options),))
+        question = self.prompts.say(text, count=len(conversation.answers))
+        return Outcome(asking, (Reply(question, step, self._confirm_options(step)),))
+
+    def _confirm_options(self, step: str) -> tuple[Option, ...]:
+        yes, no = CONFIRM_LABELS[step]
+        return (Option("yes", self.prompts.say(yes)), Option("no", self.prompts.say(no)))
 
     def _interrupted(self, conversation: Conversation, event: Event, now: datetime) -> Outcome:
         """The answer to 'discard this?': yes discards, anything else carries on."""
-        step = conversation.interrupt
+        step = conversation.interrupt or CANCEL_STEP
         if isinstance(event, Press):
             choice = event.key if event.step == step else None
         else:
-            word = event.name if isinstance(event, Command) else clean(event.text).casefold()
-            labels = {"yes": ("yes", "1"), "no": ("no", "2")}
-            choice = next((k for k, words in labels.items() if word.lstrip("/") in words), None)
-            if choice is None and word.lstrip("/") in (
-                self.prompts.say("cancel_yes").casefold(),
-                self.prompts.say("in_progress_restart").casefold(),
-            ):
-                choice = "yes"
+            said = event.name if isinstance(event, Command) else event.text
+            picked = match_option(said.lstrip("/"), self._confirm_options(step))
+            choice = picked.key if picked else None
         carried_on = replace(conversation, interrupt=None)
         if choice != "yes":
             return Outcome(carried_on, (Reply(self.prompts.say("kept")), self.question(carried_on)))

@@ -181,7 +181,7 @@ class Steps:
             return self._typed(step, event.text, options)
         if text.kind == "multi":
             return self._typed_many(event.text, options)
-        match = _match(event.text, options)
+        match = match_option(event.text, options)
         if match is None:
             return Problem("invalid_choice", (("answer", clean(event.text)[:60]),))
         return self._picked(text.kind, match)
@@ -196,7 +196,7 @@ class Steps:
     def _typed(self, step: str, raw: str, options: Sequence[Option]) -> Reading:
         text = self.prompts.step(step)
         skip = next((o for o in options if o.key == "skip"), None)
-        if skip is not None and (_match(raw, options) is skip or _fold(raw) == "skip"):
+        if skip is not None and (match_option(raw, options) is skip or _fold(raw) == "skip"):
             return Action("skip")
         value = clean(raw)
         if len(value) > text.max:
@@ -209,16 +209,16 @@ class Steps:
 
     def _typed_many(self, raw: str, options: Sequence[Option]) -> Reading:
         """Typed numbers or labels tick or untick, like presses; Done moves on."""
-        whole = _match(raw, options)
+        whole = match_option(raw, options)
         if whole is not None:
             return Action(whole.key) if whole.action else Toggled((whole.key,))
-        picks = [_match(part, options) for part in re.split(r"[,;]", raw) if part.strip()]
+        picks = [match_option(part, options) for part in re.split(r"[,;]", raw) if part.strip()]
         if picks and all(p is not None and not p.action for p in picks):
             return Toggled(tuple(dict.fromkeys(p.key for p in picks if p is not None)))
         return Problem("invalid_choice", (("answer", clean(raw)[:60]),))
 
 
-def _match(raw: str, options: Sequence[Option]) -> Option | None:
+def match_option(raw: str, options: Sequence[Option]) -> Option | None:
     """An option by its number (1-based), its label or its key, ignoring case and spacing."""
     folded = _fold(raw).rstrip(".")
     if folded.isdigit() and 1 <= int(folded) <= len(options):
