@@ -15,13 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-# The corpus and its scoring live with the tests, one folder up from here.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The corpus and its scoring live with the tests (tests/story), as the tests import them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from dialogues.bundle import load_content  # noqa: E402
-from dialogues.story import read_story  # noqa: E402
-from dialogues.story_rules import FIELDS, check_story_rules, load_story_rules  # noqa: E402
-from tests.story.scoring import SETS, Score, load_corpus, score  # noqa: E402
+from story.scoring import SETS, Score, load_corpus, score
+
+from dialogues.bundle import load_content
+from dialogues.story import read_story
+from dialogues.story_rules import FIELDS, check_story_rules, load_story_rules
 
 
 def _figure(value: float | None) -> str:
@@ -30,14 +31,15 @@ def _figure(value: float | None) -> str:
 
 def _report(name: str, result: Score, full: Score, enabled: set[str]) -> None:
     print(f"\n{name}: {result.stories} stories")
-    print(f"{'field':14} {'':3} {'proposed':>8} {'correct':>8} {'support':>8} {'precision':>9} {'recall':>7}")
+    heads = ("proposed", "correct", "support", "precision", "recall")
+    print(f"{'field':14} {'':3} " + " ".join(f"{h:>8}" for h in heads))
     for field in FIELDS:
         # A field that is off proposes nothing: show what it would do if switched on.
         t = result.fields[field] if field in enabled else full.fields[field]
         mark = "" if field in enabled else "off"
         print(
             f"{field:14} {mark:3} {t.proposed:8} {t.correct:8} {t.support:8} "
-            f"{_figure(t.precision):>9} {_figure(t.recall):>7}"
+            f"{_figure(t.precision):>8} {_figure(t.recall):>8}"
         )
     share = result.all_right / result.stories if result.stories else 0.0
     print(
@@ -55,14 +57,17 @@ def main() -> None:
     check_story_rules(rules, load_content())
     enabled = {f.name for f in rules.fields if f.enabled}
     everything = rules.with_everything_enabled()
-    print("rules: dialogues/content/story.toml; fields off:", sorted(set(FIELDS) - enabled) or "none")
+    print(
+        "rules: dialogues/content/story.toml; fields off:", sorted(set(FIELDS) - enabled) or "none"
+    )
     for name in args.sets or SETS:
         stories = load_corpus(name)
         result = score(stories, rules)
         _report(name, result, score(stories, everything), enabled)
         if args.mistakes == name:
             for m in result.mistakes:
-                print(f"  {m.story} {m.field}: proposed {list(m.proposed)} expected {list(m.expected)} {list(m.evidence)}")
+                wrong = f"proposed {list(m.proposed)} expected {list(m.expected)}"
+                print(f"  {m.story} {m.field}: {wrong} {list(m.evidence)}")
     text = " ".join(s.text for s in load_corpus("dev"))[:3500]
     started = time.perf_counter()
     runs = 20

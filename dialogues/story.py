@@ -19,6 +19,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rapidfuzz import fuzz, process
 
@@ -108,7 +109,10 @@ def proposed_answers(proposals: Sequence[Proposal], rules: StoryRules) -> dict[s
     for proposal in proposals:
         if rules.field(proposal.field).multiple:
             current = answers.get(proposal.field)
-            answers[proposal.field] = [*(current if isinstance(current, list) else []), proposal.value]
+            answers[proposal.field] = [
+                *(current if isinstance(current, list) else []),
+                proposal.value,
+            ]
         else:
             answers[proposal.field] = proposal.value
     return answers
@@ -242,7 +246,7 @@ def _starts(story: _Story, pattern: Pattern) -> list[int]:
         return [m.start() for m in pattern.regex.finditer(story.folded)]
     if not pattern.anchor_is_stem:
         return [story.tokens[i].start for i in story.at.get(pattern.anchor, ())]
-    starts = []
+    starts: list[int] = []
     index = bisect_left(story.words, pattern.anchor)
     while index < len(story.words) and story.words[index].startswith(pattern.anchor):
         starts.extend(story.tokens[i].start for i in story.at[story.words[index]])
@@ -262,10 +266,7 @@ def _fuzzy_matches(story: _Story, words: tuple[str, ...]) -> list[tuple[int, int
             t.key == w or first + i in story.corrected_at.get(w, ())
             for i, (t, w) in enumerate(zip(run, words, strict=True))
         )
-        joined = all(
-            JOINER.fullmatch(story.folded, a.end, b.start)
-            for a, b in zip(run, run[1:], strict=False)
-        )
+        joined = all(JOINER.fullmatch(story.folded, a.end, b.start) for a, b in pairwise(run))
         if fits and joined:
             spans.append((run[0].start, run[-1].end))
     return spans
@@ -302,7 +303,9 @@ def _context(story: _Story, field: FieldRule, start: int, end: int) -> tuple[int
     low, high = _clause(story, start, end)
     left = _words_before(story, start, field.window, low)
     for pattern in field.before:
-        found = [m for m in pattern.regex.finditer(story.folded, left, start) if m.end() > m.start()]
+        found = [
+            m for m in pattern.regex.finditer(story.folded, left, start) if m.end() > m.start()
+        ]
         if found:
             return found[0].start(), end
     right = _words_after(story, end, field.window, high)

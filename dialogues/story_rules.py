@@ -40,6 +40,13 @@ RESOLVES = ("all", "priority", "last", "agree")
 Resolve = Literal["all", "priority", "last", "agree"]
 REASON_PLACEHOLDERS = frozenset({"label", "evidence"})
 SEPARATOR = r"[\s\-/]+"
+FIELD_KEYS = frozenset(
+    {"enabled", "resolve", "negation", "before", "after", "at_start", "window", "unless_before",
+     "exclusive", "requires", "values", "reason", "source", "confirmed"}
+)  # fmt: skip
+VALUE_KEYS = frozenset(
+    {"enabled", "phrases", "standalone", "negation", "when_negated", "unless_before"}
+)
 
 _T = TypeVar("_T")
 
@@ -227,7 +234,9 @@ def _phrases(
     items = _need(table, path, key, list) if required else _get(table, path, key, list, [])
     where = f"{path}.{key}"
     return tuple(
-        compile_phrase(_expect(item, str, "a string", f"{where}[{i}]"), gap, (FILE, f"{where}[{i}]"))
+        compile_phrase(
+            _expect(item, str, "a string", f"{where}[{i}]"), gap, (FILE, f"{where}[{i}]")
+        )
         for i, item in enumerate(items)
     )
 
@@ -243,27 +252,37 @@ def _reason(text: str, where: str) -> str:
     return text
 
 
+def _value(key: str, raw: object, path: str, gap: int) -> ValueRule:
+    table = _expect(raw, dict, "a table", path)
+    _known(table, path, VALUE_KEYS)
+    return ValueRule(
+        key=key,
+        enabled=_get(table, path, "enabled", bool, True),
+        phrases=_phrases(table, path, "phrases", gap),
+        standalone=_phrases(table, path, "standalone", gap),
+        negation=_flag(table, path, "negation"),
+        when_negated=_get(table, path, "when_negated", str, "") or None,
+        unless_before=_phrases(table, path, "unless_before", gap),
+    )
+
+
+def _known(table: Mapping[str, object], path: str, allowed: frozenset[str]) -> None:
+    """A mistyped setting ("phrase" for "phrases") would be ignored silently: refuse it."""
+    for key in table:
+        if key not in allowed:
+            raise ContentError(
+                FILE, f"{path}.{key}", f"unknown setting; expected {sorted(allowed)}"
+            )
+
+
 def _field(name: str, table: Mapping[str, object], gap: int, default_reason: str) -> FieldRule:
     path = f"fields.{name}"
     resolve = _need(table, path, "resolve", str)
     if resolve not in RESOLVES:
         raise ContentError(FILE, f"{path}.resolve", f"must be one of {', '.join(RESOLVES)}")
+    _known(table, path, FIELD_KEYS)
     values_table = _need(table, path, "values", dict)
-    values = []
-    for key, raw in values_table.items():
-        vpath = f"{path}.values.{key}"
-        value = _expect(raw, dict, "a table", vpath)
-        values.append(
-            ValueRule(
-                key=key,
-                enabled=_get(value, vpath, "enabled", bool, True),
-                phrases=_phrases(value, vpath, "phrases", gap),
-                standalone=_phrases(value, vpath, "standalone", gap),
-                negation=_flag(value, vpath, "negation"),
-                unless_before=_phrases(value, vpath, "unless_before", gap),
-                when_negated=_get(value, vpath, "when_negated", str, "") or None,
-            )
-        )
+    values = [_value(key, raw, f"{path}.values.{key}", gap) for key, raw in values_table.items()]
     keys = {value.key for value in values}
     for value in values:
         if not value.phrases and not value.standalone:
@@ -322,7 +341,9 @@ def parse_story_rules(raw: str) -> StoryRules:
     for name, table in fields_table.items():
         if name not in FIELDS:
             raise ContentError(FILE, f"fields.{name}", f"not a field the story can fill: {FIELDS}")
-        fields.append(_field(name, _expect(table, dict, "a table", f"fields.{name}"), gap, default_reason))
+        fields.append(
+            _field(name, _expect(table, dict, "a table", f"fields.{name}"), gap, default_reason)
+        )
     fields.sort(key=lambda rule: FIELDS.index(rule.name))
     names = [rule.name for rule in fields]
     for rule in fields:
