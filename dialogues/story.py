@@ -93,6 +93,8 @@ def read_story(text: str, rules: StoryRules) -> tuple[Proposal, ...]:
             exclusive = rules.field(field.requires).exclusive
             if not any(p.field == field.requires and p.value not in exclusive for p in proposals):
                 continue
+        if any(_matches(story, pattern) for pattern in field.veto):
+            continue
         proposals.extend(_resolve(field, _longest(_hits(story, field)), story))
     return tuple(proposals)
 

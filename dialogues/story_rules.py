@@ -42,7 +42,7 @@ REASON_PLACEHOLDERS = frozenset({"label", "evidence"})
 SEPARATOR = r"[\s\-/]+"
 FIELD_KEYS = frozenset(
     {"enabled", "resolve", "negation", "before", "after", "at_start", "window", "unless_before",
-     "exclusive", "requires", "values", "reason", "source", "confirmed"}
+     "exclusive", "requires", "veto", "values", "reason", "source", "confirmed"}
 )  # fmt: skip
 VALUE_KEYS = frozenset(
     {"enabled", "phrases", "standalone", "negation", "when_negated", "unless_before"}
@@ -98,6 +98,8 @@ class FieldRule:
     # Words that cancel any phrase of the field when they come right before it ("our F1").
     unless_before: tuple[Pattern, ...]
     window: int
+    # Phrases that make the field too vague to propose anything ("everyone on the rota").
+    veto: tuple[Pattern, ...]
     # Values proposed only when no other value of the field is found ("nobody").
     exclusive: frozenset[str]
     # Another field that must have a proposal (not one of its exclusive values) first:
@@ -307,6 +309,7 @@ def _field(name: str, table: Mapping[str, object], gap: int, default_reason: str
         after=_phrases(table, path, "after", gap),
         at_start=_get(table, path, "at_start", bool, False),
         unless_before=_phrases(table, path, "unless_before", gap),
+        veto=_phrases(table, path, "veto", gap),
         window=window,
         exclusive=frozenset(str(key) for key in exclusive),
         requires=_get(table, path, "requires", str, "") or None,

@@ -15,7 +15,7 @@ from dialogues.story import read_story
 from dialogues.story_rules import FIELDS, StoryRules
 
 CORPUS_DIR = Path(__file__).parent
-SETS = ("dev", "heldout")
+SETS = ("dev", "heldout", "heldout2")
 ABSENT = "absent"
 
 
