@@ -1,20 +1,22 @@
 """What people type, matched against a step's options: one matcher for every step.
 
 Pure, no I/O. Each option comes as a `Choice`: its number in the list shown, its label, the
-words of its name (a label without its description), and its synonyms from
-`synonyms.toml`. Typed text is folded (case, accents, apostrophes) into words, then tried
-in tiers, and the first tier that fits decides:
+words of its name (a label without its description) and its synonyms from `synonyms.toml`.
+Typed text is folded (case, accents, apostrophes, digits of any script) into words, then
+tried in tiers; the first tier where something fits decides:
 
 1. a number: the option with that number in the list shown;
 2. an option's own label or name, whole; or a synonym, whole, unless another option's own
-   label has all those words (then both are offered);
-3. every typed word is a whole word of one of an option's phrases (label, name, synonym);
-4. every typed word starts a word of one phrase ("anon", "physio");
-5. small typos: rapidfuzz's `fuzz.ratio` of each typed word to the phrase's words, with a
-   threshold and a margin over the runner-up.
+   name has all those words (then both are offered: "Peterborough");
+3. every typed word is a word of an option's name; failing that, of all its words together
+   (name and synonyms: "physiotherapy student");
+4. the same with starts of words ("anon", "midwif");
+5. small typos: rapidfuzz's `fuzz.ratio` of each typed word to the option's words, at least
+   FUZZY_THRESHOLD, and the option leading the next by FUZZY_MARGIN, or both are offered.
 
-One option fitting selects it; a few fitting are `Ambiguous` (the engine asks which); too
-many is `TooMany`. A hidden key never selects anything: keys are only for button presses.
+Filler words ("the", "please", from content) are left out from tier 3 on. One option fitting
+selects it; a few fitting are `Ambiguous` (the engine asks which); more, or every option, is
+`TooMany`. A hidden key never selects anything: keys are for button presses only.
 """
 
 from __future__ import annotations
@@ -146,8 +148,13 @@ class Matcher:
         self.joiners = tuple(fold(w) for w in joiners)
         self._own = {c.key: {p for p in map(words, (c.label, *c.names)) if p} for c in choices}
         self._named = {c.key: {p for p in map(words, c.synonyms) if p} for c in choices}
-        # Tiers 3 to 5 read the names and synonyms, not a label's description.
+        # Tiers 3 to 5 read the names, not a label's description; then all of an option's
+        # words together, so "physiotherapy student" finds a synonym and a label word.
         self._names = {c.key: {p for p in map(words, c.names or (c.label,)) if p} for c in choices}
+        self._all = {
+            c.key: {tuple(w for p in (*self._names[c.key], *self._named[c.key]) for w in p)}
+            for c in choices
+        }
 
     # -- one choice ------------------------------------------------------------------
 
@@ -172,9 +179,9 @@ class Matcher:
             return self._result([*named, *labelled])
         if mode == "exact" or not content:
             return Unmatched()
-        tiers = [(_whole, self._names), (_whole, self._named)]
+        tiers = [(_whole, self._names), (_whole, self._all)]
         if mode == "choice":
-            tiers += [(_starts, self._names), (_starts, self._named)]
+            tiers += [(_starts, self._names), (_starts, self._all)]
         for fits, phrases in tiers:
             # An option's own words first: "likely" is "Likely", not the synonym "not likely".
             found = [c for c in self.choices if any(fits(content, p) for p in phrases[c.key])]
@@ -183,7 +190,7 @@ class Matcher:
         if mode != "choice":
             return Unmatched()
         typo = self._typo(content, self._names)
-        return typo if not isinstance(typo, Unmatched) else self._typo(content, self._named)
+        return typo if not isinstance(typo, Unmatched) else self._typo(content, self._all)
 
     def _own_words(self, said: Phrase, choice: Choice) -> bool:
         return any(_whole(said, phrase) for phrase in self._names[choice.key])
@@ -206,7 +213,9 @@ class Matcher:
             return Unmatched()
         if len(keys) == 1:
             return Picked(keys[0])
-        return Ambiguous(keys) if len(keys) <= SHORTLIST else TooMany()
+        answers = sum(not c.action for c in self.choices)
+        # A short list as long as the question's own is no help.
+        return Ambiguous(keys) if len(keys) <= min(SHORTLIST, answers - 1) else TooMany()
 
     # -- several choices -------------------------------------------------------------
 
