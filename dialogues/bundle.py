@@ -16,6 +16,11 @@ from dialogues.advice import BARRIERS, REASON_KEYS, RELATED_KEYS, RESIDENT_DOCTO
 from dialogues.catalogue import DEFAULT_CONTENT_DIR, Catalogue, ContentError, load_catalogue
 from dialogues.journeys import JOURNEYS
 from dialogues.prompts import FILE, Prompts, load_prompts
+from dialogues.synonyms import Synonyms, check_synonyms, load_synonyms
+
+# The two "are you sure?" questions, asked outside the journeys; each is answered yes or no.
+CANCEL_STEP, RESTART_STEP = "_cancel", "_restart"
+CONFIRMATION_KEYS = frozenset({"yes", "no"})
 
 # Steps whose choices come from the other content files rather than from prompts.toml.
 DYNAMIC_CHOICES = frozenset(
@@ -63,6 +68,7 @@ class Content:
     prompts: Prompts
 
     version: str
+    synonyms: Synonyms
 
 
 def _check(catalogue: Catalogue, prompts: Prompts) -> None:
@@ -97,13 +103,46 @@ def _check(catalogue: Catalogue, prompts: Prompts) -> None:
             raise ContentError(FILE, f"reasons.{reason}", "missing")
 
 
+def offered_keys(catalogue: Catalogue, prompts: Prompts) -> dict[str, frozenset[str]]:
+    """Every key each step can offer, buttons that act included: what synonyms may name."""
+    framework, pathways = catalogue.framework, catalogue.pathways
+    roles = {r.key for level in pathways.levels if level.number < 3 for r in level.roles}
+    reviewable = {step for journey in JOURNEYS.values() for step in journey.reviewable}
+    standards = {s.id for s in framework.standards}
+    dynamic = {
+        "group": {g.key for g in pathways.groups},
+        "organisation": {o.key for o in catalogue.organisations},
+        "topics": {t.key for t in framework.topics} | {"not_sure"},
+        "standards": standards | {"not_sure", "browse"},
+        "domain": {str(d.number) for d in framework.domains},
+        "domain_standards": standards,
+        "likelihood": {str(level.score) for level in catalogue.risk.likelihood},
+        "impact": {str(level.score) for level in catalogue.risk.impact},
+        "told": roles | {"nobody"},
+        "review": {f"edit:{step}" for step in reviewable} | {"submit"},
+    }
+    offered = {CANCEL_STEP: CONFIRMATION_KEYS, RESTART_STEP: CONFIRMATION_KEYS}
+    for name, step in prompts.steps.items():
+        keys = dynamic.get(name, {key for key, _ in step.choices})
+        actions = {
+            "multi": {"done"},
+            "info": {"continue"},
+            "text": {"skip"} if step.optional else set(),
+        }.get(step.kind, set())
+        if keys or actions:
+            offered[name] = frozenset(keys | actions)
+    return offered
+
+
 def load_content(directory: Path = DEFAULT_CONTENT_DIR) -> Content:
     """Load and validate every content file; ContentError names the file and key at fault."""
     catalogue = load_catalogue(directory)
     prompts = load_prompts(directory)
     _check(catalogue, prompts)
+    synonyms = load_synonyms(directory)
+    check_synonyms(synonyms, offered_keys(catalogue, prompts))
     # The version lets a filed concern say which wording it was raised against.
     digest = hashlib.sha256()
     for path in sorted(directory.glob("*.toml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return Content(catalogue, prompts, digest.hexdigest()[:12])
+    return Content(catalogue, prompts, digest.hexdigest()[:12], synonyms)

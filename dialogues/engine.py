@@ -1,8 +1,10 @@
 """The dialogue engine: one pure function of (conversation, event) to (conversation, replies).
 
-Commands (back, pause, cancel, help, new, resume) work at every step. Input that does not
-fit is answered with the reason and the same question again, and nothing given before is
-lost. Submitting files the concern and shows the advice; the caller stores both at once.
+Commands (back, pause, cancel, help, new, resume) work at every step; back, pause, cancel,
+help and resume also typed alone without the slash, even at a text question. Input that does
+not fit is answered with the reason and the same question again, and nothing given before is
+lost; input that fits a few options is answered with just those. Submitting files the
+concern and shows the advice; the caller stores both at once.
 """
 
 from __future__ import annotations
@@ -12,21 +14,26 @@ from dataclasses import replace
 from datetime import datetime
 
 from dialogues.advice import needs_team
-from dialogues.bundle import Content
+from dialogues.bundle import CANCEL_STEP, RESTART_STEP, Content
 from dialogues.filing import advice_for, file_concern
 from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, build_machine, next_state, tidy, walk
+from dialogues.matching import command_word
 from dialogues.records import Conversation
-from dialogues.steps import Action, Answered, Problem, Steps, Toggled, clean, match_option, toggle
-from dialogues.turns import Command, Event, Option, Outcome, Press, Reply, Text
+from dialogues.steps import (
+    Answered,
+    Problem,
+    Reading,
+    Steps,
+    Toggled,
+    Unclear,
+    clean,
+    toggle,
+)
+from dialogues.turns import Command, Event, Outcome, Press, Reply, Text
 from dialogues.wording import Wording
 
-COMMAND_WORDS = frozenset({"back", "cancel", "help", "pause", "resume", "new", "start"})
-CANCEL_STEP, RESTART_STEP = "_cancel", "_restart"
-# The two "are you sure?" questions, and the labels of their yes and no.
-CONFIRM_LABELS = {
-    CANCEL_STEP: ("cancel_yes", "cancel_no"),
-    RESTART_STEP: ("in_progress_restart", "in_progress_continue"),
-}
+# Typed bare, these start again only where they are not an answer (not at a text question).
+RESTART_WORDS = frozenset({"new", "start"})
 
 
 class Dialogue:
@@ -68,6 +75,9 @@ class Dialogue:
         if isinstance(event, Text) and event.text.lstrip().startswith("/"):
             words = event.text.strip().lstrip("/").split()
             event = Command(words[0].split("@")[0].casefold() if words else "")
+        elif isinstance(event, Text) and command_word(event.text):
+            # "back", "Pause." or "help" on its own is the command, even at a text question.
+            event = Command(command_word(event.text) or "")
         if conversation.paused:
             conversation = replace(conversation, paused=False)
             if not isinstance(event, Command) and self._does_not_fit(conversation, event):
@@ -79,8 +89,8 @@ class Dialogue:
             return Outcome(conversation, (self._stale(), self.question(conversation)), stale=True)
         reading = self.steps.read(conversation.state, conversation, event)
         if isinstance(reading, Problem) and isinstance(event, Text):
-            word = clean(event.text).casefold().lstrip("/")
-            if word in COMMAND_WORDS and self.prompts.step(conversation.state).kind != "text":
+            word = clean(event.text).casefold()
+            if word in RESTART_WORDS and self.prompts.step(conversation.state).kind != "text":
                 return self._command(conversation, word)
         return self._apply(conversation, reading, now, new_reference)
 
@@ -113,11 +123,14 @@ class Dialogue:
     def _apply(
         self,
         conversation: Conversation,
-        reading: Answered | Toggled | Action | Problem,
+        reading: Reading,
         now: datetime,
         new_reference: Callable[[], str],
     ) -> Outcome:
         step = conversation.state
+        if isinstance(reading, Unclear):
+            ticked = self._ticked(conversation, reading.ticked)
+            return Outcome(ticked, (self._which(ticked, reading),))
         if isinstance(reading, Problem):
             hint = self.prompts.say("multi_hint" if self._is_multi(step) else "choice_hint")
             values = dict(reading.values)
@@ -126,15 +139,34 @@ class Dialogue:
             problem = self.prompts.say(reading.message, **values)
             return Outcome(conversation, (Reply(problem), self.question(conversation)))
         if isinstance(reading, Toggled):
-            key = self.steps.list_key(step)
-            ticked = conversation.answer_list(key)
-            for toggled in reading.keys:
-                ticked = toggle(ticked, toggled)
-            updated = conversation.with_answer(key, ticked)
+            updated = self._ticked(conversation, reading.keys)
+            if reading.then is not None:
+                return self._act(updated, reading.then, now, new_reference)
             return Outcome(updated, (self.question(updated),))
         if isinstance(reading, Answered):
             return self._advance(conversation.with_answer(step, reading.value))
         return self._act(conversation, reading.name, now, new_reference)
+
+    def _ticked(self, conversation: Conversation, keys: tuple[str, ...]) -> Conversation:
+        if not keys:
+            return conversation
+        key = self.steps.list_key(conversation.state)
+        ticked = conversation.answer_list(key)
+        for toggled in keys:
+            ticked = toggle(ticked, toggled)
+        return conversation.with_answer(key, ticked)
+
+    def _which(self, conversation: Conversation, unclear: Unclear) -> Reply:
+        """Only the options that fit, under their numbers in the whole list, to choose from."""
+        step = conversation.state
+        shown = self.steps.options(step, conversation)
+        fitting = tuple(
+            replace(option, number=number)
+            for number, option in enumerate(shown, start=1)
+            if option.key in unclear.keys
+        )
+        text = self.prompts.say("which", answer=unclear.said)
+        return Reply(text, step, fitting, multi=self._is_multi(step))
 
     def _act(
         self,
@@ -224,8 +256,10 @@ class Dialogue:
         if name == "back":
             return self._back(conversation)
         if name == "help":
-            step_help = self.prompts.step(conversation.state).help
-            text = f"{step_help}\n\n{say('help_general')}\n{say('commands')}"
+            step = self.prompts.step(conversation.state)
+            typing = {"choice": "help_choice", "multi": "help_multi"}.get(step.kind)
+            text = step.help + (f"\n{say(typing)}" if typing else "")
+            text += f"\n\n{say('help_general')}\n{say('commands')}"
             return Outcome(conversation, (Reply(text), self.question(conversation)))
         if name == "pause":
             paused = replace(conversation, paused=True)
@@ -272,21 +306,17 @@ class Dialogue:
     def _confirm(self, conversation: Conversation, step: str, text: str) -> Outcome:
         asking = replace(conversation, interrupt=step)
         question = self.prompts.say(text, count=len(conversation.answers))
-        return Outcome(asking, (Reply(question, step, self._confirm_options(step)),))
-
-    def _confirm_options(self, step: str) -> tuple[Option, ...]:
-        yes, no = CONFIRM_LABELS[step]
-        return (Option("yes", self.prompts.say(yes)), Option("no", self.prompts.say(no)))
+        return Outcome(asking, (Reply(question, step, self.steps.confirm_options(step)),))
 
     def _interrupted(self, conversation: Conversation, event: Event, now: datetime) -> Outcome:
         """The answer to 'discard this?': yes discards, anything else carries on."""
         step = conversation.interrupt or CANCEL_STEP
         if isinstance(event, Press):
             choice = event.key if event.step == step else None
+        elif isinstance(event, Text) and not event.text.lstrip().startswith("/"):
+            choice = self.steps.confirmation(step, event.text)
         else:
-            said = event.name if isinstance(event, Command) else event.text
-            picked = match_option(said.lstrip("/"), self._confirm_options(step))
-            choice = picked.key if picked else None
+            choice = None  # a command (say /start again) never confirms a discard
         carried_on = replace(conversation, interrupt=None)
         if choice != "yes":
             return Outcome(carried_on, (Reply(self.prompts.say("kept")), self.question(carried_on)))

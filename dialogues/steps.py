@@ -2,6 +2,8 @@
 
 `read` turns an inbound event into data (an answer, a tick, an action) or a `Problem`
 naming what did not fit; it has no side effects, like Rasa's `validate_<slot>` functions.
+Typed text is read by the one matcher (`dialogues.matching`), fed by the options' labels
+and the synonyms in content: no step compares strings itself.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dialogues.bundle import Content
+from dialogues.bundle import CANCEL_STEP, RESTART_STEP, Content
 from dialogues.journeys import JOURNEYS
+from dialogues.matching import Ambiguous, Choice, Match, Matcher, Picked, Refused, TooMany
 from dialogues.records import Answer, Conversation
 from dialogues.turns import Option, Press, Text
 
@@ -25,6 +28,11 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # emoji sequences and several scripts need them.
 DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn"})
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
+# The "are you sure?" questions: the labels of their yes and no.
+CONFIRM_LABELS = {
+    CANCEL_STEP: ("cancel_yes", "cancel_no"),
+    RESTART_STEP: ("in_progress_restart", "in_progress_continue"),
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class Answered:
 @dataclass(frozen=True)
 class Toggled:
     keys: tuple[str, ...]
+    then: str | None = None  # an action typed after the ticks: "1, 3 done"
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,16 @@ class Problem:
     values: tuple[tuple[str, object], ...] = ()
 
 
-Reading = Answered | Toggled | Action | Problem
+@dataclass(frozen=True)
+class Unclear:
+    """What was typed fits a few options: ask which, keeping any ticks that were clear."""
+
+    keys: tuple[str, ...]
+    said: str
+    ticked: tuple[str, ...] = ()
+
+
+Reading = Answered | Toggled | Action | Problem | Unclear
 
 
 def clean(text: str) -> str:
@@ -61,10 +79,6 @@ def clean(text: str) -> str:
         or (unicodedata.category(ch) not in DROPPED_CATEGORIES and ch not in BIDI_CONTROLS)
     )
     return "".join(kept).strip()
-
-
-def _fold(text: str) -> str:
-    return " ".join(clean(text).casefold().split())
 
 
 class Steps:
@@ -133,6 +147,8 @@ class Steps:
         return ()
 
     def options(self, step: str, conversation: Conversation) -> tuple[Option, ...]:
+        if step in CONFIRM_LABELS:
+            return self.confirm_options(step)
         chosen = set(conversation.answer_list(self.list_key(step)))
         multi = self.prompts.step(step).kind == "multi"
         picks = tuple(
@@ -140,6 +156,11 @@ class Steps:
             for key, label in self.choices(step, conversation)
         )
         return picks + tuple(Option(k, label, action=True) for k, label in self.actions(step))
+
+    def confirm_options(self, step: str) -> tuple[Option, ...]:
+        """The yes and no of an "are you sure?" question."""
+        yes, no = CONFIRM_LABELS[step]
+        return (Option("yes", self.prompts.say(yes)), Option("no", self.prompts.say(no)))
 
     def list_key(self, step: str) -> str:
         """Where a multiple-choice step keeps its ticks (domain browsing adds to standards)."""
@@ -177,14 +198,49 @@ class Steps:
             if match is None:
                 return Problem("invalid_choice", (("answer", event.key),))
             return self._picked(text.kind, match)
+        matcher = self.matcher(step, conversation)
         if text.kind == "text":
-            return self._typed(step, event.text, options)
+            return self._typed(step, event.text, matcher)
         if text.kind == "multi":
-            return self._typed_many(event.text, options)
-        match = match_option(event.text, options)
-        if match is None:
-            return Problem("invalid_choice", (("answer", clean(event.text)[:60]),))
-        return self._picked(text.kind, match)
+            return self._typed_many(event.text, matcher)
+        return self._chosen(text.kind, matcher.one(event.text), event.text, options)
+
+    def confirmation(self, step: str, raw: str) -> str | None:
+        """The key ("yes" or "no") typed at an "are you sure?" question, whole words only."""
+        found = self._matcher(step, self.confirm_options(step)).one(raw, mode="strict")
+        return found.key if isinstance(found, Picked) else None
+
+    def matcher(self, step: str, conversation: Conversation) -> Matcher:
+        """The matcher for this step's options as shown, numbered as shown."""
+        return self._matcher(step, self.options(step, conversation))
+
+    def _matcher(self, step: str, shown: Sequence[Option]) -> Matcher:
+        synonyms = self.content.synonyms
+        said = synonyms.for_step(step)
+        choices = tuple(
+            Choice(o.key, n, o.label, self._names(step, o.key), said.get(o.key, ()), o.action)
+            for n, o in enumerate(shown, start=1)
+        )
+        return Matcher(choices, synonyms.filler, synonyms.joiners)
+
+    def _names(self, step: str, key: str) -> tuple[str, ...]:
+        """The words that name an option when its label also carries a description."""
+        catalogue = self.catalogue
+        if step in ("likelihood", "impact") and key.isdigit():
+            level = next((v for v in getattr(catalogue.risk, step) if str(v.score) == key), None)
+            return (f"{level.score} {level.label}",) if level else ()
+        if step in ("standards", "domain_standards") and key != "not_sure":
+            standard = next((s for s in catalogue.framework.standards if s.id == key), None)
+            return (f"{standard.id} {standard.summary}",) if standard else ()
+        return ()
+
+    def _chosen(self, kind: str, found: Match, raw: str, options: Sequence[Option]) -> Reading:
+        if isinstance(found, Picked):
+            return self._picked(kind, next(o for o in options if o.key == found.key))
+        if isinstance(found, Ambiguous):
+            return Unclear(found.keys, clean(raw)[:60])
+        problem = "too_many_fit" if isinstance(found, TooMany) else "invalid_choice"
+        return Problem(problem, (("answer", clean(raw)[:60]),))
 
     def _picked(self, kind: str, option: Option) -> Reading:
         if option.action:
@@ -193,10 +249,10 @@ class Steps:
             return Action(option.key)
         return Toggled((option.key,)) if kind == "multi" else Answered(option.key)
 
-    def _typed(self, step: str, raw: str, options: Sequence[Option]) -> Reading:
+    def _typed(self, step: str, raw: str, matcher: Matcher) -> Reading:
         text = self.prompts.step(step)
-        skip = next((o for o in options if o.key == "skip"), None)
-        if skip is not None and (match_option(raw, options) is skip or _fold(raw) == "skip"):
+        # Free text is never guessed at: only Skip's number or its words, whole, skip.
+        if matcher.one(raw, mode="exact") == Picked("skip"):
             return Action("skip")
         value = clean(raw)
         if len(value) > text.max:
@@ -207,26 +263,17 @@ class Steps:
             return Problem("invalid_contact")
         return Answered(value)
 
-    def _typed_many(self, raw: str, options: Sequence[Option]) -> Reading:
-        """Typed numbers or labels tick or untick, like presses; Done moves on."""
-        whole = match_option(raw, options)
-        if whole is not None:
-            return Action(whole.key) if whole.action else Toggled((whole.key,))
-        picks = [match_option(part, options) for part in re.split(r"[,;]", raw) if part.strip()]
-        if picks and all(p is not None and not p.action for p in picks):
-            return Toggled(tuple(dict.fromkeys(p.key for p in picks if p is not None)))
-        return Problem("invalid_choice", (("answer", clean(raw)[:60]),))
-
-
-def match_option(raw: str, options: Sequence[Option]) -> Option | None:
-    """An option by its number (1-based), its label or its key, ignoring case and spacing."""
-    folded = _fold(raw).rstrip(".")
-    if folded.isdigit() and 1 <= int(folded) <= len(options):
-        return options[int(folded) - 1]
-    for option in options:
-        if folded in (_fold(option.label), option.key.casefold()):
-            return option
-    return None
+    def _typed_many(self, raw: str, matcher: Matcher) -> Reading:
+        """Typed numbers or words tick or untick, like presses; Done moves on."""
+        found = matcher.several(raw)
+        if isinstance(found, Refused):
+            problem = "too_many_fit" if found.too_many else "invalid_choice"
+            return Problem(problem, (("answer", clean(found.text)[:60]),))
+        if found.unclear:
+            return Unclear(found.unclear, clean(found.unclear_text)[:60], found.keys)
+        if not found.keys and found.action:
+            return Action(found.action)
+        return Toggled(found.keys, found.action)
 
 
 def exclusive(keys: list[str]) -> list[str]:

@@ -44,6 +44,9 @@ class Option:
     label: str
     selected: bool = False
     action: bool = False
+    # Its number in the whole list, when shown in a shorter one ("which of these?"), so that
+    # a typed number means the same option whichever list it was read from.
+    number: int | None = None
 
 
 @dataclass(frozen=True)

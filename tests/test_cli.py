@@ -17,9 +17,10 @@ from storage.database import open_storage, sqlite_url_for
 CONCERNBOT = str(Path(sys.executable).parent / "concernbot")
 DESCRIPTION = "On most night shifts the FY1s cover the wards alone with nobody to escalate to."
 NAME = "Dr Sam Example"
+# A text answer ends with an empty line (or a lone "."), so a pasted one can span lines.
 FIRST_HALF = [
-    "3", "Resident doctor (doctor in training)", "1", "Ward C9", "Foundation year 1",
-    DESCRIPTION, "2", "often",
+    "3", "Resident doctor (doctor in training)", "1", "Ward C9", "", "Foundation year 1", ".",
+    DESCRIPTION, "", "2", "often",
     "1, 4", "done",  # topics: tick two, then Done
     "done",  # standards: keep the suggested ticks
     "2 to 5",
@@ -27,10 +28,11 @@ FIRST_HALF = [
 SECOND_HALF = [
     "2",
     "2", "done",  # controls
-    "skip", "4", "3", "continue", "skip",
+    "skip", "", "4", "3", "continue", "skip", "",
     "1", "done",  # told: the supervisor
-    "3", "1", "2", "confidential", NAME, "sam.example@nhs.net", "submit",
+    "3", "1", "2", "confidential", NAME, "", "sam.example@nhs.net", "", "submit",
 ]  # fmt: skip
+WANTS_TEAM = 14  # where SECOND_HALF answers "send it to the Quality team?"
 
 
 def run(
@@ -84,6 +86,32 @@ def test_a_whole_concern_piped_into_chat_is_stored_with_score_and_band(
     assert "state=" in done.stderr
     for secret in (DESCRIPTION[:30], NAME, "sam.example", "console:sam"):
         assert secret not in done.stderr
+
+
+def test_a_pasted_description_keeps_its_lines_and_commands_act_at_once(
+    tmp_path: Path, data_env: dict[str, str]
+) -> None:
+    # At the site question (free text): "back" is the command, "/pause" acts at once.
+    first = run(["chat", "--user", "lee"], [*FIRST_HALF[:3], "back", "1", "/pause"], data_env,
+                tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert "Your answer was: Cambridge University Hospitals" in first.stdout
+    assert "Saved." in first.stdout
+    at = FIRST_HALF.index(DESCRIPTION)
+    pasted = ["Nobody supervises us at night.", "The registrar is always in theatre.", ""]
+    rest = [*FIRST_HALF[3:at], *pasted, *FIRST_HALF[at + 2 :], *SECOND_HALF]
+    done = run(["chat", "--user", "lee", "--resume"], rest, data_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    reference = done.stdout.split("Your reference is ")[1][:12]
+    storage = open_storage(sqlite_url_for(tmp_path / "data"))
+    try:
+        with storage.unit_of_work() as uow:
+            concern = uow.concerns.get(reference)
+    finally:
+        storage.close()
+    assert concern is not None
+    assert concern.description == "\n".join(pasted).strip()  # one answer, both lines
+    assert concern.site == "Ward C9" and concern.started == "this_month"
 
 
 def test_input_running_out_saves_and_resume_finishes(
@@ -176,8 +204,8 @@ def test_exports_open_in_the_tools_people_use(tmp_path: Path, data_env: dict[str
 
     from bot.reports.qca import qca_text
 
-    sent = [*SECOND_HALF[:12], "1", *SECOND_HALF[13:]]  # "Yes, send it to them"
-    assert SECOND_HALF[12] == "2"
+    sent = [*SECOND_HALF[:WANTS_TEAM], "1", *SECOND_HALF[WANTS_TEAM + 1 :]]  # "Yes, send it"
+    assert SECOND_HALF[WANTS_TEAM] == "2"
     done = run(["chat", "--user", "exp"], FIRST_HALF + sent, data_env, tmp_path)
     reference = done.stdout.split("Your reference is ")[1][:12]
     other = run(["chat", "--user", "exp2"], FIRST_HALF + sent, data_env, tmp_path)

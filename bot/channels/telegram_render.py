@@ -98,8 +98,8 @@ def button_labels(options: Sequence[Option]) -> list[str]:
     if all(":" in label for label in labels) and len(set(heads)) == len(heads):
         return heads
     return [
-        f"{n}. {label[: BUTTON_LABEL - 5]}…" if len(label) > BUTTON_LABEL else label
-        for n, label in enumerate(labels, start=1)
+        f"{o.number or n}. {label[: BUTTON_LABEL - 5]}…" if len(label) > BUTTON_LABEL else label
+        for n, (o, label) in enumerate(zip(options, labels, strict=True), start=1)
     ]
 
 
@@ -133,7 +133,9 @@ def render(reply: Reply) -> list[Message]:
     """One reply as one or more messages; the keyboard rides on the last."""
     text = reply.text
     if any(len(o.label) > BUTTON_LABEL for o in reply.options):
-        listing = "\n".join(f"{n}. {o.label}" for n, o in enumerate(reply.options, start=1))
+        listing = "\n".join(
+            f"{o.number or n}. {o.label}" for n, o in enumerate(reply.options, start=1)
+        )
         text = f"{text}\n\n{listing}"
     pieces = [html.escape(p, quote=False) for p in split_text(text)]
     messages = [Message(p) for p in pieces[:-1]]

@@ -112,4 +112,5 @@ def test_there_are_transcripts_of_every_kind() -> None:
         "named_identity",
         "invalid_input",
         "pathway_question",
+        "typed_input",
     } <= names

@@ -194,12 +194,19 @@ def test_cancel_confirmed_deletes() -> None:
     assert outcome.conversation is None
 
 
-def test_bare_command_words_work_on_choice_steps_but_are_text_on_text_steps() -> None:
+@pytest.mark.parametrize("word", ["pause", "Pause", "PAUSE.", "/pause", " pause! "])
+def test_a_bare_command_word_is_the_command_at_every_step(word: str) -> None:
     on_choice = run("3", "back")
     assert on_choice.conversation is not None and on_choice.conversation.state == "danger"
-    on_text = run("3", "1", "1", "pause")
+    on_text = run("3", "1", "1", word)  # the site question: free text
     assert on_text.conversation is not None
-    assert on_text.conversation.answers["site"] == "pause" and not on_text.conversation.paused
+    assert "site" not in on_text.conversation.answers and on_text.conversation.paused
+    back = run("3", "1", "1", "Back.")
+    assert back.conversation is not None and back.conversation.state == "organisation"
+    assert "site" not in back.conversation.answers
+    in_a_sentence = run("3", "1", "1", "back office")
+    assert in_a_sentence.conversation is not None
+    assert in_a_sentence.conversation.answers["site"] == "back office"
 
 
 def test_telegram_style_commands_in_text() -> None:

@@ -83,7 +83,8 @@ def test_multiple_choice_typed_or_pressed() -> None:
     assert read("topics", "1;1") == Toggled(("supervision",))
     assert read("topics", "Induction") == Toggled(("induction",))
     assert read("topics", "done") == Action("done")
-    assert read("topics", "1, 99") == Problem("invalid_choice", (("answer", "1, 99"),))
+    # The part that fits nothing is named, and nothing is ticked.
+    assert read("topics", "1, 99") == Problem("invalid_choice", (("answer", "99"),))
     pressed = STEPS.read("topics", conv("topics"), Press("topics", "induction"))
     assert pressed == Toggled(("induction",))
 
