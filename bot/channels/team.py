@@ -28,7 +28,7 @@ from telegram.ext import (
 )
 
 from bot.channels.telegram import chat_key, with_retries
-from bot.channels.telegram_render import split_text
+from bot.message_size import MAX_MESSAGE, split
 from bot.reports.card import card_html
 from bot.reports.picture import risk_picture
 from bot.triage import (
@@ -324,7 +324,9 @@ class TeamDesk:
                 raise
 
     async def _send(self, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
-        for piece in split_text(text):
+        """Text in the team chat, in as many messages as Telegram's limit needs (as it counts:
+        an emoji is two), however long the history, the notes or a name typed in it."""
+        for piece in split(text, MAX_MESSAGE - 96):
             await with_retries(lambda piece=piece: context.bot.send_message(  # type: ignore[misc]
                 self.chat_id, html.escape(piece, quote=False), parse_mode=ParseMode.HTML
             ))  # fmt: skip
