@@ -282,7 +282,7 @@ def test_odd_input_in_the_team_chat_changes_nothing_it_should_not(
     member.press("No further action", message_id=card.message_id)
     learner.wait_for("has been closed", timeout=20)
     member.press_raw(card.message_id, f"t|status:with_provider|{reference}")
-    assert "closed" in (member.wait_for_callback_answers(8)[-1] or "")
+    assert "closed" in (member.wait_for_callback_answers(10)[-1] or "")
     with team_bot.storage().unit_of_work() as uow:
         assert uow.concerns.get(reference).status == "closed"  # type: ignore[union-attr]
     assert not any("received by the Quality team" in m.text for m in learner.messages())
