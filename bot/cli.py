@@ -104,6 +104,20 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         app.close()
 
 
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """The outbox: what is still to go, waiting for a channel, or failed for good (exit 1)."""
+    from bot.app import build
+    from bot.doctor import outbox_report, sendable_kinds
+
+    app = build(settings)
+    try:
+        lines, healthy = outbox_report(app.storage, sendable_kinds(settings))
+    finally:
+        app.close()
+    print("\n".join(lines))
+    return 0 if healthy else 1
+
+
 def _diagram(args: argparse.Namespace, _settings: Settings) -> int:
     text = diagrams()
     if args.write:
@@ -161,6 +175,8 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--status", help="e.g. queued, received, under_review, closed")
     export.add_argument("--organisation", metavar="KEY", help="an organisation's key")
     export.set_defaults(run=_export)
+    doctor = commands.add_parser("doctor", help="what the outbox holds; what failed for good")
+    doctor.set_defaults(run=_doctor)
     diagram = commands.add_parser("diagram", help="print the journeys as Mermaid diagrams")
     diagram.add_argument("--write", metavar="FILE", help="write them to FILE instead")
     diagram.set_defaults(run=_diagram)

@@ -13,6 +13,12 @@ concern, a triage action), so they exist exactly when that happened. The worker 
    `on_sent`, e.g. a relay row, in that same transaction; a sent item is never due again),
    or a retry after an exponential, jittered backoff, or dead after `max_attempts`.
 
+A failure no retry can fix (the far side refused the message itself: too long, a chat that is
+gone, a bot blocked, a mail server's permanent 5xx) is dead at once rather than tried twenty
+times; the sender says so by raising an error with `permanent = True` (`PermanentFailure`).
+An item that dies either way calls `on_dead` in the transaction that marks it, so someone can
+be told by another way, and the worker warns at start-up while any dead item is on record.
+
 The one way to send twice is a crash between a send and its mark: the lease then runs out
 and the item goes again. Errors are kept as class names only.
 """
@@ -24,11 +30,11 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from storage.repositories import OutboxItem, Storage, UnitOfWork, check_error_name
+from storage.repositories import DEAD, OutboxItem, Storage, UnitOfWork, check_error_name
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,25 @@ class Sender(Protocol):
 
 # Called inside the transaction that marks the item sent, with the id the sender returned.
 OnSent = Callable[[UnitOfWork, OutboxItem, str | None], None]
+# Called inside the transaction that marks the item dead, with the item as it now stands,
+# the time, and whether it was refused for good (rather than given up after every attempt).
+OnDead = Callable[[UnitOfWork, OutboxItem, datetime, bool], None]
+
+
+class PermanentFailure(Exception):
+    """A send the far side refused for good: no retry can fix it. `error_name` says what
+    (a class name, perhaps with a reason: "BadRequest.MessageTooLong"), never message text."""
+
+    permanent = True
+
+    def __init__(self, error_name: str) -> None:
+        super().__init__(error_name)
+        self.error_name = error_name
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Whether the error says no retry can fix it."""
+    return getattr(error, "permanent", False) is True
 
 
 @dataclass(frozen=True)
@@ -96,6 +121,7 @@ class OutboxWorker:
         random_fraction: Callable[[], float] = random.random,
         clock: Callable[[], datetime] = _now,
         on_sent: OnSent | None = None,
+        on_dead: OnDead | None = None,
     ) -> None:
         if max_attempts < 1 or batch < 1:
             raise ValueError("max_attempts and batch must be at least 1")
@@ -111,6 +137,7 @@ class OutboxWorker:
         self.random_fraction = random_fraction
         self.clock = clock
         self.on_sent = on_sent
+        self.on_dead = on_dead
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -126,6 +153,10 @@ class OutboxWorker:
         """Pass after pass until `stop` is set, pausing `interval` seconds between passes
         unless a pass found a full batch or `wake` is called. A failing pass is logged and
         the next one tries again."""
+        try:
+            await asyncio.to_thread(self._warn_if_dead)
+        except Exception as error:  # the database may be away; the passes will say so
+            log.error("outbox check failed: %s", error_name(error))
         while not stop.is_set():
             taken = 0
             try:
@@ -134,6 +165,16 @@ class OutboxWorker:
                 log.error("outbox pass failed: %s", error_name(error))
             if taken < self.batch:
                 await self._pause(stop, interval)
+
+    def _warn_if_dead(self) -> None:
+        with self.storage.unit_of_work() as uow:
+            dead = sum(n for (_, status), n in uow.outbox.counts().items() if status == DEAD)
+        if dead:
+            log.warning(
+                "%d outbox item(s) could not be delivered and will not be retried: "
+                "run `concernbot doctor` to list them",
+                dead,
+            )
 
     async def _pause(self, stop: asyncio.Event, interval: float) -> None:
         waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
@@ -174,8 +215,9 @@ class OutboxWorker:
         try:
             async with asyncio.timeout(self.send_timeout):
                 external_id = await sender(item)
-        except Exception as error:  # any failure of a send is a retry, by design
-            await asyncio.to_thread(self._record_failure, item, error_name(error), now)
+        except Exception as error:  # any failure of a send is a retry, unless it says not
+            failure = error_name(error)
+            await asyncio.to_thread(self._record_failure, item, failure, now, is_permanent(error))
             return 0
         await asyncio.to_thread(self._record_sent, item, external_id, now)
         return 1
@@ -204,15 +246,19 @@ class OutboxWorker:
         else:
             log.info("outbox sent id=%d kind=%s ref=%s", item.id, item.kind, item.reference)
 
-    def _record_failure(self, item: OutboxItem, error: str, now: datetime) -> None:
+    def _record_failure(
+        self, item: OutboxItem, error: str, now: datetime, permanent: bool = False
+    ) -> None:
         failures = item.attempts + 1
-        with self.storage.unit_of_work() as uow:
-            if failures >= self.max_attempts:
-                uow.outbox.mark_dead(item.id, error)
-            else:
+        dead = permanent or failures >= self.max_attempts
+        if not dead:
+            with self.storage.unit_of_work() as uow:
                 wait = self.backoff.delay(failures, self.random_fraction())
                 uow.outbox.mark_retry(item.id, now + wait, error)
-        outcome = "dead" if failures >= self.max_attempts else "retry"
+        else:
+            given_up = replace(item, status=DEAD, attempts=failures, last_error=error)
+            self._record_dead(given_up, now, permanent)
+        outcome = ("failed" if permanent else "dead") if dead else "retry"
         log.warning(
             "outbox %s id=%d kind=%s ref=%s attempt=%d: %s",
             outcome,
@@ -222,3 +268,17 @@ class OutboxWorker:
             failures,
             error,
         )
+
+    def _record_dead(self, item: OutboxItem, now: datetime, permanent: bool) -> None:
+        error = item.last_error or "UnnamedError"
+        try:
+            with self.storage.unit_of_work() as uow:
+                if uow.outbox.mark_dead(item.id, error) and self.on_dead is not None:
+                    self.on_dead(uow, item, now, permanent)
+        except Exception as failure:
+            if self.on_dead is None:
+                raise
+            # Better to record it dead untold (doctor still lists it) than to try it for ever.
+            log.error("outbox on_dead failed id=%d: %s", item.id, error_name(failure))
+            with self.storage.unit_of_work() as uow:
+                uow.outbox.mark_dead(item.id, error)

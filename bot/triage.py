@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.message_size import MAX_MESSAGE, split, telegram_length
 from dialogues.bundle import Content
 from dialogues.records import Concern
 from dialogues.working_hours import Calendar, add_working_hours
@@ -27,6 +28,9 @@ STATUSES = (*OPEN_STATUSES, "closed")
 OUTCOMES = ("resolved", "action_plan", "escalated", "no_action")
 BAND_ORDER = ("extreme", "high", "moderate", "low")
 TELEGRAM_OWNER = "telegram:user:"
+# A relayed question or answer longer than this (template included) goes in parts.
+RELAY_LIMIT = MAX_MESSAGE - 96
+NON_MEMBER = "non-member"  # the audit's actor for a refused attempt: nobody in particular
 
 
 class Refused(Exception):
@@ -107,6 +111,15 @@ class TriageService:
                 tuple(uow.notes.for_reference(reference)),
             )
 
+    def sees(self, reference: str) -> bool:
+        """Whether the team has a concern with this reference."""
+        try:
+            with self.storage.unit_of_work() as uow:
+                self._concern(uow, reference)
+        except UnknownConcern:
+            return False
+        return True
+
     def queue(self) -> list[tuple[Concern, Triage]]:
         """Open concerns: the most serious band first, then the longest waiting."""
         with self.storage.unit_of_work() as uow:
@@ -161,8 +174,8 @@ class TriageService:
     def ask(self, user_id: int, reference: str, text: str, dedupe: str | None = None) -> None:
         """A question for the reporter, relayed by reference; the reply comes back that way."""
         with self._acting(user_id, "ask", reference, dedupe) as (uow, concern, now):
-            question = self.content.prompts.reporter_say("question", reference=reference, text=text)
-            self._tell_reporter(uow, concern, now, question, relay=True)
+            for question in self._in_parts("question", reference, text):
+                self._tell_reporter(uow, concern, now, question, relay=True)
 
     def answer(self, owner: str, reference: str, text: str, dedupe: str | None = None) -> None:
         """The reporter's answer, to the team chat, carrying the reference and nothing else."""
@@ -173,22 +186,45 @@ class TriageService:
             if concern.owner != owner:
                 raise Refused("only the reporter can answer for this concern")
             now = self.clock()
-            body = self.content.prompts.team_say(
-                "answer_from_reporter", reference=reference, text=text
-            )
-            uow.outbox.add(OutboxItem.new("team_message", {"text": body}, now, reference))
+            for body in self._in_parts("answer_from_reporter", reference, text):
+                uow.outbox.add(OutboxItem.new("team_message", {"text": body}, now, reference))
             uow.audit.record(AuditEntry(now, "reporter", "answer", reference, {}))
 
-    def refuse(self, user_id: int, action: str, reference: str | None) -> None:
-        """Write a refused attempt to the audit log."""
+    def refuse(self, action: str) -> None:
+        """Write a refused attempt to the audit log: what was tried, not who or on what.
+
+        The one who tries may be the concern's own reporter (a modified client can send the
+        team's button data), so neither their channel id nor the reference goes in: an entry
+        against the concern would show the team who reported it.
+        """
         with self.storage.unit_of_work() as uow:
             detail = {"action": action}
-            uow.audit.record(
-                AuditEntry(self.clock(), telegram_user(user_id), "refused", reference, detail)
-            )
-        log.warning("team action refused action=%s reference=%s", action, reference)
+            uow.audit.record(AuditEntry(self.clock(), NON_MEMBER, "refused", None, detail))
+        log.warning("team action refused action=%s", action)
 
     # -- plumbing ------------------------------------------------------------------------
+
+    def _in_parts(self, key: str, reference: str, text: str) -> list[str]:
+        """A relayed text in its template ("question" for the reporter, "answer_from_reporter"
+        for the team) as one message, or as several, each marked "(part 1 of 2)", when it
+        would not fit in one. Each part becomes an outbox item of its own, all in the same
+        transaction, so a retry sends again only the part that did not go."""
+        prompts = self.content.prompts
+
+        def say(words: str) -> str:
+            if key == "question":
+                return prompts.reporter_say(key, reference=reference, text=words)
+            return prompts.team_say(key, reference=reference, text=words)
+
+        if telegram_length(say(text)) <= RELAY_LIMIT:
+            return [say(text)]
+        longest_mark = prompts.team_say("relay_part", part=999, parts=999)
+        room = RELAY_LIMIT - telegram_length(say("")) - telegram_length(longest_mark) - 1
+        pieces = split(text, room)
+        return [
+            say(f"{piece}\n{prompts.team_say('relay_part', part=n, parts=len(pieces))}")
+            for n, piece in enumerate(pieces, start=1)
+        ]
 
     @contextmanager
     def _acting(
@@ -202,7 +238,7 @@ class TriageService:
         """One team action in one transaction: membership checked, the update not seen
         before, the concern loaded (and still open), the audit line written."""
         if not self.team.is_member(user_id):
-            self.refuse(user_id, action, reference)
+            self.refuse(action)
             raise Refused(action)
         with self.storage.unit_of_work() as uow:
             if dedupe is not None and not uow.inbound.first_time(dedupe, self.clock()):

@@ -23,9 +23,14 @@ FIELDS = (
 
 @dataclass(frozen=True)
 class AlertField:
+    """One field. A list (standards, topics, who has been told) also gives its `items` one by
+    one, and `short` forms of them (a standard's number) for where room is scarce."""
+
     key: str
     label: str
     value: str
+    items: tuple[str, ...] = ()
+    short: tuple[str, ...] = ()
 
 
 def _labels(content: Content, step: str) -> dict[str, str]:
@@ -60,6 +65,7 @@ def alert_fields(concern: Concern, content: Content) -> tuple[AlertField, ...]:
         reporter = alert["anonymous"]
     else:
         reporter = ", ".join(p for p in (concern.reporter_name, concern.reporter_contact) if p)
+    standards = tuple(known[s].label if s in known else s for s in concern.standards)
     values = {
         "reference": concern.reference,
         "received": concern.created_at.strftime("%d %b %Y %H:%M UTC"),
@@ -68,7 +74,7 @@ def alert_fields(concern: Concern, content: Content) -> tuple[AlertField, ...]:
         "organisation": organisation,
         "site": concern.site or alert["not_given"],
         "programme": concern.programme or alert["not_given"],
-        "standards": "; ".join(known[s].label if s in known else s for s in concern.standards),
+        "standards": "; ".join(standards),
         "topics": _words(content, "topics", concern.topics),
         "description": concern.description,
         "started": _words(content, "started", concern.started),
@@ -91,4 +97,19 @@ def alert_fields(concern: Concern, content: Content) -> tuple[AlertField, ...]:
         "identity": _words(content, "identity", concern.identity),
         "reporter": reporter or alert["not_given"],
     }
-    return tuple(AlertField(key, alert[key], values[key]) for key in FIELDS)
+    lists = {
+        "standards": (standards, concern.standards),
+        "topics": _items(content, "topics", concern.topics),
+        "told": _items(content, "told", concern.told),
+    }
+    return tuple(
+        AlertField(key, alert[key], values[key], *lists.get(key, ((), ()))) for key in FIELDS
+    )
+
+
+def _items(
+    content: Content, step: str, keys: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    labels = _labels(content, step)
+    words = tuple(labels.get(k, k) for k in keys)
+    return words, words

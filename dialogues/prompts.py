@@ -147,7 +147,13 @@ TEAM = _contract({
     "history_line": "at action actor", "note_line": "at author text",
     "reminder": "reference band hours", "stats_caption": "count", "help": "",
     "email_subject": "reference band organisation", "email_intro": "", "already_closed": "",
-    "assign_usage": "", "assigned": "reference name",
+    "assign_usage": "", "assigned": "reference name", "card_more": "shown count",
+    "action_unavailable": "", "relay_part": "part parts",
+    "undelivered": "what reference why", "undelivered_subject": "what reference",
+    "what_team_alert": "", "what_team_email": "", "what_team_message": "",
+    "what_reporter_message": "", "why_too_long": "", "why_markup": "",
+    "why_chat_not_found": "", "why_chat_moved": "", "why_blocked": "", "why_kicked": "",
+    "why_telegram_refused": "", "why_mail_refused": "", "why_gave_up": "attempts error",
 })  # fmt: skip
 REPORTER = _contract({
     "status_changed": "reference status", "closed": "reference outcome",

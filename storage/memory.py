@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -424,6 +425,17 @@ class _Outbox:
             view = self._work.outbox_view()
         mine = sorted((i for i in view.values() if i.reference == reference), key=lambda i: i.id)
         return [_copy_item(item) for item in mine]
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        with self._work.lock:
+            view = self._work.outbox_view()
+        return dict(Counter((item.kind, item.status) for item in view.values()))
+
+    def dead(self, limit: int) -> list[OutboxItem]:
+        with self._work.lock:
+            view = self._work.outbox_view()
+        given_up = sorted((i for i in view.values() if i.status == DEAD), key=lambda i: -i.id)
+        return [_copy_item(item) for item in given_up[: max(limit, 0)]]
 
 
 class _Notes:

@@ -223,6 +223,14 @@ class OutboxRepository(Protocol):
         """Every item about one concern, in the order they were added."""
         ...
 
+    def counts(self) -> dict[tuple[str, str], int]:
+        """How many items there are of each (kind, status)."""
+        ...
+
+    def dead(self, limit: int) -> list[OutboxItem]:
+        """Items given up on, the latest first, at most `limit` of them."""
+        ...
+
 
 class NoteRepository(Protocol):
     def add(self, reference: str, at: datetime, author: str, text: str) -> int:

@@ -425,6 +425,22 @@ class SqlOutbox:
         )
         return [_to_outbox_item(row) for row in self._session.exec(statement)]
 
+    def counts(self) -> dict[tuple[str, str], int]:
+        statement = select(OutboxRow.kind, OutboxRow.status, func.count()).group_by(
+            col(OutboxRow.kind), col(OutboxRow.status)
+        )
+        return {(kind, status): n for kind, status, n in self._session.exec(statement)}
+
+    def dead(self, limit: int) -> list[OutboxItem]:
+        statement = (
+            select(OutboxRow)
+            .where(col(OutboxRow.status) == DEAD)
+            .order_by(col(OutboxRow.id).desc())
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+        return [_to_outbox_item(row) for row in self._session.exec(statement)]
+
 
 class SqlNotes:
     def __init__(self, session: Session) -> None:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from unit.test_engine import TO_REVIEW, run
 
-from bot.triage import Refused, Team, TriageService, enqueue_alerts
+from bot.channels.team import TeamDesk
+from bot.triage import RELAY_LIMIT, Refused, Team, TriageService, enqueue_alerts
 from dialogues.bundle import load_content
 from dialogues.records import Concern
 from dialogues.working_hours import Calendar
@@ -74,8 +75,45 @@ def test_a_non_member_is_refused_and_audited_and_nothing_changes() -> None:
         service.acknowledge(OUTSIDER, "QC-2345-6789")
     with storage.unit_of_work() as uow:
         assert uow.concerns.get("QC-2345-6789").status == "queued"  # type: ignore[union-attr]
-        assert [a.action for a in uow.audit.entries("QC-2345-6789")] == ["refused"]
         assert uow.outbox.for_reference("QC-2345-6789") == []
+        audit = uow.audit.entries()
+    # Audited as an attempt by nobody in particular, on no concern: the one refused may be
+    # the concern's own reporter, whom the team must not be able to tell from its history.
+    assert [(a.actor, a.action, a.reference) for a in audit] == [("non-member", "refused", None)]
+    assert audit[0].detail == {"action": "acknowledge"}
+
+
+def test_the_reporter_pressing_the_teams_buttons_leaves_no_trace_the_team_can_see() -> None:
+    reporter = 555  # the concern's owner, with a modified client
+    service, storage = desk(concern())
+    table = TeamDesk(service, TEAM.chat_id or 0)
+    for action in ("ack", "status:under_review", "close:resolved", "assign", "history", "ask"):
+        answer, go_on = table._act(reporter, "Rae", action, "QC-2345-6789", f"u:{action}")
+        assert (answer, go_on) == (CONTENT.prompts.team["refused"], False)
+    with pytest.raises(Refused):
+        service.ask(reporter, "QC-2345-6789", "hello?")
+    history = service.case("QC-2345-6789").history
+    assert history == ()
+    with storage.unit_of_work() as uow:
+        everything = uow.audit.entries()
+    assert everything and all(str(reporter) not in repr(entry) for entry in everything)
+
+
+def test_a_forged_status_is_not_available_and_an_unknown_reference_is_named() -> None:
+    service, storage = desk(concern())
+    table = TeamDesk(service, TEAM.chat_id or 0)
+    unavailable = (CONTENT.prompts.team["action_unavailable"], False)
+    for forged in ("status:closed", "status:lost", "close:shrugged", "frobnicate"):
+        assert table._act(MEMBER, "Priya", forged, "QC-2345-6789", f"u:{forged}") == unavailable
+    with storage.unit_of_work() as uow:
+        assert uow.concerns.get("QC-2345-6789").status == "queued"  # type: ignore[union-attr]
+    unknown = "There is no concern QC-ZZZZ-ZZZZ the team can see."
+    for action in ("history", "ask", "note", "close", "ack", "status:under_review"):
+        assert table._act(MEMBER, "Priya", action, "QC-ZZZZ-ZZZZ", f"z:{action}") == (
+            unknown,
+            False,
+        )
+    assert table._act(MEMBER, "Priya", "history", "QC-2345-6789", "u:h") == ("", True)
 
 
 def test_questions_go_to_the_reporter_and_only_the_reporter_can_answer() -> None:
@@ -125,3 +163,21 @@ def test_unknown_status_or_outcome_is_refused() -> None:
         service.set_status(MEMBER, "QC-2345-6789", "lost")
     with pytest.raises(ValueError):
         service.close(MEMBER, "QC-2345-6789", "shrugged")
+
+
+def test_a_relay_too_long_for_one_message_goes_in_parts_that_each_fit() -> None:
+    service, storage = desk(concern())
+    service.ask(MEMBER, "QC-2345-6789", "Which nights?")
+    longest = ("Every night & weekend 💥 nobody <senior> answers. " * 100)[:4096]
+    service.answer("telegram:user:555", "QC-2345-6789", longest)
+    service.ask(MEMBER, "QC-2345-6789", longest, dedupe="second")
+    with storage.unit_of_work() as uow:
+        items = uow.outbox.for_reference("QC-2345-6789")
+    texts = [str(i.payload["text"]) for i in items]
+    assert "(part" not in texts[0] and "Which nights?" in texts[0]  # a short one is whole
+    answers = [t for i, t in zip(items, texts, strict=True) if i.kind == "team_message"]
+    questions = [t for i, t in zip(items, texts, strict=True) if i.kind == "reporter_message"]
+    assert len(answers) == 2 and len(questions) == 3
+    assert answers[0].endswith("(part 1 of 2)") and answers[1].endswith("(part 2 of 2)")
+    assert all(len(t.encode("utf-16-le")) // 2 <= RELAY_LIMIT for t in texts)
+    assert all(i.payload.get("relay") for i in items if i.kind == "reporter_message")

@@ -28,7 +28,8 @@ from telegram.ext import (
 )
 
 from bot.channels.telegram import chat_key, with_retries
-from bot.channels.telegram_render import split_text
+from bot.message_size import MAX_MESSAGE, split
+from bot.reports.card import card_html
 from bot.reports.picture import risk_picture
 from bot.triage import (
     OUTCOMES,
@@ -40,50 +41,13 @@ from bot.triage import (
     age,
     telegram_user,
 )
-from dialogues.alert import alert_fields
 from dialogues.filing import normalise_reference
-from dialogues.records import Concern
-from storage.repositories import Triage
 
 log = logging.getLogger(__name__)
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 PREFIX = "t"
 STATUS_BUTTONS = ("under_review", "with_provider")
-
-
-# Telegram refuses a message over 4,096 characters: the free text on a card is kept within a
-# budget, and the card says when it was shortened (the QCA document has it all).
-CARD_BUDGET = 3900
-FREE_TEXT = ("description", "controls", "further_actions", "organisation", "site", "programme")
-
-
-def card_html(concern: Concern, triage: Triage, desk: TriageService) -> str:
-    """The alert card: every QCA field, then where the team has got with it."""
-    prompts = desk.content.prompts
-    fields = [f for f in alert_fields(concern, desk.content) if f.key != "reference"]
-    footer = prompts.team_say(
-        "card_footer",
-        status=prompts.statuses.get(concern.status, concern.status),
-        acknowledged=prompts.team["not_yet"] if triage.acknowledged_at is None else "✓",
-        assigned=triage.assigned_to or prompts.team["nobody"],
-    )
-    title = f"{prompts.alert['title']} {concern.reference}"
-    fixed = sum(len(f.label) + 3 + (0 if f.key in FREE_TEXT else len(f.value)) for f in fields)
-    budget = CARD_BUDGET - fixed - len(title) - len(footer) - len(prompts.alert["shortened"])
-    free = [f for f in fields if f.key in FREE_TEXT]
-    share = max(budget // max(len(free), 1), 80)
-    lines = [f"<b>{html.escape(title)}</b>"]
-    shortened = False
-    for field in fields:
-        value = field.value
-        if field.key in FREE_TEXT and len(value) > share:
-            value, shortened = value[: share - 1].rstrip() + "…", True
-        lines.append(f"<b>{html.escape(field.label)}:</b> {html.escape(value)}")
-    if shortened:
-        lines.append(html.escape(prompts.alert["shortened"]))
-    lines.append(f"\n<i>{html.escape(footer)}</i>")
-    return "\n".join(lines)
 
 
 def card_keyboard(
@@ -141,12 +105,12 @@ class TeamDesk:
             raise ApplicationHandlerStop
         _, action, reference = parts
         dedupe = f"telegram:update:{update.update_id}"
-        note = await asyncio.to_thread(
+        note, go_on = await asyncio.to_thread(
             self._act, user.id, user.first_name, action, reference, dedupe
         )
         with contextlib.suppress(BadRequest):  # too old to answer: the action itself is done
             await with_retries(lambda: query.answer(note))
-        if note == self.prompts.team["refused"]:
+        if not go_on:
             raise ApplicationHandlerStop
         if action in ("ask", "note"):
             await self._prompt(context, action, reference)
@@ -156,15 +120,19 @@ class TeamDesk:
             await self._refresh(context, query.message, reference, closing=action == "close")
         raise ApplicationHandlerStop
 
-    def _act(self, user_id: int, name: str, action: str, reference: str, dedupe: str) -> str:
-        """Run one triage action; the short answer for the button press."""
+    def _act(
+        self, user_id: int, name: str, action: str, reference: str, dedupe: str
+    ) -> tuple[str, bool]:
+        """Run one triage action: the short answer for the button press, and whether to go
+        on (prompt, history, the card refreshed)."""
         triage = self.triage
         team = self.prompts.team
+        unknown = self.prompts.team_say("case_unknown", reference=reference)
         if action in ("close", "back", "history", "ask", "note"):
             if not triage.team.is_member(user_id):  # looking and asking are for members too
-                triage.refuse(user_id, action, reference)
-                return team["refused"]
-            return ""
+                triage.refuse(action)
+                return team["refused"], False
+            return ("", True) if triage.sees(reference) else (unknown, False)
         try:
             if action == "ack":
                 triage.acknowledge(user_id, reference, dedupe)
@@ -175,16 +143,18 @@ class TeamDesk:
             elif action == "assign":
                 triage.assign(user_id, reference, name, dedupe)
             else:
-                return ""
+                return team["action_unavailable"], False
         except Refused:
-            return team["refused"]
+            return team["refused"], False
         except AlreadyClosed:
-            return team["already_closed"]
+            return team["already_closed"], True
         except AlreadyDone:
-            return ""
-        except (UnknownConcern, ValueError):
-            return self.prompts.team_say("case_unknown", reference=reference)
-        return team["done"]
+            return "", True
+        except UnknownConcern:
+            return unknown, False
+        except ValueError:  # a status or outcome no button offers: forged or stale data
+            return team["action_unavailable"], False
+        return team["done"], True
 
     async def _prompt(
         self, context: ContextTypes.DEFAULT_TYPE, action: str, reference: str
@@ -245,7 +215,7 @@ class TeamDesk:
         words = (message.text or "").split()
         name = words[0].lstrip("/").split("@")[0].casefold() if words else ""
         if not self.triage.team.is_member(user.id):
-            await asyncio.to_thread(self.triage.refuse, user.id, name, None)
+            await asyncio.to_thread(self.triage.refuse, name)
             await self._send(context, self.prompts.team["refused"])
         elif name == "queue":
             await self._send(context, await asyncio.to_thread(self._queue))
@@ -305,7 +275,7 @@ class TeamDesk:
         except UnknownConcern:
             await self._send(context, self.prompts.team_say("case_unknown", reference=reference))
             return
-        card = card_html(case.concern, case.triage, self.triage)
+        card = card_html(case.concern, case.triage, self.triage.content)
         await with_retries(lambda: context.bot.send_message(
             self.chat_id, card, parse_mode=ParseMode.HTML,
             reply_markup=card_keyboard(reference, self.triage),
@@ -342,7 +312,7 @@ class TeamDesk:
             case = await asyncio.to_thread(self.triage.case, reference)
         except UnknownConcern:
             return
-        text = card_html(case.concern, case.triage, self.triage)
+        text = card_html(case.concern, case.triage, self.triage.content)
         keyboard = card_keyboard(reference, self.triage, closing=closing)
         try:
             await with_retries(lambda: context.bot.edit_message_text(
@@ -354,7 +324,9 @@ class TeamDesk:
                 raise
 
     async def _send(self, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
-        for piece in split_text(text):
+        """Text in the team chat, in as many messages as Telegram's limit needs (as it counts:
+        an emoji is two), however long the history, the notes or a name typed in it."""
+        for piece in split(text, MAX_MESSAGE - 96):
             await with_retries(lambda piece=piece: context.bot.send_message(  # type: ignore[misc]
                 self.chat_id, html.escape(piece, quote=False), parse_mode=ParseMode.HTML
             ))  # fmt: skip

@@ -29,7 +29,7 @@ from bot.channels.team import TeamDesk
 from bot.channels.telegram import build_application, with_retries
 from bot.channels.telegram_render import oversized_callbacks
 from bot.notifiers.email import EmailSettings
-from bot.notifiers.senders import email_sender, remember_relays, telegram_senders
+from bot.notifiers.senders import email_sender, failure_notices, remember_relays, telegram_senders
 from bot.outbox import Backoff, OutboxWorker, Sender
 from bot.service import TurnService
 from bot.settings import Settings
@@ -212,6 +212,7 @@ def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWor
         triage.storage,
         senders,
         on_sent=remember_relays,
+        on_dead=failure_notices(triage.content.prompts, senders),
         send_timeout=settings.outbox_send_timeout,
         lease=timedelta(seconds=settings.outbox_send_timeout * 3),
         backoff=Backoff(first=timedelta(seconds=settings.outbox_retry_seconds)),

@@ -37,11 +37,17 @@ DEFAULT_TIMEOUT = 30.0
 
 
 class EmailError(Exception):
-    """Sending failed; `error_name` is the class name of the cause, and nothing else."""
+    """Sending failed; `error_name` is the class name of the cause, and nothing else.
 
-    def __init__(self, error_name: str) -> None:
+    `permanent` when the server refused the mail itself for good (a 5xx reply to the sender,
+    every recipient or the message): sending it again would be refused again. A refused login
+    is not: it is fixed in the settings, and the mail should then go.
+    """
+
+    def __init__(self, error_name: str, permanent: bool = False) -> None:
         super().__init__(error_name)
         self.error_name = error_name
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -138,8 +144,20 @@ async def send_email(settings: EmailSettings, message: EmailMessage) -> str:
         await asyncio.to_thread(_send, settings, message)
     except (smtplib.SMTPException, OSError, ValueError) as error:
         # `from None`: the cause's text may quote addresses or the mail itself.
-        raise EmailError(type(error).__name__) from None
+        raise EmailError(type(error).__name__, refused_for_good(error)) from None
     return str(message["Message-ID"])
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """A permanent (5xx) refusal of the sender, all the recipients or the message."""
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return False
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 500 <= error.smtp_code < 600
+    return False
 
 
 def _send(settings: EmailSettings, message: EmailMessage) -> None:

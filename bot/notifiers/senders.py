@@ -1,35 +1,82 @@
-"""What each kind of outbox item does when the worker sends it.
+"""What each kind of outbox item does when the worker sends it, and when it cannot be sent.
 
 team_alert: the alert card in the team chat. team_email: the alert by email with the QCA
 document attached. team_reminder: a nudge in the team chat if the alert is still not
 acknowledged (nothing otherwise). reporter_message: a message to the reporter's own chat;
 a question is sent as a reply prompt and remembered, so the answer finds its way back.
 team_message: a message in the team chat (the reporter's answer, by reference only).
+team_notice_email: a short email to the team (something could not be delivered).
+
+Telegram's refusals of the message itself (too long, bad markup, a chat that is gone, a bot
+blocked or removed) are permanent: retrying cannot help, so they are raised as such and the
+item fails at once. `failure_notices` then tells the team by the other way (email for the
+team chat, the team chat for email) which reference was not delivered and why, in words.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from datetime import datetime
+from typing import TypeVar
 
 from telegram import Bot, ForceReply
 from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden
 
-from bot.channels.team import card_html, card_keyboard
+from bot.channels.team import card_keyboard
 from bot.channels.telegram import chat_key
 from bot.notifiers.email import EmailSettings, build_message, send_email
-from bot.outbox import Sender
+from bot.outbox import OnDead, PermanentFailure, Sender
+from bot.reports.card import card_html
 from bot.reports.qca import qca_docx
 from bot.triage import TELEGRAM_OWNER, TriageService
 from dialogues.alert import alert_fields
+from dialogues.prompts import Prompts
 from storage.repositories import OutboxItem, UnitOfWork
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+TELEGRAM_KINDS = ("team_alert", "team_reminder", "reporter_message", "team_message")
+EMAIL_KINDS = ("team_email", "team_notice_email")
+T = TypeVar("T")
+
+# What Telegram says when it refuses a message for good, and the reason recorded for it.
+_REFUSALS = (
+    ("too long", "MessageTooLong"),
+    ("can't parse", "CantParseEntities"),
+    ("chat not found", "ChatNotFound"),
+    ("blocked", "BotBlocked"),
+    ("kicked", "BotKicked"),
+    ("not a member", "BotKicked"),
+    ("deactivated", "ChatNotFound"),
+)
+_WHY = {
+    "MessageTooLong": "why_too_long",
+    "CantParseEntities": "why_markup",
+    "ChatNotFound": "why_chat_not_found",
+    "ChatMigrated": "why_chat_moved",
+    "BotBlocked": "why_blocked",
+    "BotKicked": "why_kicked",
+}
 
 
 def _chat_of(owner: str) -> int:
     return int(owner.removeprefix(TELEGRAM_OWNER))
+
+
+async def refused_for_good(call: Callable[[], Awaitable[T]]) -> T:
+    """The call's result; a refusal no retry can fix is raised as a PermanentFailure naming
+    the error class and the reason ("BadRequest.MessageTooLong"), never Telegram's text."""
+    try:
+        return await call()
+    except ChatMigrated:
+        raise PermanentFailure("ChatMigrated") from None
+    except (BadRequest, Forbidden) as error:
+        said = error.message.casefold()
+        reason = next((name for words, name in _REFUSALS if words in said), None)
+        kind = type(error).__name__
+        raise PermanentFailure(f"{kind}.{reason}" if reason else kind) from None
 
 
 def telegram_senders(bot: Bot, desk: TriageService, team_chat_id: int) -> dict[str, Sender]:
@@ -38,15 +85,19 @@ def telegram_senders(bot: Bot, desk: TriageService, team_chat_id: int) -> dict[s
     # One attempt per send: the outbox worker owns retries, with backoff, across restarts.
     async def send(chat_id: int, text: str, **extra: object) -> str:
         escaped = html.escape(text, quote=False)
-        message = await bot.send_message(chat_id, escaped, parse_mode=ParseMode.HTML, **extra)  # type: ignore[arg-type]
+        message = await refused_for_good(
+            lambda: bot.send_message(chat_id, escaped, parse_mode=ParseMode.HTML, **extra)  # type: ignore[arg-type]
+        )
         return str(message.message_id)
 
     async def team_alert(item: OutboxItem) -> str | None:
         case = await asyncio.to_thread(desk.case, item.reference or "")
-        card = card_html(case.concern, case.triage, desk)
+        card = card_html(case.concern, case.triage, desk.content)
         keyboard = card_keyboard(case.concern.reference, desk)
-        message = await bot.send_message(
-            team_chat_id, card, parse_mode=ParseMode.HTML, reply_markup=keyboard
+        message = await refused_for_good(
+            lambda: bot.send_message(
+                team_chat_id, card, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            )
         )
         return str(message.message_id)
 
@@ -105,4 +156,57 @@ def email_sender(settings: EmailSettings, desk: TriageService) -> Mapping[str, S
         message = build_message(subject, body, [attachment], settings.sender, settings.to)
         return await send_email(settings, message)
 
-    return {"team_email": team_email}
+    async def team_notice_email(item: OutboxItem) -> str | None:
+        subject = " ".join(str(item.payload["subject"]).split())
+        message = build_message(subject, str(item.payload["text"]), [], settings.sender,
+                                settings.to)  # fmt: skip
+        return await send_email(settings, message)
+
+    return {"team_email": team_email, "team_notice_email": team_notice_email}
+
+
+def failure_notices(prompts: Prompts, kinds: Collection[str]) -> OnDead:
+    """What to do when an item is given up: tell the team by another way, if there is one
+    (`kinds` are the kinds the worker can send). A failed email is told in the team chat; a
+    failed message in the team chat by email; a question the reporter never got in the team
+    chat, where it was asked. The notice names the reference and why, nothing of the concern.
+    A notice, a reminder or a status update that fails brings no notice (doctor lists them)."""
+    by_email = "team_notice_email" in kinds
+    in_chat = "team_message" in kinds
+
+    def tell(uow: UnitOfWork, item: OutboxItem, now: datetime, permanent: bool) -> None:
+        if item.kind == "reporter_message" and not item.payload.get("relay"):
+            return  # a status update: the reporter still sees where it stands with /status
+        if item.kind not in ("team_alert", "team_email", "team_message", "reporter_message"):
+            return
+        words = undelivered(prompts, item, permanent)
+        reference = item.reference or ""
+        chat_failed = item.kind in ("team_alert", "team_message")
+        if in_chat and not chat_failed:
+            notice = OutboxItem.new("team_message", {"text": words}, now, reference)
+        elif by_email and item.kind != "team_email":
+            what = prompts.team[f"what_{item.kind}"]
+            subject = prompts.team_say("undelivered_subject", what=what, reference=reference)
+            payload = {"subject": subject, "text": words}
+            notice = OutboxItem.new("team_notice_email", payload, now, reference)
+        else:
+            return
+        uow.outbox.add(notice)
+
+    return tell
+
+
+def undelivered(prompts: Prompts, item: OutboxItem, permanent: bool) -> str:
+    """In words: what could not be delivered, about which reference, and why."""
+    error = item.last_error or ""
+    reason = error.rpartition(".")[2]
+    if not permanent:
+        why = prompts.team_say("why_gave_up", attempts=item.attempts, error=error)
+    elif reason in _WHY:
+        why = prompts.team[_WHY[reason]]
+    elif item.kind.endswith("email"):
+        why = prompts.team["why_mail_refused"]
+    else:
+        why = prompts.team["why_telegram_refused"]
+    what = prompts.team[f"what_{item.kind}"]
+    return prompts.team_say("undelivered", what=what, reference=item.reference or "", why=why)

@@ -113,9 +113,15 @@ def test_a_concern_reaches_the_team_once_is_worked_to_closed_and_anonymity_holds
     document = qca_text(attachment.get_content())
     assert reference in document and DESCRIPTION in document
 
-    # A non-member's press is refused, and audited.
+    # A non-member's press is refused, and audited; so is the reporter's own, sent with the
+    # team's button data from a modified client.
     outsider.press("✅ Acknowledge", message_id=card.message_id)
     assert "Only members" in (outsider.wait_for_callback_answers(1)[0] or "")
+    own_chat, pressed = learner.messages()[-1].message_id, len(learner.callback_answers())
+    for forged in (f"t|ack|{reference}", f"t|history|{reference}", f"t|close:resolved|{reference}"):
+        learner.press_raw(own_chat, forged)
+    answers = learner.wait_for_callback_answers(pressed + 3)[pressed:]
+    assert all("Only members" in (a or "") for a in answers)
 
     # A member acknowledges: the card shows it, the learner hears of it.
     member.press("✅ Acknowledge", message_id=card.message_id)
@@ -150,12 +156,17 @@ def test_a_concern_reaches_the_team_once_is_worked_to_closed_and_anonymity_holds
 
     # The history has every action with who did it; the refused press is there too.
     history = after(member, lambda: member.send(f"/case {reference.lower()}"), "History of")
-    for action in ("acknowledge", "ask", "note", "close:resolved", "refused", "answer"):
+    for action in ("acknowledge", "ask", "note", "close:resolved", "answer"):
         assert action in history.text
     with team_bot.storage().unit_of_work() as uow:
         assert uow.concerns.get(reference).status == "closed"  # type: ignore[union-attr]
-        refused = [e for e in uow.audit.entries(reference) if e.action == "refused"]
-    assert [e.actor for e in refused] == [f"telegram:user:{OUTSIDER}"]
+        refused = [e for e in uow.audit.entries() if e.action == "refused"]
+        audit = uow.audit.entries()
+    # Refusals are audited by nobody in particular and against no concern: the reporter's
+    # own attempts must not show the team who reported it.
+    assert [(e.actor, e.reference) for e in refused] == [("non-member", None)] * 4
+    assert "refused" not in history.text
+    assert all(str(LEARNER) not in repr(entry) for entry in audit)
 
     # Anonymity held everywhere the team looks (/case showed the card again, as asked).
     assert len(cards(member, reference)) == 2
@@ -240,6 +251,13 @@ def test_odd_input_in_the_team_chat_changes_nothing_it_should_not(
     member.press_raw(card.message_id, "t|ack|QC-ZZZZ-ZZZZ")
     answers = member.wait_for_callback_answers(2)
     assert "no concern QC-ZZZZ-ZZZZ" in (answers[1] or "")
+    # A status no button offers is not available (the concern exists); a History press for
+    # a reference the team does not have says so, rather than "something went wrong".
+    member.press_raw(card.message_id, f"t|status:closed|{reference}")
+    member.press_raw(card.message_id, "t|history|QC-ZZZZ-ZZZZ")
+    answers = member.wait_for_callback_answers(4)
+    assert answers[2] == "That action is not available."
+    assert answers[3] == "There is no concern QC-ZZZZ-ZZZZ the team can see."
 
     # A non-member replying to a member's prompt is refused; an edited question is not resent.
     member.press("❓ Ask the reporter", message_id=card.message_id)
@@ -264,7 +282,7 @@ def test_odd_input_in_the_team_chat_changes_nothing_it_should_not(
     member.press("No further action", message_id=card.message_id)
     learner.wait_for("has been closed", timeout=20)
     member.press_raw(card.message_id, f"t|status:with_provider|{reference}")
-    assert "closed" in (member.wait_for_callback_answers(8)[-1] or "")
+    assert "closed" in (member.wait_for_callback_answers(10)[-1] or "")
     with team_bot.storage().unit_of_work() as uow:
         assert uow.concerns.get(reference).status == "closed"  # type: ignore[union-attr]
     assert not any("received by the Quality team" in m.text for m in learner.messages())

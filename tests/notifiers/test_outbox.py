@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.notifiers.email import EmailError, EmailSettings, build_message, send_email
-from bot.outbox import Backoff, OutboxWorker
+from bot.outbox import Backoff, OutboxWorker, PermanentFailure
 from notifiers.smtp_server import SmtpServer
 from storage.database import open_storage, sqlite_url_for, upgrade
 from storage.memory import MemoryStorage
@@ -270,3 +271,72 @@ async def test_an_email_goes_through_the_outbox_to_a_real_server_once(
     (received,) = smtp_server.received
     assert received.message["Subject"] == "Quality concern QC-9"
     assert stored(storage, id).external_id == received.message["Message-ID"]
+
+
+class Refusing:
+    """A sender the far side refuses for good, every time."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, item: OutboxItem) -> str | None:
+        self.calls += 1
+        raise PermanentFailure("BadRequest.MessageTooLong")
+
+
+async def test_a_permanent_refusal_is_dead_at_once_and_told_in_the_same_transaction() -> None:
+    storage = MemoryStorage()
+    id = queue(storage)
+    told: list[tuple[str | None, int, bool]] = []
+
+    def on_dead(uow: UnitOfWork, item: OutboxItem, now: datetime, permanent: bool) -> None:
+        told.append((item.last_error, item.attempts, permanent))
+        uow.outbox.add(OutboxItem.new("team_email", {"notice": True}, now, item.reference))
+
+    sender = Refusing()
+    outbox = OutboxWorker(storage, {"team_alert": sender}, max_attempts=20, on_dead=on_dead)
+    for hour in range(3):
+        await outbox.drain_once(T0 + timedelta(hours=hour))
+    dead = stored(storage, id)
+    assert (dead.status, dead.attempts, dead.last_error) == (
+        "dead", 1, "BadRequest.MessageTooLong",
+    )  # fmt: skip
+    assert sender.calls == 1 and told == [("BadRequest.MessageTooLong", 1, True)]
+    with storage.unit_of_work() as uow:
+        assert [i.kind for i in uow.outbox.for_reference("QC-1")] == ["team_alert", "team_email"]
+
+
+async def test_an_item_given_up_after_every_attempt_is_told_too_and_a_failing_hook_loses_nothing(
+) -> None:  # fmt: skip
+    storage = MemoryStorage()
+    id = queue(storage)
+    told: list[bool] = []
+
+    def on_dead(uow: UnitOfWork, item: OutboxItem, now: datetime, permanent: bool) -> None:
+        told.append(permanent)
+        raise RuntimeError("the notice could not be written")
+
+    outbox = OutboxWorker(
+        storage, {"team_alert": FakeSender(failures=100)}, max_attempts=2, on_dead=on_dead
+    )
+    for hour in range(4):
+        await outbox.drain_once(T0 + timedelta(hours=hour))
+    assert told == [False]
+    assert (stored(storage, id).status, stored(storage, id).attempts) == ("dead", 2)
+
+
+async def test_the_worker_warns_at_start_while_anything_failed_for_good(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storage = MemoryStorage()
+    id = queue(storage)
+    with storage.unit_of_work() as uow:
+        uow.outbox.mark_dead(id, "Forbidden.BotKicked")
+    stop = asyncio.Event()
+    stop.set()
+    with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+        await worker(storage, team_alert=FakeSender()).run(stop)
+    assert [r.getMessage() for r in caplog.records] == [
+        "1 outbox item(s) could not be delivered and will not be retried: "
+        "run `concernbot doctor` to list them"
+    ]

@@ -1,0 +1,55 @@
+"""`concernbot doctor`: what the outbox holds, and what could not be delivered.
+
+Counts the items still to go, those waiting for a channel that is not set up (an email with
+no SMTP settings, say: they go once it is), and lists every item that failed for good, with
+its reference and the error class, never anything of the concern itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from bot.notifiers.senders import EMAIL_KINDS, TELEGRAM_KINDS
+from bot.settings import Settings
+from storage.repositories import DEAD, PENDING, Storage
+
+LISTED = 50  # failures listed in full; the count covers them all
+
+
+def sendable_kinds(settings: Settings) -> frozenset[str]:
+    """The outbox kinds the running bot would send with these settings (as it wires them)."""
+    kinds: set[str] = set()
+    if settings.team_chat_id is not None:
+        kinds.update(TELEGRAM_KINDS)
+    if settings.smtp_url is not None and settings.team_email:
+        kinds.update(EMAIL_KINDS)
+    return frozenset(kinds)
+
+
+def outbox_report(storage: Storage, sendable: Collection[str]) -> tuple[list[str], bool]:
+    """The lines to print, and whether all is well (nothing failed for good)."""
+    with storage.unit_of_work() as uow:
+        counts = uow.outbox.counts()
+        failed = uow.outbox.dead(LISTED)
+    pending = sum(n for (kind, status), n in counts.items() if status == PENDING)
+    waiting = {
+        kind: n
+        for (kind, status), n in sorted(counts.items())
+        if status == PENDING and kind not in sendable
+    }
+    dead = sum(n for (_, status), n in counts.items() if status == DEAD)
+    lines = [
+        f"outbox: {pending - sum(waiting.values())} pending, "
+        f"{sum(waiting.values())} waiting for a channel, {dead} failed permanently"
+    ]
+    for kind, n in waiting.items():
+        lines.append(f"  waiting: {n} {kind} (no channel for it is set up: see the README)")
+    for item in failed:
+        tries = "try" if item.attempts == 1 else "tries"
+        lines.append(
+            f"  failed: {item.reference or '-'} {item.kind} {item.last_error} "
+            f"({item.attempts} {tries})"
+        )
+    if dead > len(failed):
+        lines.append(f"  ... and {dead - len(failed)} more")
+    return lines, dead == 0

@@ -1,0 +1,52 @@
+"""`concernbot doctor`: the outbox at a glance, as the person running the bot reads it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from storage.database import open_storage, sqlite_url_for, upgrade
+from storage.repositories import OutboxItem
+
+CONCERNBOT = str(Path(sys.executable).parent / "concernbot")
+T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+
+
+def doctor(data: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CONCERNBOT, "doctor"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "CONCERNBOT_DATA_DIR": str(data), "CONCERNBOT_DATABASE_URL": "",
+             "CONCERNBOT_SMTP_URL": "", "CONCERNBOT_TEAM_EMAIL": "", **env},
+    )  # fmt: skip
+
+
+def test_doctor_counts_what_waits_and_lists_what_failed_for_good(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    healthy = doctor(data, CONCERNBOT_TEAM_CHAT_ID="-100")
+    assert healthy.returncode == 0, healthy.stderr
+    assert healthy.stdout.splitlines() == [
+        "outbox: 0 pending, 0 waiting for a channel, 0 failed permanently"
+    ]
+
+    upgrade(sqlite_url_for(data))
+    storage = open_storage(sqlite_url_for(data))
+    with storage.unit_of_work() as uow:
+        uow.outbox.add(OutboxItem.new("team_alert", {}, T0, "QC-AAAA-AAAA"))
+        uow.outbox.add(OutboxItem.new("team_email", {}, T0, "QC-AAAA-AAAA"))
+        dead = uow.outbox.add(OutboxItem.new("team_alert", {}, T0, "QC-BBBB-BBBB"))
+        sent = uow.outbox.add(OutboxItem.new("team_alert", {}, T0, "QC-CCCC-CCCC"))
+        uow.outbox.mark_dead(dead, "BadRequest.MessageTooLong")
+        uow.outbox.mark_sent(sent, T0, "7")
+    storage.close()
+
+    unwell = doctor(data, CONCERNBOT_TEAM_CHAT_ID="-100")
+    assert unwell.returncode == 1, unwell.stderr
+    assert unwell.stdout.splitlines() == [
+        "outbox: 1 pending, 1 waiting for a channel, 1 failed permanently",
+        "  waiting: 1 team_email (no channel for it is set up: see the README)",
+        "  failed: QC-BBBB-BBBB team_alert BadRequest.MessageTooLong (1 try)",
+    ]
