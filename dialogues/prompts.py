@@ -31,6 +31,8 @@ MESSAGES: Mapping[str, frozenset[str]] = {
         "multi_hint": "",
         "console_choice_hint": "",
         "console_multi_hint": "",
+        "console_not_saved": "reason seconds",
+        "console_not_saved_stop": "reason resume",
         "invalid_choice": "answer hint",
         "invalid_multi_empty": "",
         "too_short": "min",
