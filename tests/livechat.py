@@ -14,6 +14,23 @@ from pathlib import Path
 from typing import IO
 
 CONCERNBOT = str(Path(sys.executable).parent / "concernbot")
+# A whole concern typed line by line: the first half pauses after "how many are affected".
+DESCRIPTION = "On most night shifts the FY1s cover the wards alone with nobody to escalate to."
+NAME = "Dr Sam Example"
+FIRST_HALF = [
+    "3", "Resident doctor (doctor in training)", "1", "Ward C9", "Foundation year 1",
+    DESCRIPTION, "2", "often",
+    "1, 4", "done",  # topics: tick two, then Done
+    "done",  # standards: keep the suggested ticks
+    "2 to 5",
+]  # fmt: skip
+SECOND_HALF = [
+    "2",
+    "2", "done",  # controls
+    "skip", "4", "3", "continue", "skip",
+    "1", "done",  # told: the supervisor
+    "3", "1", "2", "confidential", NAME, "sam.example@nhs.net", "submit",
+]  # fmt: skip
 
 
 class LiveChat:

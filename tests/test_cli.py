@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from livechat import CONCERNBOT, LiveChat
+from livechat import CONCERNBOT, DESCRIPTION, FIRST_HALF, NAME, SECOND_HALF, LiveChat
 from sqlalchemy import make_url
 
 from bot.channels.console import CONSOLE_RESUME, ConsoleChat
@@ -29,23 +29,6 @@ from dialogues.records import Conversation
 from storage.database import PROBLEMS, StorageUnavailable, open_storage, sqlite_url_for, where
 from storage.memory import MemoryStorage
 from storage.repositories import UnitOfWork
-
-DESCRIPTION = "On most night shifts the FY1s cover the wards alone with nobody to escalate to."
-NAME = "Dr Sam Example"
-FIRST_HALF = [
-    "3", "Resident doctor (doctor in training)", "1", "Ward C9", "Foundation year 1",
-    DESCRIPTION, "2", "often",
-    "1, 4", "done",  # topics: tick two, then Done
-    "done",  # standards: keep the suggested ticks
-    "2 to 5",
-]  # fmt: skip
-SECOND_HALF = [
-    "2",
-    "2", "done",  # controls
-    "skip", "4", "3", "continue", "skip",
-    "1", "done",  # told: the supervisor
-    "3", "1", "2", "confidential", NAME, "sam.example@nhs.net", "submit",
-]  # fmt: skip
 
 
 def run(
@@ -281,6 +264,10 @@ def quiet_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+def url_of(env: dict[str, str]) -> str:
+    return env["CONCERNBOT_DATABASE_URL"] or sqlite_url_for(Path(env["CONCERNBOT_DATA_DIR"]))
+
+
 def answers(url: str, user: str) -> dict[str, object]:
     storage = open_storage(url)
     try:
@@ -335,9 +322,9 @@ def test_a_data_folder_that_is_a_file_is_one_line_and_left_alone(
 
 
 def _unprivileged() -> list[str]:
-    """A prefix that runs a command without root's right to write anywhere, when root."""
+    """`concernbot`, run without root's right to write anywhere when the tests run as root."""
     if os.geteuid() != 0:
-        return []
+        return [CONCERNBOT]
     setpriv = shutil.which("setpriv")
     assert setpriv, "as root, this test needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE"
     return [setpriv, "--bounding-set=-dac_override,-dac_read_search", CONCERNBOT]
@@ -354,7 +341,7 @@ def test_an_unwritable_data_folder_is_one_line_and_keeps_the_answers(
     data.chmod(0o555)
     try:
         done = subprocess.run(
-            [*(_unprivileged() or [CONCERNBOT]), "chat", "--user", "ro", "--resume"],
+            [*_unprivileged(), "chat", "--user", "ro", "--resume"],
             input="1\n", capture_output=True, text=True, env={**os.environ, **quiet_env},
             cwd=tmp_path, timeout=120, check=False,
         )  # fmt: skip
@@ -364,11 +351,7 @@ def test_an_unwritable_data_folder_is_one_line_and_keeps_the_answers(
     assert line.startswith(f"concernbot: cannot write {data}/concernbot.db")
     assert "CONCERNBOT_DATA_DIR" in line
     if saved_before:
-        assert len(answers(quiet_env_url(quiet_env), "ro")) == 4
-
-
-def quiet_env_url(env: dict[str, str]) -> str:
-    return env["CONCERNBOT_DATABASE_URL"] or sqlite_url_for(Path(env["CONCERNBOT_DATA_DIR"]))
+        assert len(answers(url_of(quiet_env), "ro")) == 4
 
 
 @pytest.mark.parametrize("kind", ["random-bytes", "text", "damaged"])
@@ -385,10 +368,8 @@ def test_a_file_that_is_not_a_database_is_one_line_and_left_as_it_is(
         database.parent.mkdir()
         database.write_bytes(os.urandom(8192) if kind == "random-bytes" else b"my notes\n" * 99)
     before = hashlib.sha256(database.read_bytes()).hexdigest()
-    for command in ("chat", "export"):
-        done = run([*COMMANDS[command], "--resume"][: 4 if command == "chat" else 3],
-                   ["3"], quiet_env, tmp_path)  # fmt: skip
-        line = one_line(done)
+    for command in (["chat", "--user", "bad", "--resume"], COMMANDS["export"]):
+        line = one_line(run(command, ["3"], quiet_env, tmp_path))
         if kind == "damaged":
             assert line.startswith(f"concernbot: the database {database} cannot be read")
         else:
@@ -426,7 +407,7 @@ def test_sqlite_locked_at_start_is_one_line_and_keeps_the_answers(
     assert one_line(done).startswith(
         f"concernbot: the database {database} is busy (locked by another program)"
     )
-    assert len(answers(quiet_env_url(short_wait_env), "locked")) == 4
+    assert len(answers(url_of(short_wait_env), "locked")) == 4
 
 
 def _chat_of_four(env: dict[str, str], cwd: Path, user: str) -> LiveChat:
@@ -448,7 +429,7 @@ def test_sqlite_locked_mid_conversation_says_so_retries_then_stops_keeping_the_a
     assert said.count(NOT_SAVED) == 4 and said.count("Trying again in") == 3
     assert "(locked by another program)" in said and STOPPED in said
     assert one_line(chat).startswith("concernbot: the database ")
-    url = quiet_env_url(short_wait_env)
+    url = url_of(short_wait_env)
     assert len(answers(url, "mid")) == 4 and "Foundation year 1" not in str(answers(url, "mid"))
     # When the database is back, the chat goes on from the answer that was not saved.
     resumed = run(["chat", "--user", "mid", "--resume"], FIRST_HALF[4:] + SECOND_HALF,
