@@ -12,6 +12,7 @@ from bot.app import SchemaBehind
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
 from dialogues.journeys import JOURNEYS, mermaid
+from storage.database import StorageUnavailable
 
 DIAGRAM_HEADER = (
     "# The journeys\n\n"
@@ -25,6 +26,43 @@ DIAGRAM_HEADER = (
 # python-telegram-bot at DEBUG prints whole updates (names, ids, text).
 QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "telegram": logging.INFO,
          "transitions": logging.WARNING, "tornado.access": logging.WARNING}  # fmt: skip
+
+
+# The exit code when the database cannot be used (2: the set-up or the input is wrong).
+DATABASE_UNAVAILABLE = 3
+# One line for the operator per kind of database problem: what is wrong, then what to do.
+DATABASE_ADVICE = {
+    "unreachable": "cannot reach the database at {where} ({reason}). Start PostgreSQL or set"
+    " CONCERNBOT_DATABASE_URL.",
+    "lost": "lost the connection to the database at {where} ({reason}). Check that PostgreSQL"
+    " is running, then try again.",
+    "login": "the database at {where} refused the login ({reason}). Check the user and password"
+    " in CONCERNBOT_DATABASE_URL.",
+    "missing": "the database at {where} cannot be found ({reason}). Create it, or set"
+    " CONCERNBOT_DATABASE_URL.",
+    "locked": "the database {where} is busy ({reason}) for longer than the wait allows. Stop the"
+    " other program or let it finish, then try again.",
+    "not_a_folder": "cannot use {where} as the data folder ({reason}). Set CONCERNBOT_DATA_DIR"
+    " to a folder.",
+    "no_permission": "cannot write {where} ({reason}). Make the data folder writable, or set"
+    " CONCERNBOT_DATA_DIR to a folder you can write to.",
+    "read_only": "cannot write {where} ({reason}). Make them writable, or set"
+    " CONCERNBOT_DATA_DIR to a folder you can write to.",
+    "full": "cannot write {where} ({reason}). Free some space, then try again.",
+    "not_a_database": "{where} is not a concernbot database ({reason}); it was left as it is."
+    " Move it away, or set CONCERNBOT_DATA_DIR to another folder.",
+    "damaged": "the database {where} cannot be read ({reason}); it was left as it is. Restore it"
+    " from a backup, or set CONCERNBOT_DATA_DIR to another folder.",
+    "bad_url": "CONCERNBOT_DATABASE_URL is not a database URL ({reason}). Set it to one such as"
+    " postgresql+psycopg://user@host/db, or leave it unset for the data folder.",
+    "other": "cannot use the database at {where} ({reason}). Check CONCERNBOT_DATABASE_URL or"
+    " CONCERNBOT_DATA_DIR.",
+}
+
+
+def database_problem(error: StorageUnavailable) -> str:
+    """The one line an operator reads when the database cannot be used."""
+    return DATABASE_ADVICE[error.problem].format(where=error.where, reason=error.reason)
 
 
 def configure_logging(level_name: str) -> None:
@@ -208,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaBehind as error:
         print(f"concernbot: {error}", file=sys.stderr)
         return 2
+    except StorageUnavailable as error:
+        print(f"concernbot: {database_problem(error)}", file=sys.stderr)
+        return DATABASE_UNAVAILABLE
     except KeyboardInterrupt:
         print("\nStopped. Your answers so far are saved.", file=sys.stderr)
         return 130

@@ -36,6 +36,8 @@ MESSAGES: Mapping[str, frozenset[str]] = {
         "help_multi": "",
         "which": "answer",
         "too_many_fit": "answer",
+        "console_not_saved": "reason seconds",
+        "console_not_saved_stop": "reason resume",
         "invalid_choice": "answer hint",
         "invalid_multi_empty": "",
         "too_short": "min",

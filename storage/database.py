@@ -3,10 +3,17 @@
 SQLite is the embedded default: one file under the data folder, in WAL mode, with every
 transaction begun IMMEDIATE so writers queue (up to `busy_timeout`) instead of failing
 when a read turns into a write. PostgreSQL is reached through psycopg 3.
+
+A database that cannot be used (a server down or gone, a file locked, unwritable, not a
+database, a data folder that is a file) is raised as `StorageUnavailable`: one kind of
+problem and a plain reason, read from the driver's error here and nowhere else, and where
+the database is, with any password hidden. The transaction is rolled back, so everything
+saved before stays saved.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 from storage.repositories import UnitOfWork
@@ -30,6 +38,129 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 _MIGRATION_LOCK = 0x636F6E6365726E  # "concern" in ASCII
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be used now. What the attempt wrote was rolled back (unless the
+    connection was lost during the commit itself); nothing saved before was lost.
+
+    `problem` is one word a caller can act on (see PROBLEMS), `reason` a few plain words that
+    never quote a statement or a value, `where` the database file, or its URL without the
+    password.
+    """
+
+    def __init__(self, problem: str, reason: str, where: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.problem = problem
+        self.reason = reason
+        self.where = where
+
+
+# What a driver's message means, first match wins: (words in the message, problem, reason).
+_DRIVER_MESSAGES = (
+    ("connection refused", "unreachable", "connection refused"),
+    ("could not translate host name", "unreachable", "unknown host name"),
+    ("name or service not known", "unreachable", "unknown host name"),
+    ("no route to host", "unreachable", "no route to host"),
+    ("timeout expired", "unreachable", "no answer in time"),
+    ("timed out", "unreachable", "no answer in time"),
+    ("the database system is starting up", "unreachable", "the server is starting up"),
+    ("too many connections", "unreachable", "the server has too many connections"),
+    ("password authentication failed", "login", "the user or password was refused"),
+    ("no password supplied", "login", "a password is needed"),
+    ("does not exist", "missing", "no such database or user"),
+    ("terminating connection", "lost", "the server closed the connection"),
+    ("the database system is shutting down", "lost", "the server is shutting down"),
+    ("server closed the connection", "lost", "connection lost"),
+    ("consuming input failed", "lost", "connection lost"),
+    ("connection is closed", "lost", "connection lost"),
+    ("connection is lost", "lost", "connection lost"),
+    ("database is locked", "locked", "locked by another program"),
+    ("database table is locked", "locked", "locked by another program"),
+    ("is not a database", "not_a_database", "not a SQLite database"),
+    ("database disk image is malformed", "damaged", "the file is damaged"),
+    ("disk i/o error", "damaged", "a disk input/output error"),
+    ("database or disk is full", "full", "the disk is full"),
+    ("readonly database", "read_only", "it, or its folder, is read-only"),
+    ("unable to open database file", "no_permission", "it cannot be opened or created"),
+)
+# The same for a file or folder the database needs (the data folder, the migration lock).
+_OS_ERRORS = {
+    errno.EEXIST: ("not_a_folder", "it is a file, not a folder"),
+    errno.ENOTDIR: ("not_a_folder", "part of its path is a file, not a folder"),
+    errno.EACCES: ("no_permission", "permission denied"),
+    errno.EPERM: ("no_permission", "permission denied"),
+    errno.EROFS: ("read_only", "read-only file system"),
+    errno.ENOSPC: ("full", "the disk is full"),
+    errno.ECONNREFUSED: ("unreachable", "connection refused"),
+}
+PROBLEMS = frozenset(
+    {problem for _, problem, _ in _DRIVER_MESSAGES}
+    | {problem for problem, _ in _OS_ERRORS.values()}
+    | {"bad_url", "other"}
+)
+
+
+def where(url: str | URL) -> str:
+    """The database's file, or its URL with the password and the query left out."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.set(query={}).render_as_string(hide_password=True)
+
+
+def _unavailable(error: Exception, at: str) -> StorageUnavailable | None:
+    """The plain account of `error`, or None when it is not about the database being usable
+    (a constraint, a bug in a statement: those are raised as they are)."""
+    if isinstance(error, OSError):
+        problem, reason = _OS_ERRORS.get(
+            error.errno or 0, ("other", error.strerror or type(error).__name__)
+        )
+        return StorageUnavailable(problem, reason, str(error.filename or at))
+    # DatabaseError itself, not its kin IntegrityError or ProgrammingError: SQLite's "file is
+    # not a database" and "malformed" arrive as the base class.
+    usable = isinstance(error, OperationalError | InterfaceError) or type(error) is DatabaseError
+    if not usable:
+        return None
+    message = str(getattr(error, "orig", None) or error).lower()
+    for words, problem, reason in _DRIVER_MESSAGES:
+        if words in message:
+            return StorageUnavailable(problem, reason, at)
+    name = type(getattr(error, "orig", None) or error).__name__
+    return StorageUnavailable("other", f"an unexpected database error, {name}", at)
+
+
+def _parse(url: str | URL) -> URL:
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as error:
+        raise _bad_url() from error
+
+
+def _bad_url() -> StorageUnavailable:
+    # The error's own message quotes the URL, password and all, and a URL that cannot be read
+    # cannot have its password hidden: it is not shown.
+    return StorageUnavailable("bad_url", "it cannot be read as one", "(not shown)")
+
+
+@contextmanager
+def _plainly(url: str | URL, opening: bool = False) -> Iterator[None]:
+    """Raise the driver's errors that mean "cannot use the database now" as StorageUnavailable;
+    while `opening` it, a URL naming no known database, and the errors of the database's own
+    files and folders, too."""
+    try:
+        yield
+    except ArgumentError as error:  # e.g. an unknown dialect in the URL
+        if not opening:
+            raise
+        raise _bad_url() from error
+    except (OperationalError, InterfaceError, DatabaseError, OSError) as error:
+        if isinstance(error, OSError) and not opening:
+            raise
+        plain = _unavailable(error, where(url))
+        if plain is None:
+            raise
+        raise plain from error
+
+
 class SqlStorage:
     """Storage over one SQLAlchemy engine; each unit of work is one session and transaction."""
 
@@ -38,7 +169,11 @@ class SqlStorage:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with (
+            _plainly(self.engine.url),
+            Session(self.engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield SqlUnitOfWork(session)
 
     def close(self) -> None:
@@ -52,7 +187,8 @@ def sqlite_url_for(data_dir: Path) -> str:
 
 def open_storage(url: str) -> SqlStorage:
     """Storage on the database at `url` (the schema is not touched; see `upgrade`)."""
-    return SqlStorage(_create_engine(url))
+    with _plainly(url, opening=True):
+        return SqlStorage(_create_engine(url))
 
 
 def upgrade(url: str) -> None:
@@ -61,14 +197,14 @@ def upgrade(url: str) -> None:
     On PostgreSQL a transaction-scoped advisory lock makes concurrent upgrades (several
     replicas starting together) take turns; on SQLite, BEGIN IMMEDIATE does the same.
     """
-    with _sqlite_migration_lock(url):
+    with _plainly(url, opening=True), _sqlite_migration_lock(url):
         _migrate(url, "head", command.upgrade)
 
 
 def downgrade(url: str, revision: str) -> None:
     """Undo migrations down to `revision` (e.g. "0001"; "base" for an empty database),
     under the same locks and in one transaction, as `upgrade`."""
-    with _sqlite_migration_lock(url):
+    with _plainly(url, opening=True), _sqlite_migration_lock(url):
         _migrate(url, revision, command.downgrade)
 
 
@@ -79,7 +215,7 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
     Switching a new file to WAL mode can fail with "database is locked" without waiting for
     the busy timeout when another connection is opening it at the same moment.
     """
-    parsed = make_url(url)
+    parsed = _parse(url)
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         yield
@@ -111,12 +247,13 @@ def _migrate(url: str, revision: str, action: Callable[[Config, str], None]) -> 
 
 def schema_is_current(url: str) -> bool:
     """Whether the database at `url` has every migration applied (and no unknown one)."""
-    engine = _create_engine(url)
-    try:
-        with engine.connect() as connection:
-            applied = set(MigrationContext.configure(connection).get_current_heads())
-    finally:
-        engine.dispose()
+    with _plainly(url, opening=True):
+        engine = _create_engine(url)
+        try:
+            with engine.connect() as connection:
+                applied = set(MigrationContext.configure(connection).get_current_heads())
+        finally:
+            engine.dispose()
     return applied == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
 
 
@@ -130,7 +267,7 @@ def alembic_config(url: str) -> Config:
 
 
 def _create_engine(url: str) -> Engine:
-    parsed = make_url(url)
+    parsed = _parse(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
@@ -142,6 +279,9 @@ def _create_engine(url: str) -> Engine:
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    # `?timeout=SECONDS` in the URL, as in Python's sqlite3, sets how long a writer waits.
+    timeout = url.query.get("timeout")
+    busy_ms = round(float(str(timeout)) * 1000) if timeout else SQLITE_BUSY_TIMEOUT_MS
     engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
@@ -152,7 +292,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             # busy_timeout first: switching to WAL itself waits for other connections.
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:

@@ -2,37 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import io
 import os
 import shutil
+import socket
+import sqlite3
 import subprocess
-import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
+from livechat import CONCERNBOT, DESCRIPTION, FIRST_HALF, NAME, SECOND_HALF, LiveChat
+from sqlalchemy import make_url
 
-from bot.cli import diagrams
+from bot.channels.console import CONSOLE_RESUME, ConsoleChat
+from bot.cli import DATABASE_ADVICE, diagrams
+from bot.service import TurnService
+from dialogues.bundle import load_content
 from dialogues.catalogue import DEFAULT_CONTENT_DIR
-from storage.database import open_storage, sqlite_url_for
+from dialogues.engine import Dialogue
+from dialogues.records import Conversation
+from storage.database import PROBLEMS, StorageUnavailable, open_storage, sqlite_url_for, where
+from storage.memory import MemoryStorage
+from storage.repositories import UnitOfWork
 
-CONCERNBOT = str(Path(sys.executable).parent / "concernbot")
-DESCRIPTION = "On most night shifts the FY1s cover the wards alone with nobody to escalate to."
-NAME = "Dr Sam Example"
-# A text answer ends with an empty line (or a lone "."), so a pasted one can span lines.
-FIRST_HALF = [
-    "3", "Resident doctor (doctor in training)", "1", "Ward C9", "", "Foundation year 1", ".",
-    DESCRIPTION, "", "2", "often",
-    "1, 4", "done",  # topics: tick two, then Done
-    "done",  # standards: keep the suggested ticks
-    "2 to 5",
-]  # fmt: skip
-SECOND_HALF = [
-    "2",
-    "2", "done",  # controls
-    "skip", "", "4", "3", "continue", "skip", "",
-    "1", "done",  # told: the supervisor
-    "3", "1", "2", "confidential", NAME, "", "sam.example@nhs.net", "", "submit",
-]  # fmt: skip
-WANTS_TEAM = 14  # where SECOND_HALF answers "send it to the Quality team?"
+WANTS_TEAM = 12  # where SECOND_HALF answers "send it to the Quality team?"
 
 
 def run(
@@ -97,9 +95,9 @@ def test_a_pasted_description_keeps_its_lines_and_commands_act_at_once(
     assert first.returncode == 0, first.stderr
     assert "Your answer was: Cambridge University Hospitals" in first.stdout
     assert "Saved." in first.stdout
-    at = FIRST_HALF.index(DESCRIPTION)
+    at = FIRST_HALF.index(DESCRIPTION + "\n")
     pasted = ["Nobody supervises us at night.", "The registrar is always in theatre.", ""]
-    rest = [*FIRST_HALF[3:at], *pasted, *FIRST_HALF[at + 2 :], *SECOND_HALF]
+    rest = [*FIRST_HALF[3:at], *pasted, *FIRST_HALF[at + 1 :], *SECOND_HALF]
     done = run(["chat", "--user", "lee", "--resume"], rest, data_env, tmp_path)
     assert done.returncode == 0, done.stderr
     reference = done.stdout.split("Your reference is ")[1][:12]
@@ -242,3 +240,371 @@ def test_exports_open_in_the_tools_people_use(tmp_path: Path, data_env: dict[str
     for absent in ("QC-2222-2222", kept_reference):  # unknown, or kept by the learner
         missing = run(["export", "--qca", absent, "--out", "x.docx"], [], data_env, tmp_path)
         assert missing.returncode == 2 and "no concern" in missing.stderr
+
+
+# -- the database unavailable: one line, a non-zero exit, nothing saved lost ---------------
+
+# The first answers, each with words of the question that shows the chat took it.
+TAKEN = [
+    ("3", "Which group are you in?"),
+    ("Resident doctor (doctor in training)", "Where is the placement?"),
+    ("1", "Which site, ward or department?"),
+    ("Ward C9", "Your programme or specialty"),
+]
+FIRST_QUESTION = "Is a patient or a learner at risk of harm right now"
+NOT_SAVED = "Your last answer could not be saved: the database is"
+STOPPED = "Your earlier answers are safe; run `concernbot chat --resume` when the database is back."
+# Every command that opens the database, with what it needs besides.
+COMMANDS = {
+    "chat": ["chat", "--user", "down"],
+    "export": ["export", "--out", "register.csv"],
+    "db upgrade": ["db", "upgrade"],
+    "telegram": ["telegram"],
+}
+TELEGRAM_ENV = {"CONCERNBOT_TELEGRAM_TOKEN": "123:abc", "CONCERNBOT_TELEGRAM_API_URL":
+                "http://127.0.0.1:9"}  # fmt: skip
+
+
+def one_line(done: subprocess.CompletedProcess[str] | LiveChat, code: int = 3) -> str:
+    """The single line on stderr, after checking there is no traceback and the exit code."""
+    stderr = done.stderr
+    returncode = (
+        done.returncode
+        if isinstance(done, subprocess.CompletedProcess)
+        else (done.process.returncode)
+    )
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("concernbot: "), stderr
+    assert returncode == code, stderr
+    for private in (DESCRIPTION, NAME, "Ward C9"):
+        assert private not in stderr
+    return lines[0]
+
+
+@pytest.fixture
+def quiet_env(tmp_path: Path) -> dict[str, str]:
+    """The embedded database, logging at the default level (warnings only)."""
+    return {
+        "CONCERNBOT_DATA_DIR": str(tmp_path / "data"),
+        "CONCERNBOT_LOG_LEVEL": "WARNING",
+        "CONCERNBOT_DATABASE_URL": "",
+    }
+
+
+def url_of(env: dict[str, str]) -> str:
+    return env["CONCERNBOT_DATABASE_URL"] or sqlite_url_for(Path(env["CONCERNBOT_DATA_DIR"]))
+
+
+def answers(url: str, user: str) -> dict[str, object]:
+    storage = open_storage(url)
+    try:
+        with storage.unit_of_work() as uow:
+            conversation = uow.conversations.get(f"console:{user}/concern")
+    finally:
+        storage.close()
+    assert conversation is not None
+    return dict(conversation.answers)
+
+
+def four_answers(env: dict[str, str], cwd: Path, user: str) -> None:
+    """A chat that gives the first four answers, then pauses (its input runs out)."""
+    done = run(["chat", "--user", user], [line for line, _ in TAKEN], env, cwd)
+    assert done.returncode == 0 and "concernbot chat --resume" in done.stdout, done.stderr
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_postgres_down_at_start_is_one_line_without_the_password(
+    tmp_path: Path, quiet_env: dict[str, str], command: str
+) -> None:
+    port = free_port()
+    url = f"postgresql+psycopg://concernbot:s3cret-pw@127.0.0.1:{port}/concernbot"
+    env = {**quiet_env, **TELEGRAM_ENV, "CONCERNBOT_DATABASE_URL": url}
+    done = run(COMMANDS[command], ["3"], env, tmp_path)
+    assert one_line(done) == (
+        f"concernbot: cannot reach the database at postgresql+psycopg://concernbot:***@127.0.0.1:"
+        f"{port}/concernbot (connection refused). Start PostgreSQL or set CONCERNBOT_DATABASE_URL."
+    )
+    assert "s3cret" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_data_folder_that_is_a_file_is_one_line_and_left_alone(
+    tmp_path: Path, quiet_env: dict[str, str], command: str
+) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder", encoding="utf-8")
+    env = {**quiet_env, **TELEGRAM_ENV, "CONCERNBOT_DATA_DIR": str(a_file)}
+    done = run(COMMANDS[command], ["3"], env, tmp_path)
+    assert one_line(done) == (
+        f"concernbot: cannot use {a_file} as the data folder (it is a file, not a folder)."
+        " Set CONCERNBOT_DATA_DIR to a folder."
+    )
+    assert a_file.read_text(encoding="utf-8") == "not a folder"
+
+
+def _unprivileged() -> list[str]:
+    """`concernbot`, run without root's right to write anywhere when the tests run as root."""
+    if os.geteuid() != 0:
+        return [CONCERNBOT]
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "as root, this test needs setpriv (util-linux) to drop CAP_DAC_OVERRIDE"
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", CONCERNBOT]
+
+
+@pytest.mark.parametrize("saved_before", [False, True], ids=["fresh", "with-answers"])
+def test_an_unwritable_data_folder_is_one_line_and_keeps_the_answers(
+    tmp_path: Path, quiet_env: dict[str, str], saved_before: bool
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    if saved_before:
+        four_answers(quiet_env, tmp_path, "ro")
+    data.chmod(0o555)
+    try:
+        done = subprocess.run(
+            [*_unprivileged(), "chat", "--user", "ro", "--resume"],
+            input="1\n", capture_output=True, text=True, env={**os.environ, **quiet_env},
+            cwd=tmp_path, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        data.chmod(0o755)
+    line = one_line(done)
+    assert line.startswith(f"concernbot: cannot write {data}/concernbot.db")
+    assert "CONCERNBOT_DATA_DIR" in line
+    if saved_before:
+        assert len(answers(url_of(quiet_env), "ro")) == 4
+
+
+@pytest.mark.parametrize("kind", ["random-bytes", "text", "damaged"])
+def test_a_file_that_is_not_a_database_is_one_line_and_left_as_it_is(
+    tmp_path: Path, quiet_env: dict[str, str], kind: str
+) -> None:
+    database = tmp_path / "data" / "concernbot.db"
+    if kind == "damaged":  # a real database with its second page overwritten
+        four_answers(quiet_env, tmp_path, "bad")
+        with database.open("r+b") as handle:
+            handle.seek(4096)
+            handle.write(b"\xff" * 3000)
+    else:
+        database.parent.mkdir()
+        database.write_bytes(os.urandom(8192) if kind == "random-bytes" else b"my notes\n" * 99)
+    before = hashlib.sha256(database.read_bytes()).hexdigest()
+    for command in (["chat", "--user", "bad", "--resume"], COMMANDS["export"]):
+        line = one_line(run(command, ["3"], quiet_env, tmp_path))
+        if kind == "damaged":
+            assert line.startswith(f"concernbot: the database {database} cannot be read")
+        else:
+            assert line.startswith(f"concernbot: {database} is not a concernbot database")
+        assert "it was left as it is" in line
+    assert hashlib.sha256(database.read_bytes()).hexdigest() == before
+
+
+@contextmanager
+def sqlite_write_lock(database: Path) -> Iterator[sqlite3.Connection]:
+    """Another program holding the database's write lock until the block ends."""
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        yield holder
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+
+
+@pytest.fixture
+def short_wait_env(quiet_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The embedded database with a half-second busy timeout, so waiting out a lock is quick."""
+    database = (tmp_path / "data" / "concernbot.db").as_posix()
+    return {**quiet_env, "CONCERNBOT_DATABASE_URL": f"sqlite:///{database}?timeout=0.5"}
+
+
+def test_sqlite_locked_at_start_is_one_line_and_keeps_the_answers(
+    tmp_path: Path, short_wait_env: dict[str, str]
+) -> None:
+    four_answers(short_wait_env, tmp_path, "locked")
+    database = tmp_path / "data" / "concernbot.db"
+    with sqlite_write_lock(database):
+        done = run(["chat", "--user", "locked", "--resume"], ["1"], short_wait_env, tmp_path)
+    assert one_line(done).startswith(
+        f"concernbot: the database {database} is busy (locked by another program)"
+    )
+    assert len(answers(url_of(short_wait_env), "locked")) == 4
+
+
+def _chat_of_four(env: dict[str, str], cwd: Path, user: str) -> LiveChat:
+    chat = LiveChat(["chat", "--user", user], env, cwd)
+    chat.wait_for(FIRST_QUESTION)
+    for line, taken in TAKEN:
+        chat.answer(line, then=taken)
+    return chat
+
+
+def test_sqlite_locked_mid_conversation_says_so_retries_then_stops_keeping_the_answers(
+    tmp_path: Path, short_wait_env: dict[str, str]
+) -> None:
+    chat = _chat_of_four(short_wait_env, tmp_path, "mid")
+    with sqlite_write_lock(tmp_path / "data" / "concernbot.db"):
+        chat.send("Foundation year 1")
+        chat.finish()
+    said = chat.stdout.split("Your programme or specialty")[-1]
+    assert said.count(NOT_SAVED) == 4 and said.count("Trying again in") == 3
+    assert "(locked by another program)" in said and STOPPED in said
+    assert one_line(chat).startswith("concernbot: the database ")
+    url = url_of(short_wait_env)
+    assert len(answers(url, "mid")) == 4 and "Foundation year 1" not in str(answers(url, "mid"))
+    # When the database is back, the chat goes on from the answer that was not saved.
+    resumed = run(["chat", "--user", "mid", "--resume"], FIRST_HALF[4:] + SECOND_HALF,
+                  short_wait_env, tmp_path)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert "You had given 4 answers" in resumed.stdout
+    assert "Your reference is QC-" in resumed.stdout
+
+
+def test_a_lock_released_while_retrying_saves_the_answer_once(
+    tmp_path: Path, short_wait_env: dict[str, str]
+) -> None:
+    chat = _chat_of_four(short_wait_env, tmp_path, "brief")
+    with sqlite_write_lock(tmp_path / "data" / "concernbot.db"):
+        sent = chat.send("Foundation year 1")
+        chat.wait_for(NOT_SAVED, after=sent)
+    chat.wait_for("In your own words", after=sent)
+    for line in FIRST_HALF[5:] + SECOND_HALF:
+        chat.send(line)
+    assert chat.finish() == 0, chat.stderr
+    assert "Your reference is QC-" in chat.stdout and chat.stderr == ""
+
+
+class TcpProxy:
+    """A TCP forwarder to a server that a test can cut: it stops listening and drops every
+    connection, as a server that goes away does."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        for connection in (self.listener, *self.connections):
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
+
+@pytest.mark.postgres
+def test_postgres_cut_mid_conversation_says_so_retries_then_stops_keeping_the_answers(
+    tmp_path: Path, quiet_env: dict[str, str], postgres_url: str
+) -> None:
+    direct = {**quiet_env, "CONCERNBOT_DATABASE_URL": postgres_url}
+    assert run(["db", "upgrade"], [], direct, tmp_path).returncode == 0
+    server = make_url(postgres_url)
+    proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432)
+    through = server.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    chat = _chat_of_four({**quiet_env, "CONCERNBOT_DATABASE_URL": through}, tmp_path, "pgcut")
+    proxy.cut()
+    chat.send("Foundation year 1")
+    chat.finish()
+    said = chat.stdout.split("Your programme or specialty")[-1]
+    assert said.count(NOT_SAVED) == 4 and STOPPED in said
+    assert "(connection refused)" in said or "(connection lost)" in said
+    assert one_line(chat).startswith(
+        f"concernbot: cannot reach the database at {where(through)} (connection refused)"
+    )
+    assert len(answers(postgres_url, "pgcut")) == 4
+    resumed = run(["chat", "--user", "pgcut", "--resume"], FIRST_HALF[4:] + SECOND_HALF, direct,
+                  tmp_path)  # fmt: skip
+    assert resumed.returncode == 0 and "Your reference is QC-" in resumed.stdout, resumed.stderr
+
+
+class LostAfterCommit:
+    """Storage whose connection drops just after one commit: the answer is saved, but the
+    caller hears that it was not (the one case where trying again could apply it twice)."""
+
+    def __init__(self, inner: MemoryStorage, drop_at: int) -> None:
+        self.inner = inner
+        self.drop_at = drop_at
+        self.calls = 0
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        self.calls += 1
+        with self.inner.unit_of_work() as uow:
+            yield uow
+        if self.calls == self.drop_at:
+            raise StorageUnavailable("lost", "connection lost", "test")
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _console_answers(storage: MemoryStorage | LostAfterCommit, lines: list[str]) -> Conversation:
+    content = load_content()
+    service = TurnService(Dialogue(content, resume_hint=CONSOLE_RESUME), storage)
+    out = io.StringIO()
+    chat = ConsoleChat(service, io.StringIO("\n".join(lines) + "\n"), out, "lost",
+                       retry_waits=(0, 0, 0))  # fmt: skip
+    assert asyncio.run(chat.run()) == 0
+    conversation = service.conversation("console:lost")
+    assert conversation is not None
+    return conversation
+
+
+def test_an_answer_saved_before_the_connection_dropped_is_not_applied_twice() -> None:
+    lines = [line for line, _ in TAKEN]
+    expected = _console_answers(MemoryStorage(), lines)
+    # Unit of work 1 starts the chat, 2 takes "3" (nobody at risk): then the connection drops.
+    # Taken again, "3" would answer the next question too (a dental trainee).
+    dropped = LostAfterCommit(MemoryStorage(), drop_at=2)
+    got = _console_answers(dropped, lines)
+    assert dropped.calls > len(lines) + 1  # it did try again
+    assert got.answers == expected.answers and got.state == expected.state
+
+
+def test_every_database_problem_has_words_for_the_operator() -> None:
+    assert set(DATABASE_ADVICE) == PROBLEMS
+
+
+def test_a_database_shown_never_carries_its_password() -> None:
+    url = "postgresql+psycopg://bot:pa%40ss@db.example:5432/concerns?password=other&sslmode=require"
+    assert where(url) == "postgresql+psycopg://bot:***@db.example:5432/concerns"
+    assert where("sqlite:////var/lib/concernbot/concernbot.db?timeout=2") == (
+        "/var/lib/concernbot/concernbot.db"
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["nonsense:s3cret", "nosuchdb://u:s3cret@host/x", "postgresql://u:s3cret@h:port/x"]
+)
+def test_a_database_url_that_cannot_be_read_is_one_line_without_it(
+    tmp_path: Path, quiet_env: dict[str, str], url: str
+) -> None:
+    done = run(["chat"], ["3"], {**quiet_env, "CONCERNBOT_DATABASE_URL": url}, tmp_path)
+    assert one_line(done).startswith("concernbot: CONCERNBOT_DATABASE_URL is not a database URL")
+    assert "s3cret" not in done.stderr

@@ -4,21 +4,31 @@ Choices are numbered; a number or the option's words both work, so it reads as w
 pipe as from a person. At a choice one line is one answer; at a text question the answer is
 every line up to an empty line or a lone "." (or the end of input), so a pasted description
 stays one answer. It only translates: every decision is the turn service's.
+
+When the database is away, an answer is not lost: the learner is told it was not saved and
+why, it is tried again a few times, and then the chat stops, pointing to `--resume`. Each
+line typed carries a key of its own, so a try whose save did go through (a connection lost
+just after the commit) is not applied twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bot.service import Turn, TurnService
 from dialogues.matching import command_word
 from dialogues.prompts import Prompts
 from dialogues.turns import Command, Event, Reply, Text
+from storage.database import StorageUnavailable
 
 CONSOLE_RESUME = "`concernbot chat --resume`"
 END_OF_TEXT = ("", ".")  # a line that ends a text answer
+# Seconds to wait before each new try of an answer the database could not take.
+RETRY_WAITS = (1.0, 2.0, 4.0)
 
 
 def chat_key(user: str | None = None) -> str:
@@ -51,22 +61,44 @@ class ConsoleChat:
         stdin: TextIO,
         stdout: TextIO,
         user: str | None = None,
+        retry_waits: Sequence[float] = RETRY_WAITS,
     ) -> None:
         self.service = service
         self.prompts = service.dialogue.prompts
         self.stdin = stdin
         self.stdout = stdout
         self.chat = chat_key(user)
+        self.retry_waits = tuple(retry_waits)
 
     def _show(self, turn: Turn) -> None:
         for reply in turn.replies:
             self.stdout.write(render(reply, self.prompts) + "\n\n")
         self.stdout.flush()
 
-    async def _send(self, event: Event) -> Turn:
-        turn = await self.service.handle(self.chat, self.chat, event)
+    def _say(self, key: str, **values: object) -> None:
+        self.stdout.write(self.prompts.say(key, **values) + "\n\n")
+        self.stdout.flush()
+
+    async def _send(self, event: Event, dedupe_key: str | None = None) -> Turn:
+        turn = await self.service.handle(self.chat, self.chat, event, dedupe_key=dedupe_key)
         self._show(turn)
         return turn
+
+    async def _answer(self, text: str) -> Turn:
+        """One typed line, tried again while the database is away; StorageUnavailable when
+        it stays away (the learner has been told their earlier answers are safe)."""
+        key = f"console:line:{uuid.uuid4().hex}"
+        for wait in self.retry_waits:
+            try:
+                return await self._send(Text(text), key)
+            except StorageUnavailable as error:
+                self._say("console_not_saved", reason=error.reason, seconds=f"{wait:g}")
+            await asyncio.sleep(wait)
+        try:
+            return await self._send(Text(text), key)
+        except StorageUnavailable as error:
+            self._say("console_not_saved_stop", reason=error.reason, resume=CONSOLE_RESUME)
+            raise
 
     async def run(
         self,
@@ -89,7 +121,7 @@ class ConsoleChat:
                 if turn.state is not None:
                     self.stdout.write(self.prompts.say("paused", resume=CONSOLE_RESUME) + "\n")
                 return 0
-            turn = await self._send(Text(text))
+            turn = await self._answer(text)
         return 0
 
     def _read(self, expects_text: bool) -> str | None:
