@@ -249,7 +249,7 @@ TAKEN = [
     ("3", "Which group are you in?"),
     ("Resident doctor (doctor in training)", "Where is the placement?"),
     ("1", "Which site, ward or department?"),
-    ("Ward C9", "Your programme or specialty"),
+    ("Ward C9\n", "Your programme or specialty"),
 ]
 FIRST_QUESTION = "Is a patient or a learner at risk of harm right now"
 NOT_SAVED = "Your last answer could not be saved: the database is"
@@ -451,7 +451,7 @@ def test_sqlite_locked_mid_conversation_says_so_retries_then_stops_keeping_the_a
 ) -> None:
     chat = _chat_of_four(short_wait_env, tmp_path, "mid")
     with sqlite_write_lock(tmp_path / "data" / "concernbot.db"):
-        chat.send("Foundation year 1")
+        chat.send("Foundation year 1\n")
         chat.finish()
     said = chat.stdout.split("Your programme or specialty")[-1]
     assert said.count(NOT_SAVED) == 4 and said.count("Trying again in") == 3
@@ -472,7 +472,7 @@ def test_a_lock_released_while_retrying_saves_the_answer_once(
 ) -> None:
     chat = _chat_of_four(short_wait_env, tmp_path, "brief")
     with sqlite_write_lock(tmp_path / "data" / "concernbot.db"):
-        sent = chat.send("Foundation year 1")
+        sent = chat.send("Foundation year 1\n")
         chat.wait_for(NOT_SAVED, after=sent)
     chat.wait_for("In your own words", after=sent)
     for line in FIRST_HALF[5:] + SECOND_HALF:
@@ -529,7 +529,7 @@ def test_postgres_cut_mid_conversation_says_so_retries_then_stops_keeping_the_an
     through = server.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     chat = _chat_of_four({**quiet_env, "CONCERNBOT_DATABASE_URL": through}, tmp_path, "pgcut")
     proxy.cut()
-    chat.send("Foundation year 1")
+    chat.send("Foundation year 1\n")
     chat.finish()
     said = chat.stdout.split("Your programme or specialty")[-1]
     assert said.count(NOT_SAVED) == 4 and STOPPED in said
