@@ -13,6 +13,7 @@ import contextlib
 import html
 import io
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -343,6 +344,14 @@ class TeamDesk:
         key = chat_key(chat.id)
         replied = str(message.reply_to_message.message_id)
         relay = await asyncio.to_thread(self._find, key, replied)
+        if relay is None and _just_sent_by_bot(message.reply_to_message, context.bot.id):
+            # A question is remembered once its send is recorded, a moment after Telegram
+            # delivered it: a reply that quick waits for that record rather than being lost.
+            for wait in RELAY_WAITS:
+                await asyncio.sleep(wait)
+                relay = await asyncio.to_thread(self._find, key, replied)
+                if relay is not None:
+                    break
         if relay is None:
             return  # an ordinary reply: the journey takes it
         dedupe = f"telegram:update:{update.update_id}"
@@ -365,3 +374,14 @@ class TeamDesk:
         with self.triage.storage.unit_of_work() as uow:
             relay = uow.relays.find(chat, message_id)
         return relay.reference if relay is not None and relay.direction == "to_team" else None
+
+
+# How long a reply to a message the bot sent moments ago waits for it to be known as a question.
+RELAY_WAITS = (0.1, 0.2, 0.4, 0.8, 1.5)
+RELAY_FRESH = timedelta(seconds=30)
+
+
+def _just_sent_by_bot(replied: Message, bot_id: int) -> bool:
+    sender = replied.from_user
+    fresh = datetime.now(UTC) - replied.date < RELAY_FRESH
+    return sender is not None and sender.id == bot_id and fresh
