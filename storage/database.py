@@ -8,6 +8,7 @@ when a read turns into a write. PostgreSQL is reached through psycopg 3.
 from __future__ import annotations
 
 import fcntl
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +20,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
-from storage.repositories import UnitOfWork
+from storage.repositories import StorageUnavailable, UnitOfWork
 from storage.sql import SqlUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,14 +38,47 @@ class SqlStorage:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time, and here every transaction begins IMMEDIATE.
+        # Within this process, transactions queue on a lock, not in SQLite's busy handler,
+        # which sleeps longer and longer between tries: a thread that writes often (one
+        # chat's flood) would keep overtaking one that waits (another chat's turn).
+        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield SqlUnitOfWork(session)
+        """One transaction; StorageUnavailable if the database cannot be reached or written."""
+        with self._writing():
+            try:
+                with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                    yield SqlUnitOfWork(session)
+            except (OperationalError, InterfaceError, PoolTimeout) as error:
+                raise StorageUnavailable(unavailable_reason(error)) from error
+            except DBAPIError as error:
+                if error.connection_invalidated:  # the connection died under us
+                    raise StorageUnavailable(unavailable_reason(error)) from error
+                raise
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """This process's turn to write (SQLite); as long to wait as SQLite itself would."""
+        if self._writer is None:
+            yield
+            return
+        if not self._writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise StorageUnavailable("database is locked")  # by our own writer, waiting on it
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def unavailable_reason(error: Exception) -> str:
+    """What the driver said, on one line: never the statement or its parameters."""
+    said = str(getattr(error, "orig", None) or type(error).__name__).strip()
+    return (said.splitlines() or [type(error).__name__])[0][:200]
 
 
 def sqlite_url_for(data_dir: Path) -> str:
