@@ -164,6 +164,7 @@ CHANNEL: Mapping[str, frozenset[str]] = {
     "edited_ignored": frozenset(),
     "error": frozenset(),
     "numbered_choices": frozenset(),
+    "slow_down": frozenset(),
 }
 
 
