@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from botapi import BotApiServer
 from botapi.user import ChatUser
+from test_service import TO_REVIEW
 
 from bot.channels.telegram import AnyApp, TelegramChannel, build_application
 from bot.service import TurnService
@@ -115,6 +116,39 @@ async def test_quiet_turns_are_saved_but_not_answered(server: BotApiServer) -> N
 
         await channel.handle_kept(app, kept(user.send("hello")), quiet=False)
         await wait_for(user, "safety check")
+
+
+async def test_a_concern_filed_during_a_flood_still_gets_its_reference(
+    server: BotApiServer,
+) -> None:
+    storage = Switchable()
+    user = server.private_chat(user_id=5005, first_name="Ed")
+    async with telegram(server, storage) as (app, channel):
+        for text in ["/new", *TO_REVIEW]:
+            await channel.handle_kept(app, kept(user.send(text)), quiet=True)
+        assert user.messages() == []
+        await channel.handle_kept(app, kept(kept_press_update(user, "Submit")), quiet=True)
+        reference = await wait_for(user, "Your reference is")
+    with storage.unit_of_work() as uow:
+        assert uow.concerns.count() == 1
+    assert "QC-" in reference
+
+
+def kept_press_update(user: ChatUser, label: str) -> dict[str, object]:
+    """A press on the review's button, though the review was never shown (a quiet turn)."""
+    with user.state.cond:
+        query = {
+            "id": str(next(user.state.callback_ids)),
+            "from": dict(user.user),
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": user.chat_id, "type": "private"},
+            },
+            "chat_instance": "1",
+            "data": f"review|{label.casefold()}",
+        }
+    return user.state.push_update("callback_query", query)
 
 
 async def test_only_a_private_chat_is_asked_to_slow_down(server: BotApiServer) -> None:

@@ -201,7 +201,7 @@ class TelegramChannel:
                 await self._drop_keyboard(context, message.chat.id, previous)
         else:
             await self._drop_keyboard(context, message.chat.id, message.message_id)
-        await self._send(context, message.chat.id, replies)
+        await self._send(context, message.chat.id, replies, must=turn.reference is not None)
 
     async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edited message: not read, and said so; nothing changes."""
