@@ -41,8 +41,9 @@ class SqlStorage:
         # SQLite has one writer at a time, and here every transaction begins IMMEDIATE.
         # Within this process, transactions queue on a lock, not in SQLite's busy handler,
         # which sleeps longer and longer between tries: a thread that writes often (one
-        # chat's flood) would keep overtaking one that waits (another chat's turn).
-        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # chat's flood) would keep overtaking one that waits (another chat's turn). Re-entrant,
+        # as before: a unit of work opened inside another in the same thread still may run.
+        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
