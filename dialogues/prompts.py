@@ -177,6 +177,7 @@ CHANNEL: Mapping[str, frozenset[str]] = {
     "edited_ignored": frozenset(),
     "error": frozenset(),
     "numbered_choices": frozenset(),
+    "slow_down": frozenset(),
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,9 +27,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
+from storage.repositories import StorageUnavailable as StorageUnavailable  # raised here
 from storage.repositories import UnitOfWork
 from storage.sql import SqlUnitOfWork
 
@@ -36,22 +45,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Any fixed number will do; every process migrating this database agrees on it.
 _MIGRATION_LOCK = 0x636F6E6365726E  # "concern" in ASCII
-
-
-class StorageUnavailable(Exception):
-    """The database cannot be used now. What the attempt wrote was rolled back (unless the
-    connection was lost during the commit itself); nothing saved before was lost.
-
-    `problem` is one word a caller can act on (see PROBLEMS), `reason` a few plain words that
-    never quote a statement or a value, `where` the database file, or its URL without the
-    password.
-    """
-
-    def __init__(self, problem: str, reason: str, where: str) -> None:
-        super().__init__(f"{where}: {reason}")
-        self.problem = problem
-        self.reason = reason
-        self.where = where
 
 
 # What a driver's message means, first match wins: (words in the message, problem, reason).
@@ -166,15 +159,48 @@ class SqlStorage:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time, and here every transaction begins IMMEDIATE.
+        # Within this process, transactions queue on a lock, not in SQLite's busy handler,
+        # which sleeps longer and longer between tries: a thread that writes often (one
+        # chat's flood) would keep overtaking one that waits (another chat's turn). Re-entrant,
+        # as before: a unit of work opened inside another in the same thread still may run.
+        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
-        with (
-            _plainly(self.engine.url),
-            Session(self.engine, expire_on_commit=False) as session,
-            session.begin(),
-        ):
-            yield SqlUnitOfWork(session)
+        """One transaction; StorageUnavailable if the database cannot be reached or written."""
+        with self._writing():
+            try:
+                with (
+                    _plainly(self.engine.url),
+                    Session(self.engine, expire_on_commit=False) as session,
+                    session.begin(),
+                ):
+                    yield SqlUnitOfWork(session)
+            except PoolTimeout as error:
+                raise StorageUnavailable(
+                    "unreachable", "no connection free in time", where(self.engine.url)
+                ) from error
+            except DBAPIError as error:
+                if error.connection_invalidated:  # the connection died under us
+                    raise StorageUnavailable(
+                        "lost", "connection lost", where(self.engine.url)
+                    ) from error
+                raise
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """This process's turn to write (SQLite); as long to wait as SQLite itself would."""
+        if self._writer is None:
+            yield
+            return
+        if not self._writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            # Our own writer is holding it, as another program would.
+            raise StorageUnavailable("locked", "locked by another program", where(self.engine.url))
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from dialogues.records import Concern, Conversation
+from storage.memory_inbox import InboxTable, MemoryInbox
 from storage.repositories import (
     CLOSED,
     DEAD,
@@ -30,6 +31,7 @@ from storage.repositories import (
     DuplicateReference,
     DuplicateRelay,
     InboundLog,
+    InboxRepository,
     Note,
     NoteRepository,
     OutboxItem,
@@ -89,6 +91,7 @@ class MemoryStorage:
         self._note_ids = itertools.count(1)
         # Outbox items some open unit of work has taken with `due` (the SKIP LOCKED rows).
         self._claimed: set[int] = set()
+        self._inbox = InboxTable()
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -122,10 +125,13 @@ class _MemoryUnitOfWork:
         self.outbox: OutboxRepository = _Outbox(self)
         self.notes: NoteRepository = _Notes(self)
         self.relays: RelayRepository = _Relays(self)
+        self._inbox = MemoryInbox(storage._inbox, storage._lock)
+        self.inbox: InboxRepository = self._inbox
 
     def release(self) -> None:
         with self.lock:
             self.storage._claimed -= self.claims
+            self._inbox.release_claims()
         self.claims.clear()
 
     def stored_version(self, key: str) -> int:
@@ -164,6 +170,7 @@ class _MemoryUnitOfWork:
             _apply_outbox_changes(tables.outbox, self.outbox_changes)
             tables.notes.update(self.pending.notes)
             tables.relays.update(self.pending.relays)
+            self._inbox.apply()
 
     def outbox_view(self) -> dict[int, OutboxItem]:
         """The outbox as this unit of work sees it (call with the lock held)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -32,6 +32,22 @@ class UnknownConcern(LookupError):
 
 class DuplicateRelay(Exception):
     """This (chat, message id) is already mapped to a concern."""
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be used now. What the attempt wrote was rolled back (unless the
+    connection was lost during the commit itself); nothing saved before was lost.
+
+    `problem` is one word a caller can act on (see PROBLEMS), `reason` a few plain words that
+    never quote a statement or a value, `where` the database file, or its URL without the
+    password.
+    """
+
+    def __init__(self, problem: str, reason: str, where: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.problem = problem
+        self.reason = reason
+        self.where = where
 
 
 @dataclass(frozen=True)
@@ -268,6 +284,72 @@ class InboundLog(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class InboxItem:
+    """One update received from a channel and kept until it is handled.
+
+    `key` names the update once and for all (e.g. "telegram:update:123"); `chat` is the
+    conversation it belongs to, whose items are handled one at a time in `seq` order.
+    `payload` is the update as received, and is emptied once it is handled: the row then
+    only remembers the key, so a redelivery is recognised. `id` is 0 until stored.
+    """
+
+    key: str
+    chat: str
+    seq: int
+    payload: Mapping[str, Any]
+    received_at: datetime
+    takes: int = 0
+    taken_until: datetime | None = None
+    handled_at: datetime | None = None
+    id: int = 0
+
+
+class InboxRepository(Protocol):
+    def add(self, items: Sequence[InboxItem]) -> set[str]:
+        """Keep the items whose keys are not kept yet, handled or not (an item's id, takes
+        and times after received_at are ignored); the keys kept now."""
+        ...
+
+    def take(self, chat: str, now: datetime, until: datetime) -> InboxItem | None:
+        """The chat's oldest unhandled item, taken until `until` (its `takes` counted).
+
+        None if the chat has nothing waiting, or if its oldest item is taken by someone else
+        until after `now`: only one taker at a time works on a chat, so its order holds.
+        """
+        ...
+
+    def count(self, chat: str) -> int:
+        """How many of the chat's items are not yet handled (taken ones included)."""
+        ...
+
+    def done(self, id: int, at: datetime) -> bool:
+        """Mark the item handled and forget its payload; False if it was already handled."""
+        ...
+
+    def release(self, id: int) -> bool:
+        """Give a taken, unhandled item back, so the next taker need not wait out the lease."""
+        ...
+
+    def release_all(self) -> int:
+        """Give back every taken, unhandled item (at start, when no other taker can be
+        running); how many."""
+        ...
+
+    def waiting(self, limit: int) -> list[str]:
+        """Chats with unhandled items, the one waiting longest (lowest seq) first."""
+        ...
+
+    def for_chat(self, chat: str) -> list[InboxItem]:
+        """Every item kept for the chat, handled or not, in seq order."""
+        ...
+
+    def forget_before(self, at: datetime) -> int:
+        """Drop items handled before `at` (long past any redelivery); how many.
+        Unhandled items are never dropped."""
+        ...
+
+
 class UnitOfWork(Protocol):
     conversations: ConversationRepository
     concerns: ConcernRepository
@@ -276,6 +358,7 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     notes: NoteRepository
     relays: RelayRepository
+    inbox: InboxRepository
 
 
 class Storage(Protocol):
@@ -351,6 +434,17 @@ def plain_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain_json(inner) for inner in value]
     return value
+
+
+def check_inbox_item(item: InboxItem) -> InboxItem:
+    """A new item as it is stored: untaken, unhandled, received_at in UTC, payload copied."""
+    return InboxItem(
+        key=item.key,
+        chat=item.chat,
+        seq=item.seq,
+        payload=plain_json(item.payload),
+        received_at=require_aware(item.received_at),
+    )
 
 
 def check_direction(direction: str) -> str:

@@ -29,6 +29,7 @@ from storage.repositories import (
     DuplicateReference,
     DuplicateRelay,
     InboundLog,
+    InboxRepository,
     Note,
     NoteRepository,
     OutboxItem,
@@ -46,6 +47,7 @@ from storage.repositories import (
     require_aware,
     triage_changes,
 )
+from storage.sql_inbox import SqlInbox
 from storage.tables import (
     AuditRow,
     ConcernRow,
@@ -519,3 +521,4 @@ class SqlUnitOfWork:
         self.outbox: OutboxRepository = SqlOutbox(session)
         self.notes: NoteRepository = SqlNotes(session)
         self.relays: RelayRepository = SqlRelays(session)
+        self.inbox: InboxRepository = SqlInbox(session)

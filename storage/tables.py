@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -164,3 +164,28 @@ class RelayRow(SQLModel, table=True):
     chat: str
     message_id: str
     at: datetime = _utc_column()
+
+
+class InboxRow(SQLModel, table=True):
+    """An update received and not yet handled, or handled lately (then its payload is empty).
+
+    Written before the channel is told the update arrived (the getUpdates offset, the
+    webhook's 200), so a crash between the two loses nothing. `taken_until` is the lease of
+    whoever works on the chat's oldest unhandled item; `takes` counts the times it was taken.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        Index("ix_inbox_chat_seq", "chat", "seq"),
+        Index("ix_inbox_handled_at", "handled_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    chat: str
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    payload: dict[str, Any] = _json_column()
+    received_at: datetime = _utc_column()
+    takes: int
+    taken_until: datetime | None = _optional_utc_column()
+    handled_at: datetime | None = _optional_utc_column()

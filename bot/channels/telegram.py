@@ -2,9 +2,12 @@
 
 Handlers are small: each reads the update, calls the service once and sends what it says.
 No ConversationHandler and no PTB persistence: the conversation lives in storage, so a
-killed process loses nothing. Updates are fetched by our own loop (see `poll`), which
-confirms a batch to Telegram only after it was handled; the service drops duplicates by
-update_id in the same transaction as the state change.
+killed process loses nothing. Every update is first kept in the database's inbox (see
+`telegram_runner`), then handled from there by `handle_kept`, one at a time per chat; the
+service drops duplicates by update_id in the same transaction as the state change. When
+the database is away, a kept update is not counted as handled: it is tried again later and
+the learner is told nothing untrue meanwhile. During a flood, a chat's turns run quietly
+(see `bot.inbox`): nothing is sent but what must be said.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
-from telegram import BotCommand, Message, Update
+from cachetools import LRUCache
+from telegram import Bot, BotCommand, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
@@ -32,6 +37,7 @@ from bot.channels.telegram_render import parse_callback, render
 from bot.service import Turn, TurnService
 from dialogues.prompts import COMMANDS
 from dialogues.turns import Command, Event, Press, Reply, Text
+from storage.repositories import InboxItem, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +45,9 @@ SEND_ATTEMPTS = 6
 # Telegram asks bots not to burst many messages into one chat: space a turn's messages out.
 CHAT_SPACING = 0.3
 BACKOFF_START = 0.5
+KNOWN_CHATS = 5000  # chats whose last keyboard and send time are remembered
 T = TypeVar("T")
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
 
 def chat_key(chat_id: int) -> str:
@@ -48,6 +56,34 @@ def chat_key(chat_id: int) -> str:
 
 def owner_key(user_id: int) -> str:
     return f"telegram:user:{user_id}"
+
+
+def kept(update: Mapping[str, Any], at: datetime) -> InboxItem:
+    """An update, as Telegram sent it, as the inbox keeps it: in its chat's line (in the
+    order of update ids), or in a line of its own."""
+    update_id = int(update["update_id"])
+    key = f"telegram:update:{update_id}"
+    chat = _chat_id(update)
+    return InboxItem(
+        key=key,
+        chat=key if chat is None else chat_key(chat),
+        seq=update_id,
+        payload=dict(update),
+        received_at=at,
+    )
+
+
+def _chat_id(update: Mapping[str, Any]) -> int | None:
+    """The chat the update belongs to, found as `Update.effective_chat` finds it."""
+    for name, body in update.items():
+        if name == "update_id" or not isinstance(body, Mapping):
+            continue
+        chat = body.get("chat")
+        if chat is None and isinstance(body.get("message"), Mapping):
+            chat = body["message"].get("chat")  # a button press: the message it was on
+        if isinstance(chat, Mapping) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+    return None
 
 
 async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
@@ -76,12 +112,14 @@ class TelegramChannel:
         self.service = service
         self.prompts = service.dialogue.prompts
         # The last message per chat that still shows buttons, to take them away when moving
-        # on. Only in memory: after a restart an old keyboard stays, and a press on it is
-        # answered as stale.
-        self._keyboards: dict[int, int] = {}
-        self._last_sent: dict[int, float] = {}
+        # on. Only in memory, for the chats seen last: after a restart, or for a chat long
+        # quiet, an old keyboard stays, and a press on it is answered as stale.
+        self._keyboards: LRUCache[int, int] = LRUCache(KNOWN_CHATS)
+        self._last_sent: LRUCache[int, float] = LRUCache(KNOWN_CHATS)
+        self._quiet: set[int] = set()  # chats whose current update is handled quietly
+        self._unavailable: dict[int, StorageUnavailable] = {}  # update id -> why it failed
 
-    def install(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    def install(self, app: AnyApp) -> None:
         app.add_handler(MessageHandler(~filters.ChatType.PRIVATE, self.on_group))
         app.add_handler(CallbackQueryHandler(self.on_press))
         app.add_handler(MessageHandler(filters.UpdateType.EDITED, self.on_edit))
@@ -90,7 +128,7 @@ class TelegramChannel:
         app.add_handler(MessageHandler(filters.ALL, self.on_other))
         app.add_error_handler(self.on_error)
 
-    async def commands_menu(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    async def commands_menu(self, app: AnyApp) -> None:
         menu = [
             BotCommand(name, self.prompts.commands[name]) for name in COMMANDS if name != "start"
         ]
@@ -143,6 +181,8 @@ class TelegramChannel:
         notice = self.prompts.say("stale_button")[:190] if turn.stale else None
         with contextlib.suppress(BadRequest):
             await with_retries(lambda: query.answer(notice))
+        if message.chat.id in self._quiet and turn.reference is None:
+            return  # a flood's turn: saved; the reply to its last message says where it stands
         replies = list(turn.replies)
         first = replies[0] if replies else None
         if (
@@ -161,7 +201,7 @@ class TelegramChannel:
                 await self._drop_keyboard(context, message.chat.id, previous)
         else:
             await self._drop_keyboard(context, message.chat.id, message.message_id)
-        await self._send(context, message.chat.id, replies)
+        await self._send(context, message.chat.id, replies, must=turn.reference is not None)
 
     async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edited message: not read, and said so; nothing changes."""
@@ -187,13 +227,17 @@ class TelegramChannel:
         await self._send(context, chat.id, [Reply(text)])
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log the failure by type only, and tell the person their answers are safe."""
+        """Log the failure by type only, and tell the person their answers are safe; with
+        the database away, say nothing: the update stays kept and is handled later."""
         error = context.error
-        # The type only: a traceback could quote a database statement's parameters.
-        log.error("update failed: %s", type(error).__name__)
         if isinstance(update, Update) and update.callback_query is not None:
             with contextlib.suppress(TelegramError):
                 await update.callback_query.answer()
+        if isinstance(error, StorageUnavailable) and isinstance(update, Update):
+            self._unavailable[update.update_id] = error  # for handle_kept; logged there
+            return
+        # The type only: a traceback could quote a database statement's parameters.
+        log.error("update failed: %s", type(error).__name__)
         if isinstance(update, Update) and update.effective_chat:
             try:
                 await self._send(
@@ -201,6 +245,32 @@ class TelegramChannel:
                 )
             except Exception:  # the error path must not raise again
                 log.error("could not send the error message")
+
+    # -- updates kept in the inbox --------------------------------------------------
+
+    async def handle_kept(self, app: AnyApp, item: InboxItem, quiet: bool) -> None:
+        """Handle a kept update with the application's handlers; quiet: send nothing that
+        need not be said. StorageUnavailable if the database was away (nothing was saved)."""
+        update = Update.de_json(dict(item.payload), app.bot)
+        chat = update.effective_chat
+        hush = chat.id if quiet and chat is not None and chat.type == ChatType.PRIVATE else None
+        if hush is not None:
+            self._quiet.add(hush)
+        try:
+            await app.process_update(update)
+        finally:
+            if hush is not None:
+                self._quiet.discard(hush)
+            failure = self._unavailable.pop(update.update_id, None)
+        if failure is not None:
+            raise failure
+
+    async def slow_down(self, app: AnyApp, item: InboxItem) -> None:
+        """Ask a private chat sending far faster than anyone types to slow down."""
+        update = Update.de_json(dict(item.payload), app.bot)
+        chat = update.effective_chat
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            await self._send_with(app.bot, chat.id, [Reply(self.prompts.say("slow_down"))])
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -217,14 +287,26 @@ class TelegramChannel:
         if chat is None:
             return
         turn = await self._service_turn(update, event)
+        if chat.id in self._quiet and turn.reference is None:
+            return  # a flood's turn: saved; the reply to its last message says where it stands
         previous = self._keyboards.get(chat.id)
         if previous is not None:
             await self._drop_keyboard(context, chat.id, previous)
-        await self._send(context, chat.id, list(turn.replies))
+        await self._send(context, chat.id, list(turn.replies), must=turn.reference is not None)
 
     async def _send(
-        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: Sequence[Reply]
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        replies: Sequence[Reply],
+        must: bool = False,
     ) -> None:
+        """Send the replies, spaced out; in a quiet chat only what `must` be said."""
+        if chat_id in self._quiet and not must:
+            return
+        await self._send_with(context.bot, chat_id, replies)
+
+    async def _send_with(self, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> None:
         loop = asyncio.get_running_loop()
         for reply in replies:
             for piece in render(reply):
@@ -232,7 +314,7 @@ class TelegramChannel:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 sent = await with_retries(
-                    lambda piece=piece: context.bot.send_message(  # type: ignore[misc]
+                    lambda piece=piece: bot.send_message(  # type: ignore[misc]
                         chat_id, piece.html, parse_mode=ParseMode.HTML, reply_markup=piece.keyboard
                     )
                 )

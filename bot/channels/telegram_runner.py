@@ -1,20 +1,26 @@
 """Running the Telegram channel: long polling, or a webhook server behind HTTPS.
 
-Polling confirms a batch to Telegram (the next getUpdates offset) only after every update
-in it was handled, so a crash at any moment means redelivery, never loss; duplicates are
-dropped by the service. A chat's updates are handled in order, different chats at once.
-The webhook answers Telegram only after handling, and refuses requests without the secret.
+Either way an update is kept in the database's inbox before Telegram is told we have it:
+polling confirms a batch (the next getUpdates offset) once the whole batch is kept, in one
+transaction; the webhook answers 200 once the update is kept, and 503 if the database is
+away, so Telegram delivers it again. Handling is apart (`bot.inbox`): each chat in order,
+chats side by side, so one chat's backlog holds up no other. A crash at any moment loses
+nothing: what was not kept is delivered again, what was kept is handled on the next start,
+and the service drops an update it already handled. The webhook refuses requests without
+the secret.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
 import re
 import signal
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -23,23 +29,31 @@ import tornado.httpserver
 import tornado.web
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.team import TeamDesk
-from bot.channels.telegram import build_application, with_retries
+from bot.channels.telegram import (
+    AnyApp,
+    TelegramChannel,
+    build_application,
+    kept,
+    with_retries,
+)
 from bot.channels.telegram_render import oversized_callbacks
+from bot.inbox import InboxDrain, Outage, keep_all, patiently
 from bot.notifiers.email import EmailSettings
 from bot.notifiers.senders import email_sender, failure_notices, remember_relays, telegram_senders
 from bot.outbox import Backoff, OutboxWorker, Sender
 from bot.service import TurnService
 from bot.settings import Settings
 from bot.triage import TriageService
-from storage.repositories import Storage
+from storage.repositories import InboxItem, Storage, StorageUnavailable
 
 log = logging.getLogger(__name__)
+# PTB would rather we called get_updates, which reads each update into objects (slow for a
+# batch of 100) that the inbox would only turn back into JSON: we ask for the JSON itself.
+warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'", PTBUserWarning)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
 
 class TelegramStartError(Exception):
@@ -47,21 +61,24 @@ class TelegramStartError(Exception):
 
 
 class Poller:
-    """Long polling that never confirms an update before it is handled.
+    """Long polling that keeps each batch in the inbox before confirming it to Telegram.
 
-    Each update runs as its own task, chained behind the previous one of the same chat, so a
-    chat's updates keep their order while a slow chat holds up no other. The offset sent to
-    Telegram stops at the oldest update still in flight: after a crash that one, and any
-    after it, come again, and the service drops those it already handled.
+    A batch is written to the inbox in one transaction; only then does the next getUpdates
+    carry the offset past it, which is what confirms it. Handling happens apart, in the
+    drain, so one chat's backlog never holds the offset, or any other chat, back. If the
+    database is away the batch is not confirmed: Telegram keeps it and hands it over again.
     """
 
-    def __init__(self, app: AnyApp, timeout: int) -> None:
+    def __init__(
+        self, app: AnyApp, timeout: int, storage: Storage, drain: InboxDrain, outage: Outage
+    ) -> None:
         self.app = app
         self.timeout = timeout
+        self.storage = storage
+        self.drain = drain
+        self.outage = outage
         self.offset: int | None = None
-        self.in_flight: dict[int, asyncio.Task[None]] = {}
-        self.known: set[int] = set()  # fetched ids at or past the offset
-        self.chat_tails: dict[int, asyncio.Task[None]] = {}
+        self.pause = 0.0  # before asking again for a batch the database did not take
 
     async def run(self, stop: asyncio.Event) -> None:
         stopping = asyncio.create_task(stop.wait())
@@ -87,62 +104,41 @@ class Poller:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
                 continue
-            fresh = [u for u in updates if u.update_id not in self.known]
-            for update in fresh:
-                self._start(update)
-            self._advance()
-            if not fresh and self.in_flight:
-                # Telegram hands back what is in flight at once: wait for some of it to finish.
-                await asyncio.wait(
-                    self.in_flight.values(), timeout=1, return_when=asyncio.FIRST_COMPLETED
-                )
+            if updates and await self._keep(updates, stop):
+                self.offset = max(u["update_id"] for u in updates) + 1
         stopping.cancel()
-        if self.in_flight:
-            await asyncio.wait(self.in_flight.values(), timeout=20)
-        self._advance()
-        if self.offset is not None:  # confirm what was handled, so a clean stop redelivers nothing
+        if self.offset is not None:  # confirm what was kept, so a clean stop redelivers nothing
             try:
                 await self.app.bot.get_updates(offset=self.offset, timeout=0)
             except TelegramError:
                 log.warning("could not confirm the last updates; they will be delivered again")
 
-    async def _fetch(self) -> tuple[Update, ...]:
-        updates: tuple[Update, ...] = await self.app.bot.get_updates(
-            offset=self.offset,
-            timeout=self.timeout,
-            read_timeout=self.timeout + 10,
-            allowed_updates=Update.ALL_TYPES,
-        )
-        return updates
-
-    def _start(self, update: Update) -> None:
-        self.known.add(update.update_id)
-        chat = update.effective_chat
-        key = chat.id if chat else -update.update_id
-        before = self.chat_tails.get(key)
-
-        async def handle() -> None:
-            if before is not None:
-                await asyncio.wait({before})  # the chat's previous update first, however it ended
-            await self.app.process_update(update)
-
-        task = asyncio.create_task(handle())
-        self.in_flight[update.update_id] = task
-        self.chat_tails[key] = task
-        task.add_done_callback(lambda _: self._done(update.update_id, key, task))
-
-    def _done(self, update_id: int, key: int, task: asyncio.Task[None]) -> None:
-        self.in_flight.pop(update_id, None)
-        if self.chat_tails.get(key) is task:
-            del self.chat_tails[key]
-
-    def _advance(self) -> None:
-        if self.in_flight:
-            self.offset = min(self.in_flight)
-        elif self.known:
-            self.offset = max(self.known) + 1
+    async def _fetch(self) -> list[dict[str, Any]]:
+        """The next batch as Telegram sent it: kept as is, and read only when handled."""
+        asked: dict[str, Any] = {"timeout": self.timeout, "allowed_updates": Update.ALL_TYPES}
         if self.offset is not None:
-            self.known = {i for i in self.known if i >= self.offset}
+            asked["offset"] = self.offset
+        result = await self.app.bot.do_api_request(
+            "getUpdates", api_kwargs=asked, read_timeout=self.timeout + 10
+        )
+        return [u for u in result if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+
+    async def _keep(self, updates: list[dict[str, Any]], stop: asyncio.Event) -> bool:
+        """Keep the batch and wake the drain; False (not kept) if the database is away."""
+        now = datetime.now(UTC)
+        items = [kept(update, now) for update in updates]
+        try:
+            chats = await asyncio.to_thread(keep_all, self.storage, items)
+        except StorageUnavailable as error:
+            self.outage.failed(error)
+            self.pause = min(self.pause * 2, 15.0) if self.pause else 0.5
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.pause)
+            return False
+        self.outage.ok()
+        self.pause = 0.0
+        self.drain.wake(chats)
+        return True
 
 
 def _seconds(wait: float | timedelta) -> float:
@@ -150,9 +146,17 @@ def _seconds(wait: float | timedelta) -> float:
 
 
 class WebhookHandler(tornado.web.RequestHandler):
-    def initialize(self, app: AnyApp, secret: str) -> None:
+    """Keeps each update in the inbox and answers 200 at once; 503 if the database is away,
+    so that Telegram delivers it again later."""
+
+    def initialize(
+        self, app: AnyApp, secret: str, storage: Storage, drain: InboxDrain, outage: Outage
+    ) -> None:
         self.app = app
         self.secret = secret
+        self.storage = storage
+        self.drain = drain
+        self.outage = outage
 
     async def post(self) -> None:
         given = self.request.headers.get(SECRET_HEADER, "")
@@ -168,18 +172,34 @@ class WebhookHandler(tornado.web.RequestHandler):
         if update is None:
             self.set_status(400)
             return
-        await self.app.process_update(update)
+        item = kept(data, datetime.now(UTC))
+        try:
+            chats = await asyncio.to_thread(keep_all, self.storage, [item])
+        except StorageUnavailable as error:
+            self.outage.failed(error)
+            self.set_status(503)
+            return
+        self.outage.ok()
+        self.drain.wake(chats)
         self.set_status(200)
 
 
-async def serve_webhook(app: AnyApp, settings: Settings, stop: asyncio.Event) -> None:
+async def serve_webhook(
+    app: AnyApp,
+    settings: Settings,
+    stop: asyncio.Event,
+    storage: Storage,
+    drain: InboxDrain,
+    outage: Outage,
+) -> None:
     url = settings.telegram_webhook_url or ""
     if settings.telegram_webhook_secret is None:
         raise TelegramStartError("webhook mode needs CONCERNBOT_TELEGRAM_WEBHOOK_SECRET")
     secret = settings.telegram_webhook_secret.get_secret_value()
     path = urlparse(url).path or "/"
     route = re.escape(path)  # tornado reads the path as a pattern
-    web = tornado.web.Application([(route, WebhookHandler, {"app": app, "secret": secret})])
+    given = {"app": app, "secret": secret, "storage": storage, "drain": drain, "outage": outage}
+    web = tornado.web.Application([(route, WebhookHandler, given)])
     server = tornado.httpserver.HTTPServer(web)
     server.listen(settings.telegram_port, settings.telegram_listen)
     try:
@@ -226,16 +246,32 @@ TIDY_EVERY = 6 * 3600.0
 
 def _forget(storage: Storage, cutoff: datetime) -> int:
     with storage.unit_of_work() as uow:
-        return uow.inbound.forget_before(cutoff)
+        return uow.inbound.forget_before(cutoff) + uow.inbox.forget_before(cutoff)
 
 
-async def forget_old_updates(storage: Storage, stop: asyncio.Event) -> None:
-    """Keep the table of seen update ids from growing without end."""
+async def forget_old_updates(storage: Storage, stop: asyncio.Event, outage: Outage) -> None:
+    """Keep the tables of seen and handled update ids from growing without end."""
     while not stop.is_set():
         cutoff = datetime.now(UTC) - REMEMBER_UPDATES
-        log.info("forgot %d old update ids", await asyncio.to_thread(_forget, storage, cutoff))
+        forgotten = await patiently(functools.partial(_forget, storage, cutoff), outage, stop)
+        if forgotten is not None:
+            log.info("forgot %d old update ids", forgotten)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), TIDY_EVERY)
+
+
+class _Kept:
+    """The drain's handler: kept updates through the channel and the application."""
+
+    def __init__(self, app: AnyApp, channel: TelegramChannel) -> None:
+        self.app = app
+        self.channel = channel
+
+    async def handle(self, item: InboxItem, quiet: bool) -> None:
+        await self.channel.handle_kept(self.app, item, quiet)
+
+    async def slow_down(self, item: InboxItem) -> None:
+        await self.channel.slow_down(self.app, item)
 
 
 async def run(settings: Settings, service: TurnService, triage: TriageService) -> None:
@@ -274,13 +310,19 @@ async def run(settings: Settings, service: TurnService, triage: TriageService) -
             TeamDesk(triage, settings.team_chat_id).install(app)
         worker = _worker(app, settings, triage)
         draining = asyncio.create_task(worker.run(stop)) if worker else None
-        tidying = asyncio.create_task(forget_old_updates(service.storage, stop))
+        storage, outage = service.storage, Outage()
+        tidying = asyncio.create_task(forget_old_updates(storage, stop, outage))
+        inbox = InboxDrain(storage, _Kept(app, channel), outage)
+        webhook = bool(settings.telegram_webhook_url)
+        # Polling is one process per token, so what a killed run had taken is free at once.
+        handling = asyncio.create_task(inbox.run(stop, release_taken=not webhook))
         log.info("telegram bot @%s running", app.bot.username)
-        if settings.telegram_webhook_url:
-            await serve_webhook(app, settings, stop)
+        if webhook:
+            await serve_webhook(app, settings, stop, storage, inbox, outage)
         else:
             await with_retries(lambda: app.bot.delete_webhook())
-            await Poller(app, settings.telegram_poll_timeout).run(stop)
+            await Poller(app, settings.telegram_poll_timeout, storage, inbox, outage).run(stop)
+        await handling
         if draining is not None:
             await draining
         await tidying

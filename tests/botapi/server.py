@@ -41,6 +41,17 @@ TERMINATED_CONFLICT = (
 DEFAULT_TOKEN = "7000000001:AAFakeTokenForConcernbotTests_0123456"
 
 
+def _queue_of(update: JSON) -> object:
+    """The chat an update belongs to (Telegram's delivery queue), or the update itself."""
+    for key, value in update.items():
+        if key == "update_id" or not isinstance(value, dict):
+            continue
+        chat = value.get("chat") or (value.get("message") or {}).get("chat")
+        if isinstance(chat, dict) and "id" in chat:
+            return ("chat", chat["id"])
+    return ("update", update.get("update_id"))
+
+
 class _JsonHandler(tornado.web.RequestHandler):
     """Base handler answering with Telegram's JSON envelope."""
 
@@ -299,18 +310,32 @@ class BotApiServer:
     # -- webhook delivery ----------------------------------------------------------------
 
     async def _webhook_worker(self) -> None:
-        client = tornado.httpclient.AsyncHTTPClient()
+        """Deliver as Telegram's webhook does: one update at a time per chat, in order, and
+        up to ``max_connections`` chats at once, so a slow chat holds up no other."""
+        client = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=100)
+        busy: dict[object, asyncio.Task[None]] = {}  # chat (queue) -> its delivery
         while not self._stopping:
             event = self._wake_event
             with self.state.cond:
                 hook = dict(self.state.webhook)
-                entries = self.state.deliverable(None, 1) if hook["url"] else []
-            if not entries:
-                if event is not None:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(event.wait(), 1.0)
-                continue
-            await self._deliver(client, hook, entries[0])
+                entries = (
+                    self.state.deliverable(None, len(self.state.pending)) if hook["url"] else []
+                )
+            for entry in entries:
+                queue = _queue_of(entry.update)
+                if queue in busy:
+                    continue  # this chat's earlier update is on its way (or waiting to retry)
+                if len(busy) >= int(hook.get("max_connections") or 40):
+                    break
+                task = asyncio.create_task(self._deliver(client, hook, entry))
+                busy[queue] = task
+                task.add_done_callback(lambda _, queue=queue: (busy.pop(queue), self._wake()))
+            if event is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), 1.0)
+        for task in busy.values():
+            task.cancel()
+        client.close()
 
     async def _deliver(
         self, client: tornado.httpclient.AsyncHTTPClient, hook: JSON, entry: PendingUpdate
@@ -318,24 +343,27 @@ class BotApiServer:
         headers = {"Content-Type": "application/json"}
         if hook.get("secret_token"):
             headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
-        response = await client.fetch(
-            hook["url"],
-            method="POST",
-            headers=headers,
-            body=json.dumps(entry.update),
-            request_timeout=10,
-            raise_error=False,
-        )
+        try:
+            response = await client.fetch(
+                hook["url"],
+                method="POST",
+                headers=headers,
+                body=json.dumps(entry.update),
+                request_timeout=10,
+                raise_error=False,
+            )
+            code, error = response.code, f"{response.code} {response.reason}"
+            if code == 599:
+                error = f"Connection failed: {response.error}"
+        except OSError as failure:  # refused before any response: the bot is down
+            code, error = 599, f"Connection failed: {failure}"
         with self.state.cond:
-            if 200 <= response.code < 300:
+            if 200 <= code < 300:
                 self.state.mark_sent([entry])
                 self.state.pending = [p for p in self.state.pending if p is not entry]
                 return
-            error = (
-                f"Wrong response from the webhook: {response.code} {response.reason}"
-                if response.code != 599
-                else f"Connection failed: {response.error}"
-            )
+            if code != 599:
+                error = f"Wrong response from the webhook: {error}"
             self.state.webhook.update(last_error_date=int(time.time()), last_error_message=error)
             entry.webhook_attempts += 1
             attempts = entry.webhook_attempts

@@ -150,6 +150,12 @@ class ChatUser(_ChatView):
             ]
         return self._send(body)
 
+    def send_many(self, texts: list[str]) -> list[JSON]:
+        """Send several text messages at once: all are queued before the bot can fetch any
+        (as a client pasting or a script would)."""
+        with self.state.cond:
+            return [self.send(text) for text in texts]
+
     def reply(self, message_id: int, text: str) -> JSON:
         """Send text as a reply to one of the bot's messages (Telegram's swipe-to-reply)."""
         with self.state.cond:

@@ -1,10 +1,18 @@
-"""Opening the embedded SQLite database: where it lives and how its connections are set up."""
+"""Opening the database: where SQLite lives, how its connections are set up, and what a
+database that cannot be reached or written looks like to the bot."""
 
 from __future__ import annotations
 
+import socket
+import sqlite3
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from storage.database import open_storage, sqlite_url_for, upgrade
+from storage.repositories import StorageUnavailable
 
 
 def test_the_sqlite_url_names_a_file_in_the_data_folder(tmp_path: Path) -> None:
@@ -39,3 +47,59 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Pa
     assert journal == "wal"
     assert foreign_keys == 1
     assert busy_timeout == 5000
+
+
+def test_a_database_another_writer_holds_is_unavailable_and_nothing_is_kept(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_url_for(tmp_path)
+    upgrade(url)
+    storage = open_storage(url)
+    other = sqlite3.connect(tmp_path / "concernbot.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another program writing, longer than we wait
+        locked = pytest.raises(StorageUnavailable, match=r"locked by another program$")
+        with locked, storage.unit_of_work() as work:
+            work.inbound.first_time("telegram:update:1", datetime.now(UTC))
+        other.rollback()
+        with storage.unit_of_work() as work:  # and fine again once it lets go
+            assert work.inbound.first_time("telegram:update:1", datetime.now(UTC))
+    finally:
+        other.close()
+        storage.close()
+
+
+def test_a_database_that_cannot_be_reached_is_unavailable_in_one_line() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    storage = open_storage(f"postgresql+psycopg://postgres@127.0.0.1:{port}/concernbot")
+    try:
+        with pytest.raises(StorageUnavailable) as caught, storage.unit_of_work() as work:
+            work.concerns.count()
+    finally:
+        storage.close()
+    assert "\n" not in str(caught.value) and str(port) in str(caught.value)
+
+
+def test_many_threads_writing_at_once_all_get_their_turn(tmp_path: Path) -> None:
+    url = sqlite_url_for(tmp_path)
+    upgrade(url)
+    storage = open_storage(url)
+    done: list[int] = []
+
+    def write(n: int) -> None:
+        for k in range(20):
+            with storage.unit_of_work() as work:
+                work.inbound.first_time(f"telegram:update:{n}-{k}", datetime.now(UTC))
+        done.append(n)
+
+    try:
+        writers = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(timeout=60)
+    finally:
+        storage.close()
+    assert sorted(done) == list(range(6))  # none gave up on a lock another thread held
