@@ -22,8 +22,11 @@ FRAMEWORK_FILE = "framework.toml"
 RISK_FILE = "risk.toml"
 PATHWAYS_FILE = "pathways.toml"
 ORGANISATIONS_FILE = "organisations.toml"
+UNIVERSITIES_FILE = "universities.toml"
 
 MAX_LABEL_LENGTH = 60
+# A button's text: what fits on a phone's screen without being cut.
+MAX_BUTTON_LENGTH = 30
 UNCONFIRMED_MARKER = " (summary, unconfirmed)"
 OTHER_ORGANISATION = "other"
 ORGANISATION_KINDS = frozenset({"acute", "mental_health_community", "ambulance", "other"})
@@ -31,6 +34,8 @@ ORGANISATION_KINDS = frozenset({"acute", "mental_health_community", "ambulance",
 BAND_KEYS = ("low", "moderate", "high", "extreme")
 MATRIX_SCORES = (1, 2, 3, 4, 5)
 PATHWAY_LEVELS = (1, 2, 3)
+# Roles offered as "who have you told?", beside "Nobody yet" and Done: 8 buttons at most.
+MAX_TOLD_ROLES = 6
 
 _T = TypeVar("_T")
 
@@ -54,6 +59,7 @@ class Domain:
     name: str
     confirmed: bool
     source: str
+    short: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,12 +69,18 @@ class Standard:
     summary: str
     confirmed: bool
     source: str
+    short: str = ""
 
     @property
     def label(self) -> str:
         """The id and summary, marked when the wording has not been checked."""
         marker = "" if self.confirmed else UNCONFIRMED_MARKER
         return f"{self.id} {self.summary}{marker}"
+
+    @property
+    def button(self) -> str:
+        """The id and short name, as a button or a line of the review shows it."""
+        return f"{self.id} {self.short or self.summary}"
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,9 @@ class Topic:
     label: str
     standards: tuple[str, ...]
     keywords: tuple[str, ...]
+    short: str = ""
+    # Offered on the second page of topics.
+    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +213,13 @@ class LearnerGroup:
     regulator: str
     # A read-only view; left out of the hash because mappings are not hashable.
     contacts: Mapping[int, tuple[str, ...]] = field(hash=False)
+    short: str = ""
+    # Students are asked their university, their level-2 contact.
+    student: bool = False
+    # Offered on the second list of groups.
+    more: bool = False
+    # Whom this group may have told: (role key, the group's own words for that role).
+    roles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,6 +256,14 @@ class Organisation:
     key: str
     name: str
     kind: str
+    short: str = ""
+
+
+@dataclass(frozen=True)
+class University:
+    key: str
+    name: str
+    short: str
 
 
 @dataclass(frozen=True)
@@ -243,9 +273,13 @@ class Catalogue:
     pathways: Pathways
     organisations: tuple[Organisation, ...]
     version: str
+    universities: tuple[University, ...] = ()
 
     def organisation(self, key: str) -> Organisation:
         return _one(self.organisations, lambda o: o.key == key, key)
+
+    def university(self, key: str) -> University:
+        return _one(self.universities, lambda u: u.key == key, key)
 
 
 def _one(items: Iterable[_T], matches: Callable[[_T], bool], wanted: object) -> _T:
@@ -257,7 +291,9 @@ def _one(items: Iterable[_T], matches: Callable[[_T], bool], wanted: object) -> 
 
 def load_catalogue(directory: Path = DEFAULT_CONTENT_DIR) -> Catalogue:
     """Read and validate the four content files; raise ContentError on the first problem."""
-    names = sorted((FRAMEWORK_FILE, RISK_FILE, PATHWAYS_FILE, ORGANISATIONS_FILE))
+    names = sorted(
+        (FRAMEWORK_FILE, RISK_FILE, PATHWAYS_FILE, ORGANISATIONS_FILE, UNIVERSITIES_FILE)
+    )
     raw = {name: _read_bytes(directory, name) for name in names}
     # The version lets a stored concern say exactly which wording it was raised against.
     version = hashlib.sha256(b"".join(raw[name] for name in names)).hexdigest()[:12]
@@ -267,6 +303,7 @@ def load_catalogue(directory: Path = DEFAULT_CONTENT_DIR) -> Catalogue:
         pathways=_pathways(_parse(PATHWAYS_FILE, raw[PATHWAYS_FILE])),
         organisations=_organisations(_parse(ORGANISATIONS_FILE, raw[ORGANISATIONS_FILE])),
         version=version,
+        universities=_universities(_parse(UNIVERSITIES_FILE, raw[UNIVERSITIES_FILE])),
     )
 
 
@@ -311,6 +348,23 @@ class _Table:
         if len(text) > MAX_LABEL_LENGTH:
             raise self.error(key, f"longer than {MAX_LABEL_LENGTH} characters ({len(text)})")
         return text
+
+    def button(self, key: str, default: str) -> str:
+        """An optional short name for a button: the default when absent, never too long."""
+        if key not in self.data:
+            text = default
+        else:
+            text = self.text(key)
+            if not text.strip():
+                raise self.error(key, "empty")
+        if len(text) > MAX_BUTTON_LENGTH:
+            raise self.error(
+                key, f"a button is at most {MAX_BUTTON_LENGTH} characters ({len(text)})"
+            )
+        return text
+
+    def optional_flag(self, key: str) -> bool:
+        return self.flag(key) if key in self.data else False
 
     def number(self, key: str) -> int:
         value = self.value(key)
@@ -372,7 +426,14 @@ def _check_unique(rows: Sequence[_Table], key: str, values: Sequence[Hashable]) 
 def _framework(root: _Table) -> Framework:
     domain_rows = root.tables("domains")
     domains = tuple(
-        Domain(row.number("number"), row.text("name"), row.flag("confirmed"), row.text("source"))
+        Domain(
+            row.number("number"),
+            row.text("name"),
+            row.flag("confirmed"),
+            row.text("source"),
+            # With its number in front ("3 Supporting learners"): two characters less.
+            row.button("short", row.text("name")[: MAX_BUTTON_LENGTH - 2]),
+        )
         for row in domain_rows
     )
     _check_unique(domain_rows, "number", [d.number for d in domains])
@@ -403,7 +464,10 @@ def _standard(row: _Table, domain_numbers: set[int]) -> Standard:
         summary=row.text("summary"),
         confirmed=row.flag("confirmed"),
         source=row.text("source"),
+        short=row.button("short", row.text("summary")[: MAX_BUTTON_LENGTH - 4]),
     )
+    if len(standard.button) > MAX_BUTTON_LENGTH:
+        raise row.error("short", f"with its id, longer than {MAX_BUTTON_LENGTH} characters")
     match = re.fullmatch(r"(\d+)\.(\d+)", standard.id)
     if match is None:
         raise row.error("id", f"expected '<domain>.<number>', got {standard.id!r}")
@@ -425,7 +489,15 @@ def _topic(row: _Table, standard_ids: set[str]) -> Topic:
     for index, keyword in enumerate(keywords):
         if not keyword.strip():
             raise row.error(f"keywords[{index}]", "empty")
-    return Topic(row.text("key"), row.label("label"), standards, keywords)
+    label = row.label("label")
+    return Topic(
+        row.text("key"),
+        label,
+        standards,
+        keywords,
+        short=row.button("short", label),
+        more=row.optional_flag("more"),
+    )
 
 
 def _risk(root: _Table) -> RiskMatrix:
@@ -495,6 +567,14 @@ def _pathways(root: _Table) -> Pathways:
     group_rows = root.tables("groups")
     groups = tuple(_group(row) for row in group_rows)
     _check_unique(group_rows, "key", [group.key for group in groups])
+    # A role a group may have told must be a role of level 1 or 2, so its level is known.
+    known = {role.key for level in levels if level.number < 3 for role in level.roles}
+    for row, group in zip(group_rows, groups, strict=True):
+        for key, _ in group.roles:
+            if key not in known:
+                raise row.table("roles").error(key, "not a role of pathway level 1 or 2")
+        if len(group.roles) > MAX_TOLD_ROLES:
+            raise row.error("roles", f"at most {MAX_TOLD_ROLES}, so the keyboard fits a phone")
 
     related_rows = root.tables("related")
     _check_unique(related_rows, "key", [row.text("key") for row in related_rows])
@@ -537,11 +617,20 @@ def _group(row: _Table) -> LearnerGroup:
     for key in contacts_table.data:
         if key not in {str(number) for number in PATHWAY_LEVELS}:
             raise contacts_table.error(key, "not a pathway level (expected 1, 2 or 3)")
+    label = row.label("label")
+    roles: tuple[tuple[str, str], ...] = ()
+    if "roles" in row.data:
+        table = row.table("roles")
+        roles = tuple((key, table.button(key, "")) for key in table.data)
     return LearnerGroup(
         key=row.text("key"),
-        label=row.label("label"),
+        label=label,
         regulator=row.text("regulator"),
         contacts=MappingProxyType(contacts),
+        short=row.button("short", label),
+        student=row.optional_flag("student"),
+        more=row.optional_flag("more"),
+        roles=roles,
     )
 
 
@@ -551,7 +640,13 @@ def _organisations(root: _Table) -> tuple[Organisation, ...]:
     root.flag("confirmed")
     rows = root.tables("organisations")
     organisations = tuple(
-        Organisation(row.text("key"), row.text("name"), row.text("kind")) for row in rows
+        Organisation(
+            row.text("key"),
+            row.text("name"),
+            row.text("kind"),
+            row.button("short", row.text("name")),
+        )
+        for row in rows
     )
     _check_unique(rows, "key", [organisation.key for organisation in organisations])
     for row, organisation in zip(rows, organisations, strict=True):
@@ -560,3 +655,19 @@ def _organisations(root: _Table) -> tuple[Organisation, ...]:
     if not organisations or organisations[-1].key != OTHER_ORGANISATION:
         raise root.error("organisations", f"the last organisation must be {OTHER_ORGANISATION!r}")
     return organisations
+
+
+def _universities(root: _Table) -> tuple[University, ...]:
+    root.text("source")
+    root.flag("confirmed")
+    rows = root.tables("universities")
+    universities = tuple(
+        University(row.text("key"), row.label("name"), row.button("short", row.text("name")))
+        for row in rows
+    )
+    _check_unique(rows, "key", [university.key for university in universities])
+    if not universities or universities[-1].key != OTHER_ORGANISATION:
+        raise root.error("universities", f"the last university must be {OTHER_ORGANISATION!r}")
+    if len(universities) > 8:
+        raise root.error("universities", "at most 8, so the keyboard fits a phone")
+    return universities
