@@ -18,21 +18,19 @@ CONCERNBOT = str(Path(sys.executable).parent / "concernbot")
 DESCRIPTION = "On most night shifts the FY1s cover the wards alone with nobody to escalate to."
 NAME = "Dr Sam Example"
 # A text answer ends with an empty line (or a lone "."), so a pasted one can span lines.
-FIRST_HALF = [
-    "3", "Resident doctor (doctor in training)", "1", "Ward C9", "", "Foundation year 1", ".",
-    DESCRIPTION, "", "2", "often",
-    "1, 4", "done",  # topics: tick two, then Done
-    "done",  # standards: keep the suggested ticks
-    "2 to 5",
+ABOUT = [
+    "FY1", "Addenbrookes, ward C9",  # the group, then the hospital typed with the ward
+    "2", "often", "2 to 5",  # when it started, how often, learners affected
 ]  # fmt: skip
+FIRST_HALF = ["3", DESCRIPTION, "", "yes", *ABOUT]  # the story read, and what it said checked
 SECOND_HALF = [
-    "2",
-    "2", "done",  # controls
-    "skip", "", "4", "3", "continue", "skip", "",
-    "1", "done",  # told: the supervisor
-    "3", "1", "2", "confidential", NAME, "", "sam.example@nhs.net", "", "submit",
+    "2",  # patients could be harmed
+    "2", "done",  # what is being done: a senior I can call on
+    "4", "3",  # likely, moderate
+    "1", "done", "3",  # told the supervisor; still unresolved
+    "1", "2", "confidential", f"{NAME}, sam.example@nhs.net", "", "submit",
 ]  # fmt: skip
-WANTS_TEAM = 14  # where SECOND_HALF answers "send it to the Quality team?"
+WANTS_TEAM = 9  # where SECOND_HALF answers "send it to the Quality team?"
 
 
 def run(
@@ -91,15 +89,17 @@ def test_a_whole_concern_piped_into_chat_is_stored_with_score_and_band(
 def test_a_pasted_description_keeps_its_lines_and_commands_act_at_once(
     tmp_path: Path, data_env: dict[str, str]
 ) -> None:
-    # At the site question (free text): "back" is the command, "/pause" acts at once.
-    first = run(["chat", "--user", "lee"], [*FIRST_HALF[:3], "back", "1", "/pause"], data_env,
-                tmp_path)  # fmt: skip
+    # At the story (free text): "back" is the command, "/pause" acts at once.
+    first = run(["chat", "--user", "lee"], ["3", "back", "3", "/pause"], data_env, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "Your answer was: Cambridge University Hospitals" in first.stdout
+    assert "Your answer was: No, nobody is at risk now" in first.stdout
     assert "Saved." in first.stdout
-    at = FIRST_HALF.index(DESCRIPTION)
-    pasted = ["Nobody supervises us at night.", "The registrar is always in theatre.", ""]
-    rest = [*FIRST_HALF[3:at], *pasted, *FIRST_HALF[at + 2 :], *SECOND_HALF]
+    pasted = [
+        "Nobody supervises us at night, we are left alone.",
+        "The registrar is in theatre.",
+        "",
+    ]
+    rest = [*pasted, "yes", *ABOUT, *SECOND_HALF]
     done = run(["chat", "--user", "lee", "--resume"], rest, data_env, tmp_path)
     assert done.returncode == 0, done.stderr
     reference = done.stdout.split("Your reference is ")[1][:12]
@@ -111,7 +111,7 @@ def test_a_pasted_description_keeps_its_lines_and_commands_act_at_once(
         storage.close()
     assert concern is not None
     assert concern.description == "\n".join(pasted).strip()  # one answer, both lines
-    assert concern.site == "Ward C9" and concern.started == "this_month"
+    assert concern.site == "Addenbrookes, ward C9" and concern.started == "this_month"
 
 
 def test_input_running_out_saves_and_resume_finishes(
@@ -122,7 +122,7 @@ def test_input_running_out_saves_and_resume_finishes(
     assert "concernbot chat --resume" in first.stdout
     second = run(["chat", "--user", "kim", "--resume"], SECOND_HALF, data_env, tmp_path)
     assert second.returncode == 0, second.stderr
-    assert "Welcome back. You had given 11 answers" in second.stdout
+    assert "Welcome back. Answers so far: 9." in second.stdout
     assert "Your reference is QC-" in second.stdout
 
 
