@@ -56,7 +56,7 @@ def test_shipped_prompts_load_with_every_message() -> None:
             "\n[steps.impact]",
             "steps.likelihood.explain",
         ),
-        ('fear = "You fear', 'fears = "You fear', "reasons.fear"),
+        ('fear = "You are worried', 'fears = "You are worried', "reasons.fear"),
         ("{symbol} {band}", "{symbol} {colour}", "messages.score"),
         ("so far: {count}.", "so far: {count:>5}.", "messages.resumed"),
         ("so far: {count}.", "so far: {count!r}.", "messages.resumed"),
