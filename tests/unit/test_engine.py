@@ -11,7 +11,7 @@ import pytest
 from dialogues.bundle import load_content
 from dialogues.engine import Dialogue
 from dialogues.filing import REFERENCE_ALPHABET, make_reference, normalise_reference
-from dialogues.records import Conversation
+from dialogues.records import Advice, Conversation
 from dialogues.turns import Command, Event, Outcome, Press, Text
 
 DIALOGUE = Dialogue(load_content())
@@ -392,3 +392,15 @@ def test_every_question_carries_its_step_and_options(step: str) -> None:
     )
     reply = DIALOGUE.question(conversation)
     assert reply.step == step and reply.options
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_advice_for_an_allied_health_student_names_only_their_contacts(level: int) -> None:
+    advice = Advice(level=level, reasons=("start_local",), incident_reminder=True)
+    text = DIALOGUE.wording.advice(advice, "ahp_students", "uea")
+    assert "Guardian of Safe Working" not in text and "Medical Education" not in text
+    assert "exception reporting" not in text.casefold()
+    if level == 1:
+        assert "practice educator" in text
+    if level == 2:
+        assert "Your university: University of East Anglia" in text
