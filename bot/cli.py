@@ -11,11 +11,12 @@ from pathlib import Path
 from bot.app import SchemaBehind
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
-from dialogues.journeys import JOURNEYS, mermaid
+from dialogues.journeys import JOURNEYS
+from dialogues.machines import mermaid
 
 DIAGRAM_HEADER = (
     "# The journeys\n\n"
-    "Generated from the state machines in `dialogues/journeys.py` by `concernbot diagram"
+    "Generated from the journeys declared in `dialogues/journeys.py` by `concernbot diagram"
     " --write docs/journeys.md`; a test fails when this file is stale. Back, pause, cancel,"
     " help and the review's edits jump between states and are not drawn, nor is the passing"
     " over of steps the learner's story answered: both are listed under each diagram.\n"

@@ -18,30 +18,14 @@ from datetime import datetime
 from dialogues.advice import needs_team
 from dialogues.bundle import CANCEL_STEP, RESTART_STEP, Content
 from dialogues.filing import advice_for, file_concern
-from dialogues.journeys import (
-    ANSWERED,
-    JOURNEYS,
-    SUBMITTED,
-    Facts,
-    build_machine,
-    next_state,
-    tidy,
-    walk,
-)
+from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, Facts
+from dialogues.machines import build_machine, next_state, tidy, walk
 from dialogues.matching import command_word
 from dialogues.proposals import StoryCheck
+from dialogues.readings import Answered, Problem, Reading, Toggled, Unclear, clean, toggle
 from dialogues.records import Conversation
 from dialogues.review import Review
-from dialogues.steps import (
-    Answered,
-    Problem,
-    Reading,
-    Steps,
-    Toggled,
-    Unclear,
-    clean,
-    toggle,
-)
+from dialogues.steps import Steps
 from dialogues.turns import Command, Event, Outcome, Press, Reply, Text
 from dialogues.wording import Wording
 

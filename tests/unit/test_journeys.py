@@ -8,18 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import diagrams
-from dialogues.journeys import (
-    CONCERN,
-    JOURNEYS,
-    PATHWAY,
-    Facts,
-    Guards,
-    Journey,
-    build_machine,
-    next_state,
-    tidy,
-    walk,
-)
+from dialogues.journeys import CONCERN, JOURNEYS, PATHWAY, Facts, Guards, Journey
+from dialogues.machines import build_machine, next_state, tidy, walk
 from dialogues.records import Answer, Conversation
 
 ROOT = Path(__file__).parents[2]

@@ -27,8 +27,9 @@ from dialogues.matching import (
     is_number,
     words,
 )
+from dialogues.readings import Action, Answered, Problem, Toggled, Unclear
 from dialogues.records import Answer, Conversation
-from dialogues.steps import CONFIRM_LABELS, Action, Answered, Problem, Steps, Toggled, Unclear
+from dialogues.steps import CONFIRM_LABELS, Steps
 from dialogues.synonyms import FILE, check_synonyms, load_synonyms
 from dialogues.turns import Command, Event, Outcome, Press, Text
 

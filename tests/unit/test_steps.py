@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dialogues.bundle import load_content
+from dialogues.readings import Action, Answered, Problem, Toggled, clean, exclusive, toggle
 from dialogues.records import Answer, Conversation
-from dialogues.steps import Action, Answered, Problem, Steps, Toggled, clean, exclusive, toggle
+from dialogues.steps import Steps
 from dialogues.turns import Press, Text
 
 STEPS = Steps(load_content())
