@@ -140,7 +140,7 @@ def _content(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"content ok (version {content.version}): {len(framework.standards)} standards, "
         f"{len(framework.topics)} topics, {len(content.catalogue.pathways.groups)} learner groups, "
-        f"{len(content.prompts.steps)} steps"
+        f"{len(content.prompts.steps)} steps, {len(content.story.fields)} story fields"
     )
     return 0
 

@@ -70,6 +70,18 @@ def test_a_value_that_is_not_an_option_of_its_step_is_refused() -> None:
     assert caught.value.key == "fields.told.values.tpd"
 
 
+def test_every_start_refuses_story_rules_that_do_not_fit_the_steps(tmp_path: Path) -> None:
+    """load_content (start-up, `concernbot content check`) checks story.toml too."""
+    folder = tmp_path / "content"
+    shutil.copytree(DEFAULT_CONTENT_DIR, folder)
+    (folder / "story.toml").write_text(
+        _edited("[fields.barrier.values.none]", "[fields.barrier.values.never]"), "utf-8"
+    )
+    with pytest.raises(ContentError) as caught:
+        load_content(folder)
+    assert (caught.value.file, caught.value.key) == ("story.toml", "fields.barrier.values.never")
+
+
 def test_the_loader_reads_the_file_from_the_content_folder(tmp_path: Path) -> None:
     shutil.copy(STORY_FILE, tmp_path / "story.toml")
     (tmp_path / "story.toml").write_text(
