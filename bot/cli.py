@@ -11,14 +11,16 @@ from pathlib import Path
 from bot.app import SchemaBehind
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
-from dialogues.journeys import JOURNEYS, mermaid
+from dialogues.journeys import JOURNEYS
+from dialogues.machines import mermaid
 from storage.database import StorageUnavailable
 
 DIAGRAM_HEADER = (
     "# The journeys\n\n"
-    "Generated from the state machines in `dialogues/journeys.py` by `concernbot diagram"
+    "Generated from the journeys declared in `dialogues/journeys.py` by `concernbot diagram"
     " --write docs/journeys.md`; a test fails when this file is stale. Back, pause, cancel,"
-    " help and the review's edits jump between states and are not drawn.\n"
+    " help and the review's edits jump between states and are not drawn, nor is the passing"
+    " over of steps the learner's story answered: both are listed under each diagram.\n"
 )
 
 
@@ -76,6 +78,15 @@ def diagrams() -> str:
     parts = [DIAGRAM_HEADER]
     for name, journey in JOURNEYS.items():
         parts.append(f"\n## The {name} journey\n\n```mermaid\n{mermaid(journey)}```\n")
+        if journey.prefilled:
+            steps = ", ".join(s for s in journey.states if s in journey.prefilled)
+            parts.append(
+                f"\nPassed over on the way through once the learner has confirmed what their"
+                f" story said about them: {steps}.\n"
+            )
+        if journey.sections:
+            parts.append("\nThe review's sections, each asked again by its Change button:\n\n")
+            parts += [f"- {s.name}: {', '.join(s.steps)}\n" for s in journey.sections]
     return "".join(parts)
 
 
@@ -181,7 +192,7 @@ def _content(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"content ok (version {content.version}): {len(framework.standards)} standards, "
         f"{len(framework.topics)} topics, {len(content.catalogue.pathways.groups)} learner groups, "
-        f"{len(content.prompts.steps)} steps"
+        f"{len(content.prompts.steps)} steps, {len(content.story.fields)} story fields"
     )
     return 0
 

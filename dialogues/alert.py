@@ -14,7 +14,8 @@ from dialogues.records import Concern, Conversation
 from dialogues.steps import Steps
 
 FIELDS = (
-    "reference", "received", "status", "learner_group", "organisation", "site", "programme",
+    "reference", "received", "status", "learner_group", "university", "organisation", "site",
+    "programme",
     "standards", "topics", "description", "started", "frequency", "affected", "danger_now",
     "patient_risk", "likelihood", "impact", "score", "controls", "further_actions", "told",
     "told_outcome", "barrier", "advice", "identity", "reporter",
@@ -34,9 +35,11 @@ class AlertField:
 
 
 def _labels(content: Content, step: str) -> dict[str, str]:
-    """A step's choice labels, from the same place the questions take them."""
+    """A step's choice labels, from the same place the questions take them, in full where a
+    button shows a short form."""
     blank = Conversation(key="", owner="", journey="concern", state=step)
-    return dict(Steps(content).choices(step, blank))
+    steps = Steps(content)
+    return {**steps.role_labels(), **dict(steps.choices(step, blank)), **steps.long_labels(step)}
 
 
 def _words(content: Content, step: str, keys: tuple[str, ...] | str | None) -> str:
@@ -71,6 +74,9 @@ def alert_fields(concern: Concern, content: Content) -> tuple[AlertField, ...]:
         "received": concern.created_at.strftime("%d %b %Y %H:%M UTC"),
         "status": content.prompts.statuses.get(concern.status, concern.status),
         "learner_group": _words(content, "group", concern.learner_group),
+        "university": _words(content, "university", concern.university)
+        if concern.university
+        else alert["not_given"],
         "organisation": organisation,
         "site": concern.site or alert["not_given"],
         "programme": concern.programme or alert["not_given"],

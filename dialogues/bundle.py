@@ -1,8 +1,9 @@
 """All content in one validated bundle: the catalogue, the prompts, and their cross-checks.
 
-`load_content` is what start-up calls. Beyond each file's own checks it makes sure the
-prompts fit the journeys and the policy: every step has its words, every choice the code
-branches on exists, every reason the advice can give has a text.
+`load_content` is what start-up (and `concernbot content check`) calls. Beyond each file's
+own checks it makes sure the prompts fit the journeys and the policy: every step has its
+words, every choice the code branches on exists, every reason the advice can give has a
+text, and the story rules propose only options their steps offer.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dialogues.advice import BARRIERS, REASON_KEYS, RELATED_KEYS, RESIDENT_DOCTORS
 from dialogues.catalogue import DEFAULT_CONTENT_DIR, Catalogue, ContentError, load_catalogue
@@ -18,21 +20,26 @@ from dialogues.journeys import JOURNEYS
 from dialogues.prompts import FILE, Prompts, load_prompts
 from dialogues.synonyms import Synonyms, check_synonyms, load_synonyms
 
+if TYPE_CHECKING:
+    from dialogues.story_rules import StoryRules
+
 # The two "are you sure?" questions, asked outside the journeys; each is answered yes or no.
 CANCEL_STEP, RESTART_STEP = "_cancel", "_restart"
 CONFIRMATION_KEYS = frozenset({"yes", "no"})
 
 # Steps whose choices come from the other content files rather than from prompts.toml.
 DYNAMIC_CHOICES = frozenset(
-    {"group", "organisation", "topics", "standards", "domain", "domain_standards",
-     "likelihood", "impact", "told", "review"}
+    {"story_wrong", "group", "group_more", "university", "organisation", "topics",
+     "topics_more", "standards", "domain", "domain_standards", "likelihood", "impact", "told",
+     "review"}
 )  # fmt: skip
 
 # Choice keys the journeys and the advice branch on: a content edit must keep them.
 REQUIRED_CHOICES: Mapping[str, frozenset[str]] = {
     "danger": frozenset({"patient", "learner", "no"}),
+    "story_check": frozenset({"yes", "some_wrong"}),
     "patient_risk": frozenset({"harmed", "could_be", "no", "not_sure"}),
-    "controls": frozenset({"none"}),
+    "controls": frozenset({"none", "other"}),
     "told_outcome": frozenset({"resolved", "waiting", "unresolved", "no_answer", "unable"}),
     "barrier": frozenset(BARRIERS),
     "wants_team": frozenset({"yes", "if_advised", "no"}),
@@ -42,24 +49,33 @@ REQUIRED_CHOICES: Mapping[str, frozenset[str]] = {
 # What kind of question each step is: the engine relies on it, so content cannot change it.
 KINDS: Mapping[str, str] = {
     **dict.fromkeys(
-        ("danger", "group", "organisation", "started", "frequency", "domain", "affected",
-         "patient_risk", "likelihood", "impact", "told_outcome", "barrier", "wants_team",
-         "identity", "review"), "choice"),
-    **dict.fromkeys(("topics", "standards", "domain_standards", "controls", "told"), "multi"),
-    **dict.fromkeys(("organisation_other", "site", "programme", "description",
-                     "controls_detail", "actions", "name", "contact"), "text"),
-    **dict.fromkeys(("danger_now", "score"), "info"),
+        ("danger", "story_check", "group", "group_more", "university", "organisation",
+         "started", "frequency", "domain", "affected", "patient_risk", "likelihood", "impact",
+         "told_outcome", "barrier", "wants_team", "identity", "review"), "choice"),
+    **dict.fromkeys(("story_wrong", "topics", "topics_more", "standards", "domain_standards",
+                     "controls", "told"), "multi"),
+    **dict.fromkeys(("organisation_other", "description", "controls_detail", "actions",
+                     "name"), "text"),
+    **dict.fromkeys(("danger_now",), "info"),
 }  # fmt: skip
 
 # Extra button labels a step needs.
 REQUIRED_LABELS: Mapping[str, frozenset[str]] = {
     "danger_now": frozenset({"continue"}),
-    "score": frozenset({"continue"}),
-    "topics": frozenset({"not_sure"}),
+    "group": frozenset({"more"}),
+    "topics": frozenset({"not_sure", "more"}),
+    "topics_more": frozenset({"not_sure"}),
     "standards": frozenset({"browse", "not_sure", "none_suggested"}),
+    "likelihood": frozenset({"explain"}),
+    "impact": frozenset({"explain"}),
     "told": frozenset({"nobody"}),
-    "review": frozenset({"submit"}),
+    "story_wrong": frozenset(item for item, _ in JOURNEYS["concern"].story_items),
+    "review": frozenset({"submit"} | {s.name for s in JOURNEYS["concern"].sections}),
 }
+# Buttons that act rather than answer, offered by a step whose content gives their label.
+LABELLED_ACTIONS = ("explain", "more")
+# When a question is asked again from the review, its answer can be kept as it is.
+KEEP = "keep"
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,7 @@ class Content:
 
     version: str
     synonyms: Synonyms
+    story: StoryRules
 
 
 def _check(catalogue: Catalogue, prompts: Prompts) -> None:
@@ -107,19 +124,25 @@ def offered_keys(catalogue: Catalogue, prompts: Prompts) -> dict[str, frozenset[
     """Every key each step can offer, buttons that act included: what synonyms may name."""
     framework, pathways = catalogue.framework, catalogue.pathways
     roles = {r.key for level in pathways.levels if level.number < 3 for r in level.roles}
-    reviewable = {step for journey in JOURNEYS.values() for step in journey.reviewable}
+    sections = {s.name for journey in JOURNEYS.values() for s in journey.sections}
     standards = {s.id for s in framework.standards}
+    groups = {g.key for g in pathways.groups}
+    topics = {t.key for t in framework.topics} | {"not_sure"}
     dynamic = {
-        "group": {g.key for g in pathways.groups},
+        "story_wrong": {item for item, _ in JOURNEYS["concern"].story_items},
+        "group": groups | {"more"},
+        "group_more": groups,
+        "university": {u.key for u in catalogue.universities},
         "organisation": {o.key for o in catalogue.organisations},
-        "topics": {t.key for t in framework.topics} | {"not_sure"},
+        "topics": topics | {"more"},
+        "topics_more": topics,
         "standards": standards | {"not_sure", "browse"},
         "domain": {str(d.number) for d in framework.domains},
         "domain_standards": standards,
-        "likelihood": {str(level.score) for level in catalogue.risk.likelihood},
-        "impact": {str(level.score) for level in catalogue.risk.impact},
+        "likelihood": {str(level.score) for level in catalogue.risk.likelihood} | {"explain"},
+        "impact": {str(level.score) for level in catalogue.risk.impact} | {"explain"},
         "told": roles | {"nobody"},
-        "review": {f"edit:{step}" for step in reviewable} | {"submit"},
+        "review": {f"edit:{section}" for section in sections} | {"submit"},
     }
     offered = {CANCEL_STEP: CONFIRMATION_KEYS, RESTART_STEP: CONFIRMATION_KEYS}
     for name, step in prompts.steps.items():
@@ -128,7 +151,9 @@ def offered_keys(catalogue: Catalogue, prompts: Prompts) -> dict[str, frozenset[
             "multi": {"done"},
             "info": {"continue"},
             "text": {"skip"} if step.optional else set(),
-        }.get(step.kind, set())
+        }.get(step.kind, set()) | {name for name in LABELLED_ACTIONS if name in step.labels}
+        if step.kind in ("choice", "text") and name != "review":
+            actions.add(KEEP)
         if keys or actions:
             offered[name] = frozenset(keys | actions)
     return offered
@@ -141,8 +166,14 @@ def load_content(directory: Path = DEFAULT_CONTENT_DIR) -> Content:
     _check(catalogue, prompts)
     synonyms = load_synonyms(directory)
     check_synonyms(synonyms, offered_keys(catalogue, prompts))
+    # Imported here: the story rules' cross-check reads the steps, which read this bundle.
+    from dialogues.story_rules import check_story_rules, load_story_rules
+
+    story = load_story_rules(directory)
     # The version lets a filed concern say which wording it was raised against.
     digest = hashlib.sha256()
     for path in sorted(directory.glob("*.toml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return Content(catalogue, prompts, digest.hexdigest()[:12], synonyms)
+    content = Content(catalogue, prompts, digest.hexdigest()[:12], synonyms, story)
+    check_story_rules(story, content)
+    return content

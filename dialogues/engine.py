@@ -3,8 +3,10 @@
 Commands (back, pause, cancel, help, new, resume) work at every step; back, pause, cancel,
 help and resume also typed alone without the slash, even at a text question. Input that does
 not fit is answered with the reason and the same question again, and nothing given before is
-lost; input that fits a few options is answered with just those. Submitting files the
-concern and shows the advice; the caller stores both at once.
+lost; input that fits a few options is answered with just those. After each answer the
+story check (`dialogues.proposals`) may read the story or accept what it said; the journey
+then passes over what the story answered. Submitting files the concern and shows the
+advice; the caller stores both at once.
 """
 
 from __future__ import annotations
@@ -16,19 +18,14 @@ from datetime import datetime
 from dialogues.advice import needs_team
 from dialogues.bundle import CANCEL_STEP, RESTART_STEP, Content
 from dialogues.filing import advice_for, file_concern
-from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, build_machine, next_state, tidy, walk
+from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, Facts
+from dialogues.machines import build_machine, next_state, tidy, walk
 from dialogues.matching import command_word
+from dialogues.proposals import StoryCheck
+from dialogues.readings import Answered, Problem, Reading, Toggled, Unclear, clean, toggle
 from dialogues.records import Conversation
-from dialogues.steps import (
-    Answered,
-    Problem,
-    Reading,
-    Steps,
-    Toggled,
-    Unclear,
-    clean,
-    toggle,
-)
+from dialogues.review import Review
+from dialogues.steps import Steps
 from dialogues.turns import Command, Event, Outcome, Press, Reply, Text
 from dialogues.wording import Wording
 
@@ -44,7 +41,11 @@ class Dialogue:
         self.prompts = content.prompts
         self.steps = Steps(content)
         self.wording = Wording(content, self.steps)
+        self.review = Review(content, self.steps, self.wording)
+        self.story = StoryCheck(content, self.steps)
         self.machines = {name: build_machine(j) for name, j in JOURNEYS.items()}
+        groups = content.catalogue.pathways.groups
+        self.facts = Facts(students=frozenset(g.key for g in groups if g.student))
         self.resume_hint = resume_hint
 
     # -- entry points ----------------------------------------------------------------
@@ -99,11 +100,9 @@ class Dialogue:
         step = conversation.state
         text = self.prompts.step(step)
         if step == "review":
-            body = self.wording.review(conversation)
-        elif step == "score":
-            body = self.wording.score(conversation)
-        elif step == "impact":
-            body = f"{text.prompt}\n{self.content.catalogue.risk.guidance_note}"
+            body = self.review.text(conversation)
+        elif step == "story_check":
+            body = text.prompt.format(items=self.story.lines(conversation))
         else:
             body = text.prompt
         if step == "standards" and not self.steps.standard_candidates(conversation):
@@ -116,6 +115,7 @@ class Dialogue:
             options=self.steps.options(step, conversation),
             multi=text.kind == "multi",
             expects_text=text.kind == "text",
+            typed=self.steps.shown(step, conversation) == 1 and text.kind == "choice",
         )
 
     # -- answers ---------------------------------------------------------------------
@@ -144,13 +144,16 @@ class Dialogue:
                 return self._act(updated, reading.then, now, new_reference)
             return Outcome(updated, (self.question(updated),))
         if isinstance(reading, Answered):
-            return self._advance(conversation.with_answer(step, reading.value))
+            answered = conversation.with_answer(self.steps.answer_key(step), reading.value)
+            for key, value in reading.also:
+                answered = answered.with_answer(key, value)
+            return self._advance(answered)
         return self._act(conversation, reading.name, now, new_reference)
 
     def _ticked(self, conversation: Conversation, keys: tuple[str, ...]) -> Conversation:
         if not keys:
             return conversation
-        key = self.steps.list_key(conversation.state)
+        key = self.steps.answer_key(conversation.state)
         ticked = conversation.answer_list(key)
         for toggled in keys:
             ticked = toggle(ticked, toggled)
@@ -159,7 +162,7 @@ class Dialogue:
     def _which(self, conversation: Conversation, unclear: Unclear) -> Reply:
         """Only the options that fit, under their numbers in the whole list, to choose from."""
         step = conversation.state
-        shown = self.steps.options(step, conversation)
+        shown = self.steps.typed_options(step, conversation)
         fitting = tuple(
             replace(option, number=number)
             for number, option in enumerate(shown, start=1)
@@ -177,21 +180,30 @@ class Dialogue:
     ) -> Outcome:
         step = conversation.state
         if action.startswith("edit:"):
-            target = action.removeprefix("edit:")
+            journey = JOURNEYS[conversation.journey]
+            section = next(s for s in journey.sections if s.name == action.removeprefix("edit:"))
             editing = replace(
-                conversation, state=target, editing=True, trail=(*conversation.trail, step)
+                conversation,
+                state=section.steps[0],
+                editing=True,
+                trail=(*conversation.trail, step),
             )
             return Outcome(editing, (self._ask_again(editing),))
         if action == "skip":
             return self._advance(conversation.with_answer(step, None))
         if action == "done":
-            key = self.steps.list_key(step)
+            key = self.steps.answer_key(step)
             if not conversation.answer_list(key):
                 problem = Reply(self.prompts.say("invalid_multi_empty"))
                 return Outcome(conversation, (problem, self.question(conversation)))
             return self._advance(conversation)
-        if action == "browse":
-            return self._advance(conversation, intent="browse")
+        if action in ("browse", "more"):
+            return self._advance(conversation, intent=action)
+        if action == "keep":
+            return self._advance(conversation)
+        if action == "explain":
+            explained = Reply(self.wording.explain(step))
+            return Outcome(conversation, (explained, self.question(conversation)))
         if action == "submit":
             missing = self._first_unanswered(conversation)
             if missing is not None:
@@ -207,18 +219,25 @@ class Dialogue:
     def _advance(self, conversation: Conversation, intent: str | None = None) -> Outcome:
         journey = JOURNEYS[conversation.journey]
         machine = self.machines[journey.name]
-        conversation = replace(conversation, answers=tidy(journey, conversation.answers))
-        state = next_state(machine, conversation, intent=intent)
+        conversation = self.story.settle(conversation)
+        answers = tidy(journey, conversation.answers, self.facts)
+        conversation = replace(conversation, answers=answers)
+        state = next_state(machine, conversation, intent=intent, facts=self.facts)
         trail = (*conversation.trail, conversation.state)
         editing = conversation.editing and state != "review"
         moved = replace(conversation, state=state, trail=trail, editing=editing)
         if state == "review":
             # Back from the review goes to the last question on the way through, as answered now.
-            moved = replace(moved, trail=walk(machine, journey, moved, "review"))
+            moved = replace(moved, trail=walk(machine, journey, moved, "review", self.facts))
         if state == "standards" and "standards" not in moved.answers:
             moved = moved.with_answer("standards", list(self.steps.preticked(moved)))
         if state == ANSWERED:
             return self._answered(moved)
+        note = (journey.notes_after or {}).get(conversation.state)
+        if note == "score" and state != "review":
+            return Outcome(moved, (self.question(moved, note=self.wording.score(moved)),))
+        if editing:
+            return Outcome(moved, (self._ask_again(moved),))
         return Outcome(moved, (self.question(moved),))
 
     def _submit(
@@ -228,7 +247,8 @@ class Dialogue:
         concern = file_concern(self.content, conversation, reference, now)
         say = self.prompts.say
         replies = [Reply(say("submitted", reference=reference))]
-        replies.append(Reply(self.wording.advice(concern.advice, concern.learner_group)))
+        advice = self.wording.advice(concern.advice, concern.learner_group, concern.university)
+        replies.append(Reply(advice))
         if concern.queued_for_team:
             replies.append(Reply(say("queued")))
         elif needs_team(concern.advice):
@@ -259,6 +279,8 @@ class Dialogue:
             step = self.prompts.step(conversation.state)
             typing = {"choice": "help_choice", "multi": "help_multi"}.get(step.kind)
             text = step.help + (f"\n{say(typing)}" if typing else "")
+            if "explain" in step.labels:
+                text = f"{self.wording.explain(conversation.state)}\n{text}"
             text += f"\n\n{say('help_general')}\n{say('commands')}"
             return Outcome(conversation, (Reply(text), self.question(conversation)))
         if name == "pause":
@@ -278,7 +300,9 @@ class Dialogue:
     def resume(self, conversation: Conversation) -> Outcome:
         """Back to where the conversation was, with a reminder of how far it had got."""
         resumed = replace(conversation, paused=False, interrupt=None)
-        note = self.prompts.say("resumed", count=len(resumed.answers))
+        reviewable = set(JOURNEYS[resumed.journey].reviewable) | {"group", "topics", "standards"}
+        given = [key for key in resumed.answers if key in reviewable]
+        note = self.prompts.say("resumed", count=len(given))
         return Outcome(resumed, (self.question(resumed, note=note),))
 
     def _back(self, conversation: Conversation) -> Outcome:
@@ -286,7 +310,7 @@ class Dialogue:
             if conversation.editing:
                 journey = JOURNEYS[conversation.journey]
                 review = replace(conversation, state="review", editing=False)
-                trail = walk(self.machines[journey.name], journey, review, "review")
+                trail = walk(self.machines[journey.name], journey, review, "review", self.facts)
                 back = replace(review, trail=trail)
                 return Outcome(back, (self.question(back),))
             return Outcome(
@@ -298,8 +322,9 @@ class Dialogue:
 
     def _ask_again(self, conversation: Conversation) -> Reply:
         step = conversation.state
-        if step not in conversation.answers or self.prompts.step(step).kind == "multi":
-            return self.question(conversation)
+        key = self.steps.answer_key(step)
+        if key not in conversation.answers or self.prompts.step(step).kind in ("multi", "info"):
+            return self.question(conversation)  # ticks show what was chosen
         given = self.wording.answer(step, conversation, excerpt=500)
         return self.question(conversation, note=self.prompts.say("current_answer", answer=given))
 
@@ -338,8 +363,9 @@ class Dialogue:
     def _first_unanswered(self, conversation: Conversation) -> str | None:
         """The first question on the way to the review, as answered, that has no answer."""
         journey = JOURNEYS[conversation.journey]
-        for state in walk(self.machines[journey.name], journey, conversation, "review"):
-            if self.prompts.step(state).kind != "info" and state not in conversation.answers:
+        for state in walk(self.machines[journey.name], journey, conversation, "review", self.facts):
+            kind = self.prompts.step(state).kind
+            if kind != "info" and self.steps.answer_key(state) not in conversation.answers:
                 return state
         return None
 

@@ -105,4 +105,5 @@ def file_concern(
         status="queued" if queued else "recorded",
         content_version=content.version,
         created_at=now,
+        university=c.answer_text("university"),
     )

@@ -1,27 +1,29 @@
-"""The two journeys, declared as data, and the one shared state machine for each.
+"""The two journeys, declared as data, and the guards their transitions read.
 
-A conversation is a state name plus answers. Each turn a light `Guards` model is attached
-to the journey's shared machine at the conversation's state, the `next` trigger moves it,
-and it is detached again: no machine per user, nothing pickled.
+A conversation is a state name plus answers; `dialogues.machines` moves it along these
+declarations with one shared transitions machine per journey.
 
 For one source state, transitions are tried in the order written: branches first, then the
-return to the review when an answer was being edited, then the usual next step.
+usual next step. Two things are declared here as data and applied by `next_state`, not drawn
+as transitions: the steps a learner's story may answer (`prefilled`, passed over once the
+learner has confirmed what the story said), and the review's sections (a section's Change
+asks that section's questions again, in journey order, then returns to the review).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from transitions import Machine
-from transitions.extensions import GraphMachine
-
-from dialogues.records import Answers, Conversation
+from dialogues.records import Answers
 
 SUBMITTED = "submitted"
 ANSWERED = "answered"
+# Where the steps the story answered are listed, and where its proposals wait to be checked.
+FROM_STORY = "from_story"
+STORY_PROPOSALS = "story_proposals"
 
 T = dict[str, Any]
 
@@ -31,15 +33,30 @@ def _chain(states: Sequence[str]) -> list[T]:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A part of the review: its steps, re-asked in journey order by its one Change button."""
+
+    name: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Journey:
-    """A journey: its states in order, its transitions, and which answers the review shows."""
+    """A journey: its states in order, its transitions, and how the review groups them."""
 
     name: str
     states: tuple[str, ...]
     transitions: tuple[T, ...]
-    reviewable: tuple[str, ...] = ()
+    sections: tuple[Section, ...] = ()
     # An answer kept only while its guard holds (say, a name only when not anonymous).
     dependent: Mapping[str, str] | None = None
+    # Steps the learner's story may answer: once the learner has confirmed what the story
+    # said, they are passed over on the way through (and asked again only from the review).
+    prefilled: frozenset[str] = frozenset()
+    # The proposals a learner checks, one item each: the steps each item answers.
+    story_items: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # A note shown with the next question after a step ("12 of 25: High" after impact).
+    notes_after: Mapping[str, str] | None = None
 
     @property
     def initial(self) -> str:
@@ -49,18 +66,18 @@ class Journey:
     def questions(self) -> tuple[str, ...]:
         return tuple(s for s in self.states if s not in (SUBMITTED, ANSWERED))
 
+    @property
+    def reviewable(self) -> tuple[str, ...]:
+        return tuple(step for section in self.sections for step in section.steps)
+
+    def section_of(self, step: str) -> Section | None:
+        return next((s for s in self.sections if step in s.steps), None)
+
 
 CONCERN_MAIN = (
-    "danger", "group", "organisation", "site", "programme", "description", "started",
-    "frequency", "topics", "standards", "affected", "patient_risk", "controls",
-    "controls_detail", "likelihood", "impact", "score", "actions", "told", "barrier",
-    "wants_team", "identity", "review",
-)  # fmt: skip
-CONCERN_REVIEWABLE = (
-    "danger", "group", "organisation", "organisation_other", "site", "programme",
-    "description", "started", "frequency", "topics", "standards", "affected",
-    "patient_risk", "controls", "controls_detail", "likelihood", "impact", "actions",
-    "told", "told_outcome", "barrier", "wants_team", "identity", "name", "contact",
+    "danger", "description", "group", "university", "organisation", "topics", "standards",
+    "started", "frequency", "affected", "patient_risk", "controls", "likelihood", "impact",
+    "told", "barrier", "wants_team", "identity", "review",
 )  # fmt: skip
 
 CONCERN = Journey(
@@ -68,25 +85,27 @@ CONCERN = Journey(
     states=(
         "danger",
         "danger_now",
+        "description",
+        "story_check",
+        "story_wrong",
         "group",
+        "group_more",
+        "university",
         "organisation",
         "organisation_other",
-        "site",
-        "programme",
-        "description",
-        "started",
-        "frequency",
         "topics",
+        "topics_more",
         "standards",
         "domain",
         "domain_standards",
+        "started",
+        "frequency",
         "affected",
         "patient_risk",
         "controls",
         "controls_detail",
         "likelihood",
         "impact",
-        "score",
         "actions",
         "told",
         "told_outcome",
@@ -94,68 +113,164 @@ CONCERN = Journey(
         "wants_team",
         "identity",
         "name",
-        "contact",
         "review",
         SUBMITTED,
     ),
     transitions=(
-        # Branches, taken whether or not an answer is being edited.
+        # Branches first: for one source, transitions are tried in the order written.
         {"trigger": "next", "source": "danger", "dest": "danger_now", "conditions": "is_in_danger"},
+        {"trigger": "next", "source": "danger_now", "dest": "description"},
+        {
+            "trigger": "next",
+            "source": "description",
+            "dest": "story_check",
+            "conditions": "has_proposals",
+        },
+        {
+            "trigger": "next",
+            "source": "story_check",
+            "dest": "story_wrong",
+            "conditions": "is_correcting_story",
+        },
+        {"trigger": "next", "source": ["story_check", "story_wrong"], "dest": "group"},
+        {"trigger": "next", "source": "group", "dest": "group_more", "conditions": "wants_more"},
+        {
+            "trigger": "next",
+            "source": ["group", "group_more"],
+            "dest": "university",
+            "conditions": "is_student",
+        },
+        {"trigger": "next", "source": "group_more", "dest": "organisation"},
+        {"trigger": "next", "source": "group", "dest": "organisation"},
         {
             "trigger": "next",
             "source": "organisation",
             "dest": "organisation_other",
-            "conditions": "needs_organisation_name",
+            "conditions": "is_other_organisation",
         },
-        {"trigger": "next", "source": "topics", "dest": "standards"},
+        {"trigger": "next", "source": "organisation_other", "dest": "topics"},
+        {"trigger": "next", "source": "topics", "dest": "topics_more", "conditions": "wants_more"},
+        {"trigger": "next", "source": "topics_more", "dest": "standards"},
         {"trigger": "next", "source": "standards", "dest": "domain", "conditions": "wants_browse"},
         {"trigger": "next", "source": "domain", "dest": "domain_standards"},
         {"trigger": "next", "source": "domain_standards", "dest": "standards"},
         {
             "trigger": "next",
-            "source": "told",
-            "dest": "told_outcome",
-            "conditions": "needs_outcome",
+            "source": "controls",
+            "dest": "controls_detail",
+            "conditions": "has_other_controls",
         },
-        {"trigger": "next", "source": "identity", "dest": "name", "conditions": "needs_name"},
-        {"trigger": "next", "source": "name", "dest": "contact", "conditions": "needs_contact"},
-        # Back to the review after changing an answer there.
+        {"trigger": "next", "source": "controls_detail", "dest": "likelihood"},
+        # What would put it right: an optional extra, asked from the review's Risk section.
+        {"trigger": "next", "source": "impact", "dest": "actions", "conditions": "is_editing"},
+        {"trigger": "next", "source": "actions", "dest": "told"},
         {
             "trigger": "next",
-            "source": [*CONCERN_REVIEWABLE, "danger_now"],
-            "dest": "review",
-            "conditions": "is_editing",
+            "source": "told",
+            "dest": "told_outcome",
+            "conditions": "has_told_someone",
         },
-        # The usual way through.
-        *_chain(CONCERN_MAIN),
-        {"trigger": "next", "source": "danger_now", "dest": "group"},
-        {"trigger": "next", "source": "organisation_other", "dest": "site"},
         {"trigger": "next", "source": "told_outcome", "dest": "barrier"},
-        {"trigger": "next", "source": "contact", "dest": "review"},
+        {"trigger": "next", "source": "identity", "dest": "name", "conditions": "is_not_anonymous"},
+        {"trigger": "next", "source": "name", "dest": "review"},
+        # The usual way through.
+        *[t for t in _chain(CONCERN_MAIN) if t["source"] != "group"],
         {"trigger": "submit", "source": "review", "dest": SUBMITTED},
     ),
-    reviewable=CONCERN_REVIEWABLE,
+    sections=(
+        Section("about", ("group", "group_more", "university")),
+        Section("where", ("organisation", "organisation_other")),
+        Section(
+            "what",
+            (
+                "description",
+                "topics",
+                "topics_more",
+                "standards",
+                "domain",
+                "domain_standards",
+                "started",
+                "frequency",
+                "affected",
+            ),
+        ),
+        Section(
+            "risk",
+            (
+                "danger",
+                "danger_now",
+                "patient_risk",
+                "controls",
+                "controls_detail",
+                "likelihood",
+                "impact",
+                "actions",
+            ),
+        ),
+        Section("who", ("told", "told_outcome", "barrier")),
+        Section("send", ("wants_team", "identity", "name")),
+    ),
     dependent={
         "organisation_other": "is_other_organisation",
+        "university": "is_student",
+        "controls_detail": "has_other_controls",
         "told_outcome": "has_told_someone",
         "name": "is_not_anonymous",
         "contact": "is_not_anonymous",
+        "story_wrong": "is_correcting_story",
     },
+    prefilled=frozenset(
+        {
+            "university",
+            "group",
+            "organisation",
+            "topics",
+            "standards",
+            "started",
+            "frequency",
+            "affected",
+            "patient_risk",
+            "told",
+            "told_outcome",
+            "barrier",
+        }
+    ),
+    story_items=(
+        ("you", ("group", "university")),
+        ("where", ("organisation",)),
+        ("topics", ("topics", "standards")),
+        ("when", ("started", "frequency")),
+        ("affected", ("affected",)),
+        ("patients", ("patient_risk",)),
+        ("told", ("told", "told_outcome", "barrier")),
+    ),
+    notes_after={"impact": "score"},
 )
 
 PATHWAY = Journey(
     name="pathway",
-    states=("danger", "danger_now", "group", "told", "told_outcome", "barrier", ANSWERED),
+    states=(
+        "danger",
+        "danger_now",
+        "group",
+        "group_more",
+        "told",
+        "told_outcome",
+        "barrier",
+        ANSWERED,
+    ),
     transitions=(
         {"trigger": "next", "source": "danger", "dest": "danger_now", "conditions": "is_in_danger"},
+        {"trigger": "next", "source": "group", "dest": "group_more", "conditions": "wants_more"},
         {
             "trigger": "next",
             "source": "told",
             "dest": "told_outcome",
-            "conditions": "needs_outcome",
+            "conditions": "has_told_someone",
         },
         *_chain(("danger", "group", "told", "barrier", ANSWERED)),
         {"trigger": "next", "source": "danger_now", "dest": "group"},
+        {"trigger": "next", "source": "group_more", "dest": "told"},
         {"trigger": "next", "source": "told_outcome", "dest": "barrier"},
     ),
     dependent={"told_outcome": "has_told_someone"},
@@ -164,18 +279,41 @@ PATHWAY = Journey(
 JOURNEYS: Mapping[str, Journey] = {j.name: j for j in (CONCERN, PATHWAY)}
 
 
+def proposed_items(
+    answers: Answers, items: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[str, ...]:
+    """The parts of the story's reading that hold a proposal, in the order they are checked."""
+    pending = answers.get(STORY_PROPOSALS)
+    fields = {p.partition("=")[0] for p in pending} if isinstance(pending, list) else set()
+    return tuple(item for item, steps in items if fields & set(steps))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the guards need from the content: the learner groups that are students."""
+
+    students: frozenset[str] = frozenset()
+
+
+NO_FACTS = Facts()
+
+
 class Guards:
     """The model a machine moves for one turn: the answers, and the guards that read them."""
 
     state: str
 
-    def __init__(self, answers: Answers, editing: bool = False, intent: str | None = None):
+    def __init__(
+        self,
+        answers: Answers,
+        editing: bool = False,
+        intent: str | None = None,
+        facts: Facts = NO_FACTS,
+    ):
         self.answers = answers
         self.editing = editing
         self.intent = intent
-
-    def _has(self, key: str) -> bool:
-        return self.answers.get(key) is not None
+        self.facts = facts
 
     def is_editing(self) -> bool:
         return self.editing
@@ -183,8 +321,23 @@ class Guards:
     def is_in_danger(self) -> bool:
         return self.answers.get("danger") in ("patient", "learner")
 
+    def has_proposals(self) -> bool:
+        return bool(self.answers.get(STORY_PROPOSALS))
+
+    def is_correcting_story(self) -> bool:
+        """Some of the story's reading is wrong, and there is more than one part to choose."""
+        wrong = self.answers.get("story_check") == "some_wrong"
+        return wrong and len(proposed_items(self.answers, CONCERN.story_items)) > 1
+
+    def is_student(self) -> bool:
+        return self.answers.get("group") in self.facts.students
+
     def is_other_organisation(self) -> bool:
         return self.answers.get("organisation") == "other"
+
+    def has_other_controls(self) -> bool:
+        controls = self.answers.get("controls")
+        return isinstance(controls, list) and "other" in controls
 
     def is_not_anonymous(self) -> bool:
         return self.answers.get("identity") in ("named", "confidential")
@@ -196,86 +349,5 @@ class Guards:
     def wants_browse(self) -> bool:
         return self.intent == "browse"
 
-    # A follow-up is asked on the way through, and when editing only if it is missing.
-    def needs_organisation_name(self) -> bool:
-        return self.is_other_organisation() and not (
-            self.editing and self._has("organisation_other")
-        )
-
-    def needs_outcome(self) -> bool:
-        return self.has_told_someone() and not (self.editing and self._has("told_outcome"))
-
-    def needs_name(self) -> bool:
-        return self.is_not_anonymous() and not (self.editing and self._has("name"))
-
-    def needs_contact(self) -> bool:
-        return self.is_not_anonymous() and not (self.editing and self._has("contact"))
-
-
-def build_machine(journey: Journey) -> Machine:
-    """The journey's one shared machine; models are attached per turn."""
-    return Machine(
-        model=None,
-        states=list(journey.states),
-        transitions=[dict(t) for t in journey.transitions],
-        initial=journey.initial,
-        auto_transitions=False,
-    )
-
-
-def next_state(
-    machine: Machine, conversation: Conversation, trigger: str = "next", intent: str | None = None
-) -> str:
-    """Where the journey goes from the conversation's state on `trigger`."""
-    guards = Guards(conversation.answers, conversation.editing, intent)
-    machine.add_model(guards, initial=conversation.state)
-    try:
-        guards.trigger(trigger)  # type: ignore[attr-defined]  # added by transitions
-        return guards.state
-    finally:
-        machine.remove_model(guards)
-
-
-def walk(
-    machine: Machine, journey: Journey, conversation: Conversation, stop: str
-) -> tuple[str, ...]:
-    """The states the usual way through passes, given these answers, before reaching `stop`."""
-    path: list[str] = []
-    state = journey.initial
-    plain = replace(conversation, editing=False)
-    while state != stop and len(path) < len(journey.states):
-        path.append(state)
-        state = next_state(machine, replace(plain, state=state))
-    return tuple(path)
-
-
-def tidy(journey: Journey, answers: Answers) -> dict[str, Any]:
-    """The answers without any that no longer apply, such as a name after choosing anonymity."""
-    guards = Guards(answers)
-    dependent = journey.dependent or {}
-    return {
-        key: value
-        for key, value in answers.items()
-        if key not in dependent or getattr(guards, dependent[key])()
-    }
-
-
-def mermaid(journey: Journey) -> str:
-    """The journey as a Mermaid state diagram, generated from the same declaration."""
-    graph_machine = GraphMachine(
-        model=Guards({}),
-        states=list(journey.states),
-        transitions=[dict(t) for t in journey.transitions],
-        initial=journey.initial,
-        auto_transitions=False,
-        graph_engine="mermaid",
-        show_conditions=True,
-        title=f"The {journey.name} journey",
-    )
-    source: str = graph_machine.get_graph().draw(None)
-    title = f"The {journey.name} journey"
-    # transitions writes the bare title as front matter; Mermaid wants `title:`, and a long
-    # journey reads better top to bottom.
-    source = source.replace(f"---\n{title}\n---", f"---\ntitle: {title}\n---", 1)
-    source = source.replace("direction LR", "direction TB", 1)
-    return source.rstrip() + "\n"
+    def wants_more(self) -> bool:
+        return self.intent == "more"

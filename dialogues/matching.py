@@ -36,6 +36,7 @@ FUZZY_MARGIN = 8.0
 MIN_PREFIX = 3  # "sup" may start "supervision"; "su" is too short to mean anything
 MIN_FUZZY = 4  # shorter words, typed or offered, are too close to others to guess typos
 SHORTLIST = 6  # more options than this fitting is no help: ask for more words
+LEADING_WORDS = 4  # the longest name looked for at the start of a longer answer
 APOSTROPHES = "'\u2019\u2018\u02bc`"
 POSSESSIVE = re.compile(f"[{APOSTROPHES}]s\\b", re.IGNORECASE)
 WORD = re.compile(r"\d+(?:\.\d+)+|[^\W_]+")
@@ -191,6 +192,20 @@ class Matcher:
             return Unmatched()
         typo = self._typo(content, self._names)
         return typo if not isinstance(typo, Unmatched) else self._typo(content, self._all)
+
+    def leading(self, raw: str) -> Match:
+        """The option named first in a longer answer ("Addenbrookes, ward C9", "lister ward 5"):
+        each part between commas, then its first words, longest first, whole words only."""
+        for part in re.split(r"[,;:()\n]| - ", raw):
+            said = part.split()
+            for length in range(min(len(said), LEADING_WORDS), 0, -1):
+                candidate = " ".join(said[:length])
+                if all(is_number(w) for w in words(candidate)):
+                    continue  # "ward 5": a number here is not an option's number
+                found = self.one(candidate, mode="strict")
+                if isinstance(found, Picked | Ambiguous):
+                    return found
+        return Unmatched()
 
     def _own_words(self, said: Phrase, choice: Choice) -> bool:
         return any(_whole(said, phrase) for phrase in self._names[choice.key])

@@ -32,6 +32,7 @@ MESSAGES: Mapping[str, frozenset[str]] = {
         "console_choice_hint": "",
         "console_multi_hint": "",
         "console_text_hint": "",
+        "console_typed_hint": "",
         "help_choice": "",
         "help_multi": "",
         "which": "answer",
@@ -69,6 +70,16 @@ MESSAGES: Mapping[str, frozenset[str]] = {
         "finished_pathway": "start",
         "edit_prefix": "title",
         "review_line": "title answer",
+        "review_from_story": "",
+        "keep": "",
+        "score": "likelihood impact score symbol band explanation",
+        "explain_line": "label description",
+        "story_line": "heading reasons",
+        "story_none": "",
+        "organisation_unknown": "answer",
+        "name_needs_contact": "",
+        "name_needs_name": "",
+        "advice_university": "university",
         "submitted": "reference",
         "queued": "",
         "queued_by_choice_no": "email",
@@ -91,7 +102,7 @@ MESSAGES: Mapping[str, frozenset[str]] = {
 }
 
 STEP_PLACEHOLDERS: Mapping[str, frozenset[str]] = {
-    "score": frozenset({"likelihood", "impact", "score", "symbol", "band", "explanation"}),
+    "story_check": frozenset({"items"}),
 }
 
 
@@ -162,8 +173,9 @@ REPORTER = _contract({
     "question": "reference text", "answer_sent": "reference",
 })  # fmt: skip
 ALERT = (
-    "title", "reference", "received", "learner_group", "organisation", "site", "programme",
-    "standards", "topics", "description", "started", "frequency", "affected", "danger_now",
+    "title", "reference", "received", "learner_group", "university", "organisation", "site",
+    "programme", "standards", "topics", "description", "started", "frequency", "affected",
+    "danger_now",
     "patient_risk", "likelihood", "impact", "score", "controls", "further_actions", "told",
     "told_outcome", "barrier", "advice", "identity", "reporter", "status", "anonymous",
     "not_given", "footer", "content_version", "content_version_now", "shortened",

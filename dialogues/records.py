@@ -145,6 +145,8 @@ class Concern:
     status: str
     content_version: str
     created_at: datetime
+    # A student's university (their level-2 contact), by key; None for other learners.
+    university: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("topics", "standards", "controls", "told"):

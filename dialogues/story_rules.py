@@ -33,8 +33,8 @@ from dialogues.steps import Steps
 FILE = "story.toml"
 # The steps a story can pre-fill, in the order proposals are given.
 FIELDS = (
-    "topics", "group", "organisation", "started", "frequency", "told", "told_outcome",
-    "patient_risk", "affected", "barrier",
+    "topics", "group", "university", "organisation", "started", "frequency", "told",
+    "told_outcome", "patient_risk", "affected", "barrier",
 )  # fmt: skip
 RESOLVES = ("all", "priority", "last", "agree")
 Resolve = Literal["all", "priority", "last", "agree"]

@@ -58,6 +58,8 @@ class Reply:
     options: tuple[Option, ...] = ()
     multi: bool = False
     expects_text: bool = False
+    # A choice that is mostly typed (the hospital or town): its buttons are only a few.
+    typed: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Composed texts: an answer as the person would read it, the review, the score, the advice."""
+"""Composed texts: an answer as the person would read it, the score, the advice."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from dialogues.bundle import Content
 from dialogues.filing import rating
 from dialogues.records import Advice, Conversation
 from dialogues.steps import Steps
-
-REVIEW_EXCERPT = 300
 
 
 class Wording:
@@ -20,12 +18,22 @@ class Wording:
     def answer(self, step: str, conversation: Conversation, excerpt: int | None = None) -> str:
         """A given answer in words: labels for choices, the text itself for typed answers."""
         say = self.prompts.say
-        if step not in conversation.answers:
+        key = self.steps.answer_key(step)
+        if key not in conversation.answers:
             return say("nothing")
-        value = conversation.answers[step]
+        value = conversation.answers[key]
         if value is None:
             return say("skipped")
-        labels = dict(self.steps.choices(step, conversation))
+        # The full names where buttons show short ones; whom a learner told in their group's
+        # words, or the role's own where the group does not name it.
+        labels = {
+            **self.steps.role_labels(),
+            **dict(self.steps.choices(step, conversation)),
+            **self.steps.long_labels(step),
+        }
+        if step in ("standards", "domain_standards"):
+            framework = self.content.catalogue.framework
+            labels |= {s.id: s.button for s in framework.standards}
         if isinstance(value, list):
             return "; ".join(labels.get(k, k) for k in value) or say("nothing")
         text = labels.get(str(value), str(value))
@@ -33,32 +41,36 @@ class Wording:
             return text[: excerpt - 1].rstrip() + "…"
         return text
 
-    def review(self, conversation: Conversation) -> str:
-        lines = [self.prompts.step("review").prompt, ""]
-        for step in self.steps.reviewable(conversation):
-            title = self.prompts.step(step).title
-            answer = self.answer(step, conversation, excerpt=REVIEW_EXCERPT)
-            lines.append(self.prompts.say("review_line", title=title, answer=answer))
-        rated = rating(self.content, conversation)
-        if rated is not None:
-            lines.append(self.score(conversation))
-        return "\n".join(lines)
-
     def score(self, conversation: Conversation) -> str:
+        """The risk rating in words, once likelihood and impact are both given."""
         rated = rating(self.content, conversation)
         if rated is None:
             return self.prompts.say("score_unknown")
         band = self.content.catalogue.risk.band_for(rated[0])
-        return self.prompts.step("score").prompt.format(
-            likelihood=conversation.answer_text("likelihood"),
-            impact=conversation.answer_text("impact"),
+        return self.prompts.say(
+            "score",
+            likelihood=self.answer("likelihood", conversation),
+            impact=self.answer("impact", conversation),
             score=rated[0],
             symbol=band.symbol,
             band=band.label,
-            explanation=band.explanation,
+            explanation=band.explanation.rstrip("."),
         )
 
-    def advice(self, advice: Advice, group_key: str | None) -> str:
+    def explain(self, step: str) -> str:
+        """What a step's options mean, on request: the risk levels' descriptions."""
+        risk = self.content.catalogue.risk
+        lines = [
+            self.prompts.say("explain_line", label=level.label, description=level.description)
+            for level in getattr(risk, step, ())
+        ]
+        if step == "impact":
+            lines.append(risk.guidance_note)
+        return "\n".join(lines) or self.prompts.step(step).help
+
+    def advice(
+        self, advice: Advice, group_key: str | None, university_key: str | None = None
+    ) -> str:
         """The advice: level, reasons, whom to contact, and the safety and risk notes."""
         say = self.prompts.say
         pathways = self.content.catalogue.pathways
@@ -74,6 +86,11 @@ class Wording:
         group = next((g for g in pathways.groups if g.key == group_key), None)
         contacts = group.contacts[advice.level] if group else tuple(r.label for r in level.roles)
         lines += ["", say("advice_contacts")]
+        university = next(
+            (u for u in self.content.catalogue.universities if u.key == university_key), None
+        )
+        if advice.level == 2 and university is not None and university.key != "other":
+            lines.append("• " + say("advice_university", university=university.name))
         lines += [f"• {c}" for c in contacts]
         lines.append(
             "• " + say("advice_speak_up", name=pathways.speak_up_name, text=pathways.speak_up_text)

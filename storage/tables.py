@@ -92,6 +92,8 @@ class ConcernRow(SQLModel, table=True):
     assigned_to: str | None = None
     outcome: str | None = None
     closed_at: datetime | None = _optional_utc_column()
+    # A student's university (migration 0003).
+    university: str | None = None
 
 
 class AuditRow(SQLModel, table=True):

@@ -18,19 +18,17 @@ CONCERNBOT = str(Path(sys.executable).parent / "concernbot")
 # affected". A text answer ends with an empty line, so those items end in a newline.
 DESCRIPTION = "On most night shifts the FY1s cover the wards alone with nobody to escalate to."
 NAME = "Dr Sam Example"
-FIRST_HALF = [
-    "3", "Resident doctor (doctor in training)", "1", "Ward C9\n", "Foundation year 1\n",
-    DESCRIPTION + "\n", "2", "often",
-    "1, 4", "done",  # topics: tick two, then Done
-    "done",  # standards: keep the suggested ticks
-    "2 to 5",
+ABOUT = [
+    "FY1", "Addenbrookes, ward C9",  # the group, then the hospital typed with the ward
+    "2", "often", "2 to 5",  # when it started, how often, learners affected
 ]  # fmt: skip
+FIRST_HALF = ["3", DESCRIPTION + "\n", "yes", *ABOUT]  # the story read, and what it said checked
 SECOND_HALF = [
-    "2",
-    "2", "done",  # controls
-    "skip\n", "4", "3", "continue", "skip\n",
-    "1", "done",  # told: the supervisor
-    "3", "1", "2", "confidential", NAME + "\n", "sam.example@nhs.net\n", "submit",
+    "2",  # patients could be harmed
+    "2", "done",  # what is being done: a senior I can call on
+    "4", "3",  # likely, moderate
+    "1", "done", "3",  # told the supervisor; still unresolved
+    "1", "2", "confidential", f"{NAME}, sam.example@nhs.net\n", "submit",
 ]  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from unit.test_engine import TO_TOPICS
+from unit.test_engine import TO_REVIEW, TO_TOPICS
 
 from bot.service import TurnService
 from dialogues.bundle import load_content
@@ -20,10 +20,6 @@ from storage.memory import MemoryStorage
 from storage.repositories import Storage, UnitOfWork
 
 DIALOGUE = Dialogue(load_content())
-TO_REVIEW = [
-    *TO_TOPICS, "1", "done", "done", "1", "3", "1", "done", "skip", "4", "3", "continue", "skip",
-    "14", "done", "1", "3", "anonymous",
-]  # fmt: skip
 
 
 async def walk(service: TurnService, chat: str, inputs: list[str]) -> None:
@@ -88,10 +84,10 @@ def test_a_conflicting_write_is_retried_and_applied_once(tmp_path: Path) -> None
         plain.handle_now("c", "c", Command("new"))
         racing = TurnService(DIALOGUE, ConflictOnce(storage))  # type: ignore[arg-type]
         turn = racing.handle_now("c", "c", Text("3"))
-        assert turn.state == "group"
+        assert turn.state == "description"
         conversation = plain.conversation("c")
         assert conversation is not None
-        assert conversation.answers["danger"] == "no" and conversation.state == "group"
+        assert conversation.answers["danger"] == "no" and conversation.state == "description"
         assert conversation.version == 3  # new, the rival's write, then ours: no lost update
     finally:
         storage.close()
@@ -102,8 +98,8 @@ def test_a_duplicate_delivery_changes_nothing_and_repeats_the_question() -> None
     service.handle_now("c", "c", Command("new"), dedupe_key="u1")
     first = service.handle_now("c", "c", Text("3"), dedupe_key="u2")
     again = service.handle_now("c", "c", Text("3"), dedupe_key="u2")
-    assert first.state == again.state == "group"
-    assert again.replies[-1].step == "group"
+    assert first.state == again.state == "description"
+    assert again.replies[-1].step == "description"
     conversation = service.conversation("c")
     assert conversation is not None and conversation.trail == ("danger",)
 

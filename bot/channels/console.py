@@ -45,6 +45,8 @@ def render(reply: Reply, prompts: Prompts) -> str:
     shortlist = any(option.number is not None for option in reply.options)
     if reply.expects_text:
         lines.append(prompts.say("console_text_hint"))
+    elif reply.typed and not shortlist:
+        lines.append(prompts.say("console_typed_hint"))
     elif reply.multi and not shortlist:
         lines.append(prompts.say("console_multi_hint"))
     elif reply.options:

@@ -48,12 +48,12 @@ def oversized_callbacks(dialogue: Dialogue) -> list[str]:
         owner="check",
         journey="concern",
         state="review",
-        answers={s: "x" for s in JOURNEYS["concern"].reviewable},
+        answers={s: "x" for s in JOURNEYS["concern"].reviewable} | {"domain": "1"},
     )
     framework = dialogue.content.catalogue.framework
     keys: list[tuple[str, str]] = []
     for step in dialogue.prompts.steps:
-        options = steps.options(step, everything)
+        options = steps.typed_options(step, everything)
         keys += [(step, o.key) for o in options]
     keys += [("standards", s.id) for s in framework.standards]
     keys += [("domain_standards", s.id) for s in framework.standards]

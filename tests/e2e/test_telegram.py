@@ -14,46 +14,48 @@ from .conftest import BotProcess, after
 
 pytestmark = pytest.mark.e2e
 DESCRIPTION = "On most night shifts the FY1s cover the wards alone with nobody to escalate to."
+# A story the reader can tell nothing from: the questions all follow.
+PLAIN = "Things on my placement are not right and I want to raise it."
+NO_ONE = "No, nobody is at risk now"
+STORY = "Tell me what is happening"
+GROUP = "Which of these are you"
+PLACE = "Where is your placement"
 
 
 def start_concern(user: ChatUser) -> None:
     after(user, lambda: user.send("/start"), "safety check")
 
 
-def to_description(user: ChatUser) -> None:
-    """Danger, group, organisation, site and programme, by buttons and text."""
-    after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
-    after(
-        user, lambda: user.press("Resident doctor (doctor in training)"), "Where is the placement"
-    )
-    after(user, lambda: user.press("Cambridge University Hospitals"), "Which site")
-    after(user, lambda: user.send("Ward C9"), "programme or specialty")
-    after(user, lambda: user.press("Skip"), "In your own words")
+def to_story(user: ChatUser) -> None:
+    after(user, lambda: user.press(NO_ONE), STORY)
+
+
+def to_place(user: ChatUser) -> None:
+    """The story told and its reading confirmed, the group pressed: the hospital is next."""
+    to_story(user)
+    after(user, lambda: user.send(DESCRIPTION), "From your story")
+    after(user, lambda: user.press("Yes, that's right"), GROUP)
+    after(user, lambda: user.press("Resident doctor"), PLACE)
 
 
 def to_review(user: ChatUser) -> None:
-    """From the description to the review, ticking and pressing as a learner would."""
-    after(user, lambda: user.send(DESCRIPTION), "When did it start")
+    """From the hospital to the review, ticking and pressing as a learner would."""
+    after(user, lambda: user.send("Addenbrookes, ward C9"), "When did it start")
     after(user, lambda: user.press("Within the last month"), "How often")
-    after(user, lambda: user.press("Often"), "What is it about")
-    ticked = after(user, lambda: user.press("⬜ Supervision"), "☑️ Supervision")
-    assert "⬜ Induction" in ticked.labels  # the same message, edited in place with a tick
-    after(user, lambda: user.press("Done"), "standards seem to fit")
-    after(user, lambda: user.press("Done"), "How many learners")
+    after(user, lambda: user.press("Often"), "How many learners")
     after(user, lambda: user.press("2 to 5"), "Have patients been harmed")
-    after(user, lambda: user.press("Patients could be harmed"), "already in place")
-    after(user, lambda: user.press("⬜ A senior I can call on"), "☑️ A senior I can call on")
-    after(user, lambda: user.press("Done"), "Anything to add")
-    after(user, lambda: user.press("Skip"), "how likely")
-    after(user, lambda: user.press("4 Likely"), "how serious")
-    after(user, lambda: user.press("3 Moderate"), "12 of 25")
-    after(user, lambda: user.press("Continue"), "put it right")
-    after(user, lambda: user.press("Skip"), "Who have you raised it with")
+    after(user, lambda: user.press("Patients could be harmed"), "already being done")
+    ticked = after(user, lambda: user.press("⬜ A senior I can call on"), "☑️ A senior I can")
+    assert "⬜ Nothing that I know of" in ticked.labels  # the same message, edited in place
+    after(user, lambda: user.press("Done"), "how likely")
+    after(user, lambda: user.press("Likely"), "how serious")
+    rated = after(user, lambda: user.press("Moderate"), "Who have you raised it with")
+    assert "12 of 25" in rated.text  # the rating comes with the next question
     after(user, lambda: user.press("⬜ Nobody yet"), "☑️ Nobody yet")
-    after(user, lambda: user.press("Done"), "Is any level unsuitable")
+    after(user, lambda: user.press("Done"), "reason not to raise it")
     after(user, lambda: user.press("No, the usual routes are fine"), "Quality team?")
     after(user, lambda: user.press("Only if the advice says so"), "How do you want to be known")
-    after(user, lambda: user.press("Anonymous"), "Here is everything you have given")
+    after(user, lambda: user.press("Anonymous"), "Please check your concern")
 
 
 def reference_from(user: ChatUser) -> str:
@@ -64,8 +66,10 @@ def reference_from(user: ChatUser) -> str:
 def test_a_whole_concern_by_buttons_and_text(bot: BotProcess, server: BotApiServer) -> None:
     user = server.private_chat(user_id=1001, first_name="Alice", username="alice")
     start_concern(user)
-    to_description(user)
+    to_place(user)
     to_review(user)
+    review = user.last()
+    assert review.labels[0] == "Submit" and len(review.labels) <= 8
     reference = reference_from(user)
     advice = user.wait_for("My advice: Pathway 1")
     assert "Guardian of Safe Working Hours" in advice.text  # contacts for resident doctors
@@ -77,7 +81,7 @@ def test_a_whole_concern_by_buttons_and_text(bot: BotProcess, server: BotApiServ
     assert concern.description == DESCRIPTION and concern.reporter_name is None
     # Every press was answered, every old keyboard taken away, the menu registered.
     presses = [r for r in server.requests("answerCallbackQuery") if r.status == 200]
-    assert len(presses) == len(user.callback_answers()) == 24  # every one of the 24 presses
+    assert len(presses) == len(user.callback_answers()) == 17  # every one of the 17 presses
     with_buttons = [m for m in user.messages() if m.labels]
     assert len(with_buttons) <= 1  # only the latest question may still show buttons
     assert {c["command"] for c in server.commands()} >= {"new", "pathway", "status", "privacy"}
@@ -87,14 +91,66 @@ def test_a_whole_concern_by_buttons_and_text(bot: BotProcess, server: BotApiServ
     assert DESCRIPTION[:25] not in logs and "alice" not in logs and "1001" not in logs
 
 
+PHYSIO = (
+    "Hi sorry if this is the wrong place. Im a physio student (2nd year, UEA) on placement at "
+    "Ipswich. Ive been here 2 weeks and had no induction at all and nobody has been allocated "
+    "as my practice educator so im basically on my own. Ive not raised it with anyone yet"
+)
+
+
+def test_a_physiotherapy_student_by_typing_and_buttons(
+    bot: BotProcess, server: BotApiServer
+) -> None:
+    """Persona (c) of issue 8: what the story said is checked in one step, then buttons."""
+    user = server.private_chat(user_id=1016, first_name="Pia")
+    start_concern(user)
+    to_story(user)
+    check = after(user, lambda: user.send(PHYSIO), "From your story")
+    assert check.labels == ["Yes, that's right", "Some of it is wrong"]
+    assert "Induction ('induction')" in check.text and "University of East Anglia" in check.text
+    for label, expect in [
+        ("Yes, that's right", "When did it start"), ("Within the last month", "How often"),
+        ("All the time, it is ongoing", "How many"), ("Just me", "Have patients"),
+        ("Not sure", "already being done"), ("⬜ Nothing that I know of", "☑️ Nothing"),
+        ("Done", "how likely"), ("Likely", "how serious"), ("Moderate", "reason not to"),
+        ("No, the usual routes are fine", "Quality team?"),
+        ("Only if the advice says so", "How do you want"), ("Anonymous", "Please check"),
+    ]:  # fmt: skip
+        after(user, lambda label=label: user.press(label), expect)  # type: ignore[misc]
+    reference = reference_from(user)
+    advice = user.wait_for("My advice: Pathway 1")
+    assert "practice educator" in advice.text
+    for message in user.messages():
+        assert "Guardian of Safe Working Hours" not in message.text
+        assert "Director of Medical Education" not in message.text
+    with bot.storage().unit_of_work() as uow:
+        concern = uow.concerns.get(reference)
+    assert concern is not None
+    assert (concern.learner_group, concern.university) == ("ahp_students", "uea")
+    assert concern.organisation == "east_suffolk_north_essex" and concern.told == ("nobody",)
+
+
+def test_no_keyboard_is_more_than_8_buttons_of_30_characters(
+    bot: BotProcess, server: BotApiServer
+) -> None:
+    user = server.private_chat(user_id=1017, first_name="Rae")
+    start_concern(user)
+    to_place(user)
+    to_review(user)
+    for message in user.messages():
+        assert len(message.labels) <= 8, message.labels
+        assert all(len(label) <= 30 + 3 for label in message.labels)  # a tick's "☑️ " aside
+
+
 def test_the_pathway_question(bot: BotProcess, server: BotApiServer) -> None:
     user = server.private_chat(user_id=1002, first_name="Ben")
     after(user, lambda: user.send("/pathway"), "safety check")
-    after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
-    after(user, lambda: user.press("Nursing student"), "Who have you raised it with")
-    after(user, lambda: user.press("⬜ My practice supervisor or assessor"), "☑️ My practice")
+    after(user, lambda: user.press(NO_ONE), GROUP)
+    asked = after(user, lambda: user.press("Nursing student"), "Who have you raised it with")
+    assert "⬜ Guardian of Safe Working Hours" not in asked.labels  # the nurse's own list
+    after(user, lambda: user.press("⬜ Practice supervisor/assessor"), "☑️ Practice supervisor")
     after(user, lambda: user.press("Done"), "What came of raising it")
-    after(user, lambda: user.press("Still unresolved"), "Is any level unsuitable")
+    after(user, lambda: user.press("Still unresolved"), "reason not to raise it")
     advice = after(user, lambda: user.press("No, the usual routes are fine"), "My advice")
     assert "Pathway 2" in advice.text and "practice education facilitator" in advice.text.casefold()
     with bot.storage().unit_of_work() as uow:
@@ -104,33 +160,30 @@ def test_the_pathway_question(bot: BotProcess, server: BotApiServer) -> None:
 def test_kill_9_mid_concern_then_finish_it(bot: BotProcess, server: BotApiServer) -> None:
     user = server.private_chat(user_id=1003, first_name="Cat")
     start_concern(user)
-    to_description(user)
-    after(user, lambda: user.send(DESCRIPTION), "When did it start")
+    to_story(user)
+    after(user, lambda: user.send(DESCRIPTION), "From your story")
     bot.kill()
-    user.press("Within the last month")  # sent while the bot is down
+    user.press("Yes, that's right")  # sent while the bot is down
     bot.start()
-    after(user, lambda: None, "How often", timeout=30)
-    after(user, lambda: user.press("Often"), "What is it about")
+    after(user, lambda: None, GROUP, timeout=30)
+    after(user, lambda: user.press("Resident doctor"), PLACE)
     bot.kill()
     bot.start()
-    after(user, lambda: user.send("/resume"), "What is it about", timeout=30)
-    after(user, lambda: user.press("⬜ Supervision"), "☑️ Supervision")
-    after(user, lambda: user.press("Done"), "standards seem to fit")
-    after(user, lambda: user.press("Done"), "How many learners")
+    after(user, lambda: user.send("/resume"), PLACE, timeout=30)
+    after(user, lambda: user.send("Addenbrookes, ward C9"), "When did it start")
     for label, expect in [
-        ("Just me", "Have patients"), ("No", "already in place"),
-        ("⬜ Nothing that I know of", "☑️ Nothing"), ("Done", "Anything to add"),
-        ("Skip", "how likely"),
-        ("2 Unlikely", "how serious"), ("2 Minor", "of 25"),
-        ("Continue", "put it right"), ("Skip", "Who have you"), ("⬜ Nobody yet", "☑️ Nobody"),
-        ("Done", "unsuitable"), ("No, the usual routes are fine", "Quality team?"),
-        ("No, keep it as my record", "How do you want"), ("Anonymous", "Here is everything"),
+        ("Within the last month", "How often"), ("Often", "How many"),
+        ("Just me", "Have patients"), ("No", "already being done"),
+        ("⬜ Nothing that I know of", "☑️ Nothing"), ("Done", "how likely"),
+        ("Unlikely", "how serious"), ("Minor", "of 25"), ("⬜ Nobody yet", "☑️ Nobody"),
+        ("Done", "reason not to"), ("No, the usual routes are fine", "Quality team?"),
+        ("No, keep it as my record", "How do you want"), ("Anonymous", "Please check"),
     ]:  # fmt: skip
         after(user, lambda label=label: user.press(label), expect)  # type: ignore[misc]
     review = user.last()
     assert (
-        DESCRIPTION in review.text
-        and "Ward C9" in review.text
+        DESCRIPTION[:150] in review.text
+        and "Addenbrookes, ward C9" in review.text
         and "Within the last month" in review.text
     )
     reference = reference_from(user)
@@ -142,16 +195,17 @@ def test_kill_9_mid_concern_then_finish_it(bot: BotProcess, server: BotApiServer
 def test_a_duplicate_update_changes_nothing(bot: BotProcess, server: BotApiServer) -> None:
     user = server.private_chat(user_id=1004, first_name="Dev")
     start_concern(user)
-    after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
+    to_story(user)
+    after(user, lambda: user.send(PLAIN), GROUP)
     server.faults.deliver_twice()
-    after(user, lambda: user.send("1"), "Where is the placement")  # "1": resident doctor
+    after(user, lambda: user.send("1"), PLACE)  # "1": resident doctor
     time.sleep(2.5)  # the second delivery comes on a later poll
     assert len(server.requests("getUpdates")) > 2
     with bot.storage().unit_of_work() as uow:
         conversation = uow.conversations.get("telegram:1004/concern")
     assert conversation is not None
     assert conversation.state == "organisation"  # "1" was not taken again as an organisation
-    assert conversation.trail == ("danger", "group")
+    assert conversation.trail == ("danger", "description", "group")
 
 
 def test_faults_from_the_bot_api_are_retried_and_no_reply_is_dropped(
@@ -160,17 +214,17 @@ def test_faults_from_the_bot_api_are_retried_and_no_reply_is_dropped(
     user = server.private_chat(user_id=1005, first_name="Eve")
     start_concern(user)
     server.faults.fail_next("sendMessage", status=429, retry_after=1)
-    after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
+    after(user, lambda: user.press(NO_ONE), STORY)
     server.faults.fail_next("sendMessage", status=500, count=2)
-    after(user, lambda: user.press("Medical student"), "Where is the placement")
+    after(user, lambda: user.send(PLAIN), GROUP)
     server.faults.delay_next("sendMessage", 3.0)
-    after(user, lambda: user.press("Royal Papworth Hospital"), "Which site")
+    after(user, lambda: user.press("Medical student"), "Which university")
     server.faults.fail_next("getUpdates", status=502, count=2)
-    after(user, lambda: user.send("Ward 1"), "programme or specialty", timeout=30)
+    after(user, lambda: user.press("University of Cambridge"), PLACE, timeout=30)
     statuses = [r.status for r in server.requests("sendMessage")]
     assert statuses.count(429) == 1 and statuses.count(500) == 2
     texts = [m.text for m in user.messages()]
-    assert sum("Which group" in t for t in texts) == 1  # retried, not duplicated
+    assert sum(STORY in t for t in texts) == 1  # retried, not duplicated
 
 
 def test_group_chats_are_pointed_to_a_private_chat(bot: BotProcess, server: BotApiServer) -> None:
@@ -190,7 +244,7 @@ def test_non_text_input_gets_a_reply_and_changes_nothing(
 ) -> None:
     user = server.private_chat(user_id=1007, first_name="Gus")
     start_concern(user)
-    after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
+    to_story(user)
     for send in (
         user.send_photo,
         user.send_sticker,
@@ -202,8 +256,8 @@ def test_non_text_input_gets_a_reply_and_changes_nothing(
     after(user, lambda: user.edit_last_sent("changed"), "not edits")
     with bot.storage().unit_of_work() as uow:
         conversation = uow.conversations.get("telegram:1007/concern")
-    assert conversation is not None and conversation.state == "group"
-    after(user, lambda: user.press("Medical student"), "Where is the placement")
+    assert conversation is not None and conversation.state == "description"
+    after(user, lambda: user.send(PLAIN), GROUP)
 
 
 def test_stale_buttons_are_answered_and_change_nothing(
@@ -212,8 +266,8 @@ def test_stale_buttons_are_answered_and_change_nothing(
     user = server.private_chat(user_id=1008, first_name="Hal")
     start_concern(user)
     first = user.last()
-    after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
-    after(user, lambda: user.send("Medical student"), "Where is the placement")
+    to_story(user)
+    after(user, lambda: user.send(PLAIN), GROUP)
     # The first question's keyboard was taken away; press its data anyway, as an old client would.
     server_message = next(m for m in user.messages() if m.message_id == first.message_id)
     assert server_message.labels == []
@@ -226,7 +280,7 @@ def test_stale_buttons_are_answered_and_change_nothing(
     with bot.storage().unit_of_work() as uow:
         conversation = uow.conversations.get("telegram:1008/concern")
     assert conversation is not None
-    assert conversation.state == "organisation" and conversation.answers["danger"] == "no"
+    assert conversation.state == "group" and conversation.answers["danger"] == "no"
 
 
 def test_long_text_is_refused_kindly_and_long_replies_are_split(
@@ -234,14 +288,14 @@ def test_long_text_is_refused_kindly_and_long_replies_are_split(
 ) -> None:
     user = server.private_chat(user_id=1009, first_name="Ivy")
     start_concern(user)
-    to_description(user)
+    to_story(user)
     after(user, lambda: user.send("x " * 2000), "limit here is 3500")
     long = ("I was left alone again with no senior support. " * 80)[:3500]
-    after(user, lambda: user.send(long), "When did it start")
+    after(user, lambda: user.send(long), "From your story")
     assert all(len(m.text) <= 4096 for m in user.messages())
     with bot.storage().unit_of_work() as uow:
         conversation = uow.conversations.get("telegram:1009/concern")
-    assert conversation is not None and conversation.answers["site"] == "Ward C9"
+    assert conversation is not None and conversation.answers["description"] == long.strip()
 
 
 def test_webhook_mode_needs_the_secret(server: BotApiServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -262,7 +316,7 @@ def test_webhook_mode_needs_the_secret(server: BotApiServer, tmp_path) -> None: 
         assert server.webhook()["url"].endswith("/telegram/hook")
         user = server.private_chat(user_id=1010, first_name="Jo")
         after(user, lambda: user.send("/start"), "safety check")
-        after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
+        after(user, lambda: user.press(NO_ONE), STORY)
         forged = {"update_id": 999999, "message": {"message_id": 1, "date": 0,
                   "chat": {"id": 1010, "type": "private"}, "from": {"id": 1010, "is_bot": False,
                   "first_name": "Jo"}, "text": "/cancel"}}  # fmt: skip
@@ -302,14 +356,14 @@ def test_chats_run_side_by_side_each_in_order(bot: BotProcess, server: BotApiSer
         user.wait_for("safety check", timeout=20)
     for user in users:  # each sends two answers back to back, all chats at once
         user.send("3")
-        user.send("Medical student")
+        user.send(PLAIN)
     for user in users:
-        user.wait_for("Where is the placement", timeout=20)
+        user.wait_for(GROUP, timeout=20)
     with bot.storage().unit_of_work() as uow:
         for user in users:
             conversation = uow.conversations.get(f"telegram:{user.chat_id}/concern")
-            assert conversation is not None and conversation.state == "organisation"
-            assert conversation.answers["group"] == "medical_students"
+            assert conversation is not None and conversation.state == "group"
+            assert conversation.answers["description"] == PLAIN
     sends = [r for r in server.requests("sendMessage") if r.chat_id == users[0].chat_id]
     gaps = [b.time - a.time for a, b in itertools.pairwise(sends)]
     assert min(gaps) >= 0.25  # messages to one chat are paced
@@ -321,11 +375,11 @@ def test_a_press_delivered_twice_moves_once_and_still_gets_its_reply(
     user = server.private_chat(user_id=1011, first_name="Kit")
     start_concern(user)
     server.faults.deliver_twice()
-    after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
+    after(user, lambda: user.press(NO_ONE), STORY)
     time.sleep(2.5)
     with bot.storage().unit_of_work() as uow:
         conversation = uow.conversations.get("telegram:1011/concern")
-    assert conversation is not None and conversation.state == "group"
+    assert conversation is not None and conversation.state == "description"
     assert conversation.trail == ("danger",)
     assert not any("went wrong" in m.text for m in user.messages())
     assert user.callback_answers() == [None]  # answered once, quietly
@@ -340,10 +394,10 @@ def test_a_press_too_old_to_answer_after_a_restart_still_gets_the_next_question(
             user = server.private_chat(user_id=1012, first_name="Lou")
             start_concern(user)
             bot.kill()
-            user.press("No, nobody is at risk right now")
+            user.press(NO_ONE)
             time.sleep(1.5)  # the query expires while the bot is down
             bot.start()
-            after(user, lambda: None, "Which group", timeout=30)
+            after(user, lambda: None, STORY, timeout=30)
         finally:
             bot.stop()
 
@@ -358,11 +412,9 @@ def test_getupdates_refusals_and_slow_sends_do_not_stop_the_bot(
         start_concern(user)
         server.faults.fail_next("getUpdates", status=429, retry_after=1)
         server.faults.fail_next("getUpdates", status=502, count=2)
-        after(
-            user, lambda: user.press("No, nobody is at risk right now"), "Which group", timeout=30
-        )
+        after(user, lambda: user.press(NO_ONE), STORY, timeout=30)
         server.faults.delay_next("sendMessage", 4.0)  # longer than the request timeout
-        after(user, lambda: user.press("Medical student"), "Where is the placement", timeout=30)
+        after(user, lambda: user.send(PLAIN), GROUP, timeout=30)
         assert bot.process is not None and bot.process.poll() is None
         statuses = [r.status for r in server.requests("getUpdates")]
         assert statuses.count(429) == 1 and statuses.count(502) == 2
@@ -390,8 +442,8 @@ def test_debug_logs_hold_no_token_name_or_id(server: BotApiServer, tmp_path: Pat
     try:
         user = server.private_chat(user_id=7654321, first_name="Quintessa", username="qzx_user")
         start_concern(user)
-        after(user, lambda: user.press("No, nobody is at risk right now"), "Which group")
-        after(user, lambda: user.send("Medical student"), "Where is the placement")
+        to_story(user)
+        after(user, lambda: user.send(PLAIN), GROUP)
     finally:
         bot.stop()
     logs = bot.logs()

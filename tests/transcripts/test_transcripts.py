@@ -25,8 +25,9 @@ from bot.channels.console import render
 from bot.service import TurnService
 from dialogues.bundle import load_content
 from dialogues.engine import Dialogue
-from dialogues.turns import Command, Event, Press, Text
+from dialogues.turns import Command, Event, Press, Reply, Text
 from storage.memory import MemoryStorage
+from transcripts.screens import count_screens
 
 HERE = Path(__file__).parent
 CHAT = "console:learner"
@@ -56,6 +57,12 @@ def _event(line: str) -> Event:
 
 def replay(source: str) -> str:
     """The transcript as the service answers its inputs now."""
+    return run(source)[0]
+
+
+def run(source: str) -> tuple[str, list[tuple[Reply, ...]]]:
+    """The transcript as the service answers it, and the replies of each turn."""
+    turns: list[tuple[Reply, ...]] = []
     storage, clock, rng = MemoryStorage(), Clock(), random.Random(2026)
 
     def service() -> TurnService:
@@ -76,6 +83,7 @@ def replay(source: str) -> str:
             clock.now += timedelta(hours=int(wait.group(1)))
             continue
         turn = asyncio.run(current.handle(CHAT, CHAT, _event(sent)))
+        turns.append(turn.replies)
         out += [render(reply, CONTENT.prompts) + "\n" for reply in turn.replies]
         if turn.reference:
             with storage.unit_of_work() as uow:
@@ -86,7 +94,7 @@ def replay(source: str) -> str:
                 f"{'queued for the team' if c.queued_for_team else 'not queued'}, {c.identity}, "
                 f"name {c.reporter_name!r}, standards {', '.join(c.standards)}\n"
             )
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(out).rstrip() + "\n", turns
 
 
 TRANSCRIPTS = sorted(HERE.glob("*.txt"))
@@ -113,4 +121,28 @@ def test_there_are_transcripts_of_every_kind() -> None:
         "invalid_input",
         "pathway_question",
         "typed_input",
+        "persona_student_nurse",
+        "persona_fy2_doctor",
+        "persona_physio_student",
     } <= names
+
+
+# A typical concern: the golden happy path and the three personas of issue 8.
+TYPICAL = ("happy_path", "persona_student_nurse", "persona_fy2_doctor", "persona_physio_student")
+MOST_SCREENS = 15
+
+
+@pytest.mark.parametrize("name", TYPICAL)
+def test_a_typical_concern_takes_at_most_15_screens_as_the_welcome_says(name: str) -> None:
+    _, turns = run((HERE / f"{name}.txt").read_text(encoding="utf-8"))
+    screens = count_screens(turns)
+    assert screens <= MOST_SCREENS, f"{name}: {screens} screens"
+    # The welcome promises "about N short questions" after the safety check and the story.
+    promised = int(re.search(r"about (\d+) short questions", CONTENT.prompts.say("welcome"))[1])  # type: ignore[index]
+    assert abs((screens - 2) - promised) <= 3, f"{name}: {screens} screens, {promised} promised"
+
+
+def test_a_physiotherapy_student_never_sees_doctors_contacts() -> None:
+    text = (HERE / "persona_physio_student.txt").read_text(encoding="utf-8")
+    for doctors_only in ("Guardian of Safe Working Hours", "Director of Medical Education"):
+        assert doctors_only not in text

@@ -556,7 +556,7 @@ def test_other_moved_from_the_end_is_refused(tmp_path: Path) -> None:
     other = (
         '\n[[organisations]]\nkey = "other"\n'
         'name = "Another organisation (GP practice, hospice, university, private provider)"\n'
-        'kind = "other"\n'
+        'short = "Somewhere else"\nkind = "other"\n'
     )
     directory = copy_with_edit(tmp_path, "organisations.toml", other, "")
     path = directory / "organisations.toml"

@@ -11,7 +11,7 @@ import pytest
 from dialogues.bundle import load_content
 from dialogues.engine import Dialogue
 from dialogues.filing import REFERENCE_ALPHABET, make_reference, normalise_reference
-from dialogues.records import Conversation
+from dialogues.records import Advice, Conversation
 from dialogues.turns import Command, Event, Outcome, Press, Text
 
 DIALOGUE = Dialogue(load_content())
@@ -30,22 +30,17 @@ def run(*inputs: Event | str) -> Outcome:
     return outcome
 
 
-TO_TOPICS = (
-    "3",
-    "1",
-    "1",
-    "skip",
-    "skip",
-    "Nobody supervises us on the night shift at all.",
-    "1",
-    "1",
-)
+STORY = "Nobody supervises us on the night shift at all."  # nothing the reader can tell
+TO_TOPICS = ("3", STORY, "1", "Addenbrookes")
 TO_REVIEW = (
     *TO_TOPICS,
     "1", "done",  # topics: tick supervision, then Done
     "done",  # standards: keep the suggestions
-    "1", "3", "1", "done", "skip", "4", "3", "continue", "skip", "14", "done", "1", "3",
-    "anonymous",
+    "1", "3", "1", "2",  # started, how often, learners affected, patients
+    "2", "done",  # what is being done: a senior I can call on
+    "4", "3",  # likelihood, impact
+    "7", "done",  # told: nobody yet
+    "1", "3", "anonymous",  # barriers, send to the team, identity
 )  # fmt: skip
 
 
@@ -66,6 +61,14 @@ def test_ticks_toggle_and_done_moves_on() -> None:
     assert done.conversation.answers["standards"] == ["3.4", "3.5"]  # induction's standards
 
 
+def test_more_topics_are_on_a_second_page_that_adds_to_the_first() -> None:
+    outcome = run(*TO_TOPICS, "1", Press("topics", "more"), Press("topics_more", "wellbeing"))
+    assert outcome.conversation is not None and outcome.conversation.state == "topics_more"
+    assert outcome.conversation.answers["topics"] == ["supervision", "wellbeing"]
+    done = send(outcome.conversation, Text("done"))
+    assert done.conversation is not None and done.conversation.state == "standards"
+
+
 def test_browsing_a_domain_adds_standards() -> None:
     outcome = run(
         *TO_TOPICS,
@@ -83,11 +86,11 @@ def test_browsing_a_domain_adds_standards() -> None:
 
 
 def test_a_stale_button_changes_nothing_and_shows_the_question() -> None:
-    outcome = run("3", "1")
+    outcome = run("3", STORY)
     assert outcome.conversation is not None
     stale = send(outcome.conversation, Press("danger", "patient"))
     assert stale.conversation == replace(outcome.conversation, updated_at=NOW)
-    assert stale.replies[-1].step == "organisation"
+    assert stale.replies[-1].step == "group"
 
 
 def test_submitting_files_the_concern_and_keeps_only_the_reference() -> None:
@@ -97,7 +100,9 @@ def test_submitting_files_the_concern_and_keeps_only_the_reference() -> None:
     assert (concern.likelihood, concern.impact, concern.score, concern.band) == (4, 3, 12, "high")
     assert concern.reference == "QC-2345-6789"
     assert concern.identity == "anonymous" and concern.reporter_name is None
-    assert concern.description == "Nobody supervises us on the night shift at all."
+    assert concern.description == STORY
+    assert concern.organisation == "cambridge_university_hospitals"
+    assert concern.site == "Addenbrookes"  # what the learner typed, kept as the site
     assert concern.advice.team_would_expect and concern.advice.level == 1
     assert outcome.conversation is not None
     assert outcome.conversation.state == "submitted"
@@ -105,42 +110,173 @@ def test_submitting_files_the_concern_and_keeps_only_the_reference() -> None:
     assert "QC-2345-6789" in outcome.replies[0].text
 
 
+NURSE = (
+    "im a 2nd yr student nurse at the QEH. left on my own every night shift. told the ward "
+    "manager 2 weeks ago and heard nothing back"
+)
+
+
+def test_what_the_story_says_is_shown_with_reasons_and_passed_over_once_confirmed() -> None:
+    check = run("3", NURSE)
+    assert check.conversation is not None and check.conversation.state == "story_check"
+    text = check.replies[-1].text
+    assert "• What it is about: Supervision ('left on my own')" in text
+    assert "• About you: Nursing student" in text and "• Where: QEH King's Lynn ('QEH')" in text
+    assert (
+        "• Who knows: Ward or placement manager ('told the ward manager'); "
+        "No answer in reasonable time ('nothing back')"
+    ) in text
+    assert [o.label for o in check.replies[-1].options] == [
+        "Yes, that's right",
+        "Some of it is wrong",
+    ]
+    assert "group" not in check.conversation.answers  # nothing is an answer until checked
+    confirmed = send(check.conversation, Text("yes"))
+    assert confirmed.conversation is not None
+    answers = confirmed.conversation.answers
+    assert answers["group"] == "nursing_students" and answers["told"] == ["placement_manager"]
+    assert answers["told_outcome"] == "no_answer" and answers["frequency"] == "constant"
+    assert answers["standards"] == ["1.1", "3.1"]  # the topics' standards
+    # Only what the story did not say is asked: the university, then when it started.
+    assert confirmed.conversation.state == "university"
+    started = send(confirmed.conversation, Text("uea"))
+    assert started.conversation is not None and started.conversation.state == "started"
+
+
+def test_parts_marked_wrong_are_asked_and_the_rest_kept() -> None:
+    outcome = run("3", NURSE, "some of it is wrong")
+    assert outcome.conversation is not None and outcome.conversation.state == "story_wrong"
+    labels = [o.label for o in outcome.replies[-1].options]
+    assert labels == [
+        "About you",
+        "Where",
+        "What it is about",
+        "When and how often",
+        "Who knows",
+        "Done",
+    ]
+    outcome = send(outcome.conversation, Press("story_wrong", "told"))
+    outcome = send(outcome.conversation, Press("story_wrong", "done"))  # type: ignore[arg-type]
+    assert outcome.conversation is not None
+    answers = outcome.conversation.answers
+    assert "told" not in answers and "told_outcome" not in answers
+    assert answers["group"] == "nursing_students" and "told" not in answers["from_story"]
+    walk = run(
+        "3", NURSE, "wrong", "who knows", "done", "uea", "2", "1", "2", "none", "done", "4", "3"
+    )
+    assert walk.conversation is not None and walk.conversation.state == "told"  # asked after all
+
+
+def test_a_story_told_again_replaces_what_the_first_one_said() -> None:
+    outcome = run("3", NURSE, "yes", Command("back"), Command("back"))
+    assert outcome.conversation is not None and outcome.conversation.state == "description"
+    retold = send(outcome.conversation, Text("FY2 here, my consultant shouts at me most days."))
+    assert retold.conversation is not None and retold.conversation.state == "story_check"
+    answers = retold.conversation.answers
+    assert "told" not in answers and "group" not in answers and "from_story" not in answers
+    assert "Resident doctor" in retold.replies[-1].text
+
+
+def test_the_rating_comes_with_the_next_question() -> None:
+    outcome = run(*TO_REVIEW[:-5])
+    assert outcome.conversation is not None and outcome.conversation.state == "told"
+    (reply,) = outcome.replies
+    assert reply.text.startswith("Your rating: Likely \u00d7 Moderate = 12 of 25, 🟧 High.")
+    assert "Who have you raised it with" in reply.text
+
+
+def test_what_the_levels_mean_is_shown_on_request() -> None:
+    outcome = run(*TO_REVIEW[:-7], "What do these mean?")
+    assert outcome.conversation is not None and outcome.conversation.state == "likelihood"
+    explained, question = outcome.replies
+    assert "• Rare: Not expected to happen or recur" in explained.text
+    assert [o.label for o in question.options][:2] == ["Rare", "Unlikely"]
+
+
+def test_a_typed_place_with_a_ward_finds_the_hospital_and_keeps_the_ward_as_the_site() -> None:
+    outcome = run("3", STORY, "1", "Ipswich hospital, ward 12")
+    assert outcome.conversation is not None and outcome.conversation.state == "topics"
+    assert outcome.conversation.answers["organisation"] == "east_suffolk_north_essex"
+    assert outcome.conversation.answers["site"] == "Ipswich hospital, ward 12"
+    unknown = run("3", STORY, "1", "the moon")
+    assert unknown.conversation is not None and unknown.conversation.state == "organisation"
+    assert "could not find" in unknown.replies[0].text
+
+
+def test_name_and_contact_are_one_answer() -> None:
+    outcome = run(*TO_REVIEW[:-1], "confidential", "Dr Sam Example")
+    assert outcome.conversation is not None and outcome.conversation.state == "name"
+    assert "email address or a phone number" in outcome.replies[0].text
+    done = send(outcome.conversation, Text("Dr Sam Example, sam@nhs.net"))
+    assert done.conversation is not None and done.conversation.state == "review"
+    assert done.conversation.answers["name"] == "Dr Sam Example"
+    assert done.conversation.answers["contact"] == "sam@nhs.net"
+
+
+def test_the_review_is_sections_with_one_change_each_and_submit_first() -> None:
+    outcome = run(*TO_REVIEW)
+    review = outcome.replies[-1]
+    labels = [o.label for o in review.options]
+    assert labels == [
+        "Submit", "Change: About you", "Change: Where", "Change: What happened",
+        "Change: Risk", "Change: Who knows", "Change: Sending and privacy",
+    ]  # fmt: skip
+    assert "• Standards: 1.1 Safe, effective care; 3.1 Support and supervision" in review.text
+    assert outcome.conversation is not None
+    # A section's Change asks its questions again, each with a way to keep the answer.
+    what = send(outcome.conversation, Text("Change: What happened"))
+    assert what.conversation is not None and what.conversation.state == "description"
+    assert "Keep it as it is" in [o.label for o in what.replies[-1].options]
+    steps = []
+    conversation = what.conversation
+    for typed in ("keep", "done", "done", "2", "3", "1"):
+        reply = send(conversation, Text(typed))
+        assert reply.conversation is not None
+        conversation = reply.conversation
+        steps.append(conversation.state)
+    assert steps == ["topics", "standards", "started", "frequency", "affected", "review"]
+    assert conversation.answers["started"] == "this_month"
+    assert conversation.answers["description"] == STORY
+
+
 def test_an_answer_typed_into_a_paused_conversation_is_taken() -> None:
-    outcome = run("3", "1", "1", "skip", "skip", Command("pause"))
+    outcome = run("3", Command("pause"))
     assert outcome.conversation is not None and outcome.conversation.paused
     description = "Days later: nobody supervises us on the night shift at all."
     resumed = send(outcome.conversation, Text(description))
     assert resumed.conversation is not None and not resumed.conversation.paused
     assert resumed.conversation.answers["description"] == description
-    assert resumed.conversation.state == "started"
+    assert resumed.conversation.state == "group"
 
 
 def test_input_that_does_not_fit_a_paused_conversation_shows_where_it_was() -> None:
-    outcome = run("3", "1", Command("pause"))
+    outcome = run("3", STORY, Command("pause"))
     assert outcome.conversation is not None
     resumed = send(outcome.conversation, Text("hello again"))
     assert resumed.conversation is not None and not resumed.conversation.paused
-    assert "organisation" not in resumed.conversation.answers
-    assert "Welcome back" in resumed.replies[-1].text
-    assert resumed.replies[-1].step == "organisation"
+    assert "group" not in resumed.conversation.answers
+    assert "Welcome back. Answers so far: 2." in resumed.replies[-1].text
+    assert resumed.replies[-1].step == "group"
 
 
 def test_a_bare_slash_is_an_unknown_command_not_a_crash() -> None:
     for text in ("/", "//", "  /  "):
         outcome = run("3", text)
-        assert outcome.conversation is not None and outcome.conversation.state == "group"
+        assert outcome.conversation is not None and outcome.conversation.state == "description"
         assert "I don't know the command" in outcome.replies[0].text
 
 
 def test_submit_after_an_unfinished_edit_asks_for_what_is_missing() -> None:
-    outcome = run(*TO_REVIEW, "Change: Who has been told", "14", "1", "done", Command("back"))
+    outcome = run(*TO_REVIEW, "Change: Who knows", "1", "done", Command("back"))
     assert outcome.conversation is not None and outcome.conversation.state == "review"
     assert "told_outcome" not in outcome.conversation.answers
     asked = send(outcome.conversation, Text("submit"))
     assert asked.concern is None
     assert asked.conversation is not None and asked.conversation.state == "told_outcome"
     assert "still needed" in asked.replies[0].text
-    back_to_review = send(asked.conversation, Text("3"))
+    barrier = send(asked.conversation, Text("3"))
+    assert barrier.conversation is not None and barrier.conversation.state == "barrier"
+    back_to_review = send(barrier.conversation, Text("1"))
     assert back_to_review.conversation is not None
     assert back_to_review.conversation.state == "review"
     filed = send(back_to_review.conversation, Text("submit"))
@@ -149,10 +285,12 @@ def test_submit_after_an_unfinished_edit_asks_for_what_is_missing() -> None:
 
 
 def test_typing_the_number_of_skip_skips() -> None:
-    outcome = run("3", "1", "1", "1")
-    assert outcome.conversation is not None
-    assert outcome.conversation.answers["site"] is None
-    assert outcome.conversation.state == "programme"
+    outcome = run(*TO_REVIEW[:-9], "6", "done")  # what is being done: something else
+    assert outcome.conversation is not None and outcome.conversation.state == "controls_detail"
+    skipped = send(outcome.conversation, Text("1"))
+    assert skipped.conversation is not None
+    assert skipped.conversation.answers["controls_detail"] is None
+    assert skipped.conversation.state == "likelihood"
 
 
 def test_a_saved_conversation_survives_content_that_renamed_its_keys() -> None:
@@ -170,13 +308,13 @@ def test_a_saved_conversation_survives_content_that_renamed_its_keys() -> None:
         },
     )
     outcome = send(stale, Press("standards", "done"))
-    assert outcome.conversation is not None and outcome.conversation.state == "affected"
+    assert outcome.conversation is not None and outcome.conversation.state == "started"
     question = DIALOGUE.question(replace(stale, state="review"))
     assert question.step == "review"
 
 
 def test_new_while_in_progress_asks_before_discarding() -> None:
-    outcome = run("3", "1", Command("new"))
+    outcome = run("3", STORY, "1", Command("new"))
     assert outcome.conversation is not None and outcome.conversation.interrupt is not None
     kept = send(outcome.conversation, Text("no"))
     assert (
@@ -198,15 +336,15 @@ def test_cancel_confirmed_deletes() -> None:
 def test_a_bare_command_word_is_the_command_at_every_step(word: str) -> None:
     on_choice = run("3", "back")
     assert on_choice.conversation is not None and on_choice.conversation.state == "danger"
-    on_text = run("3", "1", "1", word)  # the site question: free text
+    on_text = run("3", word)  # the story: free text
     assert on_text.conversation is not None
-    assert "site" not in on_text.conversation.answers and on_text.conversation.paused
-    back = run("3", "1", "1", "Back.")
-    assert back.conversation is not None and back.conversation.state == "organisation"
-    assert "site" not in back.conversation.answers
-    in_a_sentence = run("3", "1", "1", "back office")
+    assert "description" not in on_text.conversation.answers and on_text.conversation.paused
+    back = run("3", "Back.")
+    assert back.conversation is not None and back.conversation.state == "danger"
+    assert "description" not in back.conversation.answers
+    in_a_sentence = run("3", "back office staff never let students in to the teaching")
     assert in_a_sentence.conversation is not None
-    assert in_a_sentence.conversation.answers["site"] == "back office"
+    assert in_a_sentence.conversation.answers["description"].startswith("back office")
 
 
 def test_telegram_style_commands_in_text() -> None:
@@ -254,3 +392,15 @@ def test_every_question_carries_its_step_and_options(step: str) -> None:
     )
     reply = DIALOGUE.question(conversation)
     assert reply.step == step and reply.options
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_advice_for_an_allied_health_student_names_only_their_contacts(level: int) -> None:
+    advice = Advice(level=level, reasons=("start_local",), incident_reminder=True)
+    text = DIALOGUE.wording.advice(advice, "ahp_students", "uea")
+    assert "Guardian of Safe Working" not in text and "Medical Education" not in text
+    assert "exception reporting" not in text.casefold()
+    if level == 1:
+        assert "practice educator" in text
+    if level == 2:
+        assert "Your university: University of East Anglia" in text

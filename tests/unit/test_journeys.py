@@ -8,17 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import diagrams
-from dialogues.journeys import (
-    CONCERN,
-    JOURNEYS,
-    PATHWAY,
-    Guards,
-    Journey,
-    build_machine,
-    next_state,
-    tidy,
-    walk,
-)
+from dialogues.journeys import CONCERN, JOURNEYS, PATHWAY, Facts, Guards, Journey
+from dialogues.machines import build_machine, next_state, tidy, walk
 from dialogues.records import Answer, Conversation
 
 ROOT = Path(__file__).parents[2]
@@ -56,49 +47,107 @@ CONCERN_MACHINE = build_machine(CONCERN)
 PATHWAY_MACHINE = build_machine(PATHWAY)
 
 
+FACTS = Facts(students=frozenset({"nursing_students", "ahp_students"}))
+
+
 @pytest.mark.parametrize(
     ("conversation", "expected"),
     [
-        (conv("danger", danger="no"), "group"),
+        (conv("danger", danger="no"), "description"),
         (conv("danger", danger="patient"), "danger_now"),
         (conv("danger", danger="learner"), "danger_now"),
-        (conv("danger_now", danger="patient"), "group"),
+        (conv("danger_now", danger="patient"), "description"),
+        (conv("description"), "group"),  # nothing read from the story: nothing to check
+        (conv("description", story_proposals=["topics=supervision"]), "story_check"),
+        (conv("story_check", story_check="yes"), "group"),
+        (
+            conv(
+                "story_check",
+                story_check="some_wrong",
+                story_proposals=["topics=supervision", "told=nobody"],
+            ),
+            "story_wrong",
+        ),
+        # With one part only, "some of it is wrong" is that part: asked, without a list.
+        (
+            conv("story_check", story_check="some_wrong", story_proposals=["topics=induction"]),
+            "group",
+        ),
+        (conv("story_wrong"), "group"),
+        (conv("group", group="resident_doctors"), "organisation"),
+        (conv("group", group="nursing_students"), "university"),  # students: their university
+        (conv("university", group="nursing_students"), "organisation"),
         (conv("organisation", organisation="other"), "organisation_other"),
-        (conv("organisation", organisation="royal_papworth"), "site"),
-        (conv("impact", impact="3"), "score"),
-        (conv("score"), "actions"),
+        (conv("organisation", organisation="royal_papworth"), "topics"),
+        (conv("controls", controls=["none"]), "likelihood"),
+        (conv("controls", controls=["senior_cover", "other"]), "controls_detail"),
+        (conv("impact", impact="3"), "told"),  # the rating is shown with the next question
         (conv("told", told=["nobody"]), "barrier"),
-        (conv("told", told=["clinical_supervisor"]), "told_outcome"),
+        (conv("told", told=["supervisor"]), "told_outcome"),
         (conv("identity", identity="anonymous"), "review"),
         (conv("identity", identity="named"), "name"),
-        (conv("identity", identity="confidential", name="Sam"), "name"),  # asked again on the way
-        (conv("name", identity="named"), "contact"),
-        # Editing from the review returns to it, unless a follow-up is now missing.
-        (conv("description", editing=True), "review"),
-        (conv("likelihood", editing=True), "review"),
-        (conv("identity", editing=True, identity="named"), "name"),
-        (conv("identity", editing=True, identity="named", name="Sam", contact="s@x.org"), "review"),
-        (conv("identity", editing=True, identity="anonymous"), "review"),
-        (conv("told", editing=True, told=["ward_manager"]), "told_outcome"),
-        (conv("told", editing=True, told=["ward_manager"], told_outcome="resolved"), "review"),
-        (conv("topics", editing=True), "standards"),  # new topics, new suggestions
+        (conv("name", identity="named"), "review"),
+        # What the learner confirmed from their story is passed over on the way through.
+        (conv("description", from_story=["group"], story_proposals=["group=x"]), "story_check"),
+        (conv("story_check", story_check="yes", from_story=["group"]), "organisation"),
+        (
+            conv(
+                "organisation",
+                from_story=["topics", "standards", "frequency"],
+                organisation="west_suffolk",
+            ),
+            "started",
+        ),
+        (conv("started", from_story=["frequency", "affected"]), "patient_risk"),
+        (conv("controls", told=["nobody"], from_story=["told", "barrier"]), "likelihood"),
+        (conv("impact", from_story=["told", "barrier"], told=["nobody"]), "wants_team"),
+        # Changing a section of the review asks the rest of that section, then the review,
+        # story or not.
+        (conv("group", editing=True, group="resident_doctors"), "review"),
+        (conv("group", editing=True, group="nursing_students"), "university"),
+        (conv("description", editing=True, from_story=["topics"]), "topics"),
+        (conv("affected", editing=True), "review"),
+        (conv("danger", editing=True, danger="no"), "patient_risk"),
         (conv("danger", editing=True, danger="patient"), "danger_now"),
-        (conv("danger_now", editing=True, danger="patient"), "review"),
+        (conv("impact", editing=True), "actions"),  # the optional extra, from the review only
+        (conv("actions", editing=True), "review"),
+        (conv("told", editing=True, told=["supervisor"]), "told_outcome"),
+        (conv("told", editing=True, told=["nobody"]), "barrier"),
+        (conv("barrier", editing=True), "review"),
+        (conv("identity", editing=True, identity="named"), "name"),
+        (conv("identity", editing=True, identity="anonymous"), "review"),
     ],
 )
 def test_concern_next_state(conversation: Conversation, expected: str) -> None:
-    assert next_state(CONCERN_MACHINE, conversation) == expected
+    assert next_state(CONCERN_MACHINE, conversation, facts=FACTS) == expected
 
 
 def test_browsing_standards_goes_through_the_domains_and_back() -> None:
     assert next_state(CONCERN_MACHINE, conv("standards"), intent="browse") == "domain"
-    assert next_state(CONCERN_MACHINE, conv("standards")) == "affected"
+    assert next_state(CONCERN_MACHINE, conv("standards")) == "started"
     assert next_state(CONCERN_MACHINE, conv("domain")) == "domain_standards"
-    assert next_state(CONCERN_MACHINE, conv("domain_standards", editing=True)) == "standards"
+    assert next_state(CONCERN_MACHINE, conv("domain_standards")) == "standards"
+
+
+def test_a_second_page_of_groups_and_topics() -> None:
+    assert next_state(CONCERN_MACHINE, conv("group"), intent="more") == "group_more"
+    assert next_state(CONCERN_MACHINE, conv("group_more", group="apprentices")) == "organisation"
+    assert next_state(CONCERN_MACHINE, conv("topics"), intent="more") == "topics_more"
+    assert next_state(CONCERN_MACHINE, conv("topics_more")) == "standards"
 
 
 def test_review_submits() -> None:
     assert next_state(CONCERN_MACHINE, conv("review"), trigger="submit") == "submitted"
+
+
+def test_the_story_can_answer_only_steps_of_the_journey() -> None:
+    assert CONCERN.prefilled <= set(CONCERN.states)
+    items = {field for _, fields in CONCERN.story_items for field in fields}
+    assert items == CONCERN.prefilled
+    # Every question is in one review section, but for the story's own check.
+    sections = [step for section in CONCERN.sections for step in section.steps]
+    assert len(sections) == len(set(sections))
+    assert set(CONCERN.questions) - set(sections) == {"story_check", "story_wrong", "review"}
 
 
 @pytest.mark.parametrize(
@@ -130,16 +179,23 @@ def test_tidy_drops_answers_that_no_longer_apply() -> None:
         "organisation_other": "Hospice",
         "told": ["nobody"],
         "told_outcome": "resolved",
+        "group": "resident_doctors",
+        "university": "uea",
+        "controls": ["none"],
+        "controls_detail": "the reg is on call",
         "description": "kept as it is",
     }
-    assert tidy(CONCERN, answers) == {
+    assert tidy(CONCERN, answers, FACTS) == {
         "identity": "anonymous",
         "organisation": "royal_papworth",
         "told": ["nobody"],
+        "group": "resident_doctors",
+        "controls": ["none"],
         "description": "kept as it is",
     }
-    named = {**answers, "identity": "named"}
-    assert tidy(CONCERN, named)["name"] == "Sam"
+    named = {**answers, "identity": "named", "group": "nursing_students"}
+    assert tidy(CONCERN, named, FACTS)["name"] == "Sam"
+    assert tidy(CONCERN, named, FACTS)["university"] == "uea"
 
 
 def test_walk_follows_the_answers() -> None:
@@ -148,23 +204,36 @@ def test_walk_follows_the_answers() -> None:
         CONCERN,
         conv("review", identity="anonymous", danger="no", told=["nobody"]),
         "review",
+        FACTS,
     )
     assert anonymous[-1] == "identity"
     assert "danger_now" not in anonymous and "told_outcome" not in anonymous
+    assert "actions" not in anonymous and "university" not in anonymous
     named = walk(
         CONCERN_MACHINE,
         CONCERN,
-        conv("review", identity="named", danger="patient", told=["tpd"]),
+        conv(
+            "review",
+            identity="named",
+            danger="patient",
+            told=["tpd"],
+            group="nursing_students",
+            from_story=["topics", "standards"],
+        ),
         "review",
+        FACTS,
     )
-    assert named[-3:] == ("identity", "name", "contact")
-    assert "danger_now" in named and "told_outcome" in named
+    assert named[-2:] == ("identity", "name")
+    assert "danger_now" in named and "told_outcome" in named and "university" in named
+    assert "topics" not in named and "standards" not in named
 
 
 def test_guards_read_answers() -> None:
     assert Guards({"told": ["a", "b"]}).has_told_someone()
     assert not Guards({"told": ["nobody"]}).has_told_someone()
     assert not Guards({}).is_not_anonymous()
+    assert Guards({"group": "ahp_students"}, facts=FACTS).is_student()
+    assert not Guards({"group": "resident_doctors"}, facts=FACTS).is_student()
 
 
 def test_diagrams_in_docs_are_current() -> None:

@@ -27,8 +27,9 @@ from dialogues.matching import (
     is_number,
     words,
 )
+from dialogues.readings import Action, Answered, Problem, Toggled, Unclear
 from dialogues.records import Answer, Conversation
-from dialogues.steps import CONFIRM_LABELS, Action, Answered, Problem, Steps, Toggled, Unclear
+from dialogues.steps import CONFIRM_LABELS, Steps
 from dialogues.synonyms import FILE, check_synonyms, load_synonyms
 from dialogues.turns import Command, Event, Outcome, Press, Text
 
@@ -49,19 +50,26 @@ ANSWERS: dict[str, Answer] = {
     "told": ["placement_manager"], "told_outcome": "no_answer", "barrier": "none",
     "wants_team": "yes", "identity": "confidential", "name": "Sam", "contact": "sam@nhs.net",
     "domain": "3",
+    "story_proposals": [
+        "group=nursing_students", "topics=supervision", "frequency=constant",
+        "told=placement_manager",
+    ],
 }  # fmt: skip
 CHOICE_STEPS = sorted(step for step, kind in KINDS.items() if kind in ("choice", "multi"))
 
 
 def conversation(step: str) -> Conversation:
-    return Conversation(key="k", owner="o", journey="concern", state=step, answers=ANSWERS)
+    """The step's conversation; "told@resident_doctors" is the step for another group."""
+    step, _, group = step.partition("@")
+    answers = {**ANSWERS, "group": group} if group else ANSWERS
+    return Conversation(key="k", owner="o", journey="concern", state=step, answers=answers)
 
 
 def outcome(step: str, typed: str) -> str:
     """What the typed text does at the step, written as in the table."""
     if step in CONFIRM_LABELS:
         return STEPS.confirmation(step, typed) or "-"
-    reading = STEPS.read(step, conversation(step), Text(typed))
+    reading = STEPS.read(step.partition("@")[0], conversation(step), Text(typed))
     if isinstance(reading, Answered):
         return str(reading.value)
     if isinstance(reading, Action):
@@ -284,15 +292,16 @@ def test_what_fits_a_few_options_is_asked_about_with_those_under_their_own_numbe
     assert asked.conversation is not None and asked.conversation.state == "group"
     (which,) = asked.replies
     assert which.text == 'Which of these did you mean by "nursng"?' and which.step == "group"
+    # A group offered only to typing (not a button) is numbered after the buttons.
     assert [(o.key, o.number) for o in which.options] == [
-        ("nursing_students", 5),
-        ("nursing_associates", 7),
+        ("nursing_students", 3),
+        ("nursing_associates", 10),
     ]
     assert render(which, CONTENT.prompts).splitlines()[1:3] == [
-        "  5. Nursing student",
-        "  7. Trainee nursing associate",
+        "  3. Nursing student",
+        "  10. Trainee nursing associate",
     ]
-    for answer in (Text("7"), Press("group", "nursing_associates"), Text("nursing associate")):
+    for answer in (Text("10"), Press("group", "nursing_associates"), Text("nursing associate")):
         chosen = _turn(asked.conversation, answer)
         assert chosen.conversation is not None
         assert chosen.conversation.answers["group"] == "nursing_associates"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dialogues.bundle import load_content
+from dialogues.readings import Action, Answered, Problem, Toggled, clean, exclusive, toggle
 from dialogues.records import Answer, Conversation
-from dialogues.steps import Action, Answered, Problem, Steps, Toggled, clean, exclusive, toggle
+from dialogues.steps import Steps
 from dialogues.turns import Press, Text
 
 STEPS = Steps(load_content())
@@ -61,21 +62,41 @@ def test_text_limits_count_what_is_kept() -> None:
 
 
 def test_optional_text_can_be_skipped_but_required_text_cannot() -> None:
-    assert read("site", "skip") == Action("skip")
-    assert read("site", "Skip") == Action("skip")
+    assert read("actions", "skip") == Action("skip")
+    assert read("actions", "Skip") == Action("skip")
     assert read("description", "skip") == Problem("too_short", (("min", 20),))
 
 
 @pytest.mark.parametrize(
-    "good", ["sam@nhs.net", "+44 7700 900123", "01223 245151", "(01223) 245-151"]
+    ("typed", "name", "contact"),
+    [
+        ("Sam Patel, sam@nhs.net", "Sam Patel", "sam@nhs.net"),
+        ("sam.patel@nhs.net Sam Patel", "Sam Patel", "sam.patel@nhs.net"),
+        ("Dr Sam Example +44 7700 900123", "Dr Sam Example", "+44 7700 900123"),
+        ("Sam, phone 01223 245151", "Sam", "01223 245151"),
+        ("Priya K (01223) 245-151", "Priya K", "(01223) 245-151"),
+        ("Sam Patel\nemail: sam@nhs.net", "Sam Patel", "sam@nhs.net"),
+    ],
 )
-def test_contact_accepts_email_or_phone(good: str) -> None:
-    assert read("contact", good) == Answered(good)
+def test_a_name_and_a_contact_are_read_from_one_answer(typed: str, name: str, contact: str) -> None:
+    assert read("name", typed) == Answered(name, (("contact", contact),))
 
 
-@pytest.mark.parametrize("bad", ["sam at nhs", "12345", "call me maybe", "sam@nhs"])
-def test_contact_refuses_anything_else(bad: str) -> None:
-    assert read("contact", bad) == Problem("invalid_contact")
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ("Sam Patel", "name_needs_contact"),
+        ("sam at nhs", "name_needs_contact"),
+        ("Sam 12345", "name_needs_contact"),
+        ("sam@nhs", "name_needs_contact"),
+        ("sam@nhs.net", "name_needs_name"),
+        ("+44 7700 900123", "name_needs_name"),
+    ],
+)
+def test_a_name_without_a_contact_or_a_contact_without_a_name_is_asked_again(
+    bad: str, problem: str
+) -> None:
+    assert read("name", bad) == Problem(problem)
 
 
 def test_multiple_choice_typed_or_pressed() -> None:
@@ -110,15 +131,41 @@ def test_standards_offered_are_the_suggestions_plus_the_chosen() -> None:
         standards=["6.2"],
         description="I was never shown the rota",
     )
-    keys = [key for key, _ in STEPS.choices("standards", conversation)]
-    assert keys == ["1.1", "1.2", "3.4", "3.5", "6.2", "not_sure"]
-    assert STEPS.preticked(conversation) == (
-        "3.4",
-        "3.5",
-    )  # topics chosen: the text only adds offers
+    buttons = [o.key for o in STEPS.options("standards", conversation)]
+    # The ticked first, at most five, then Not sure, Browse and Done.
+    assert buttons == ["6.2", "1.1", "1.2", "3.4", "3.5", "not_sure", "browse", "done"]
+    assert STEPS.preticked(conversation) == ("3.4", "3.5")  # topics chosen: the text only adds
+    typed = [o.key for o in STEPS.typed_options("standards", conversation)]
+    assert "2.4" in typed and len(typed) == 27 + 3  # every standard may be typed
 
 
-def test_likelihood_options_carry_their_descriptions() -> None:
+def test_likelihood_buttons_are_short_and_typed_words_still_fit() -> None:
     labels = [label for _, label in STEPS.choices("likelihood", conv("likelihood"))]
-    assert len(labels) == 5
-    assert labels[0].startswith("1 Rare") and labels[4].startswith("5 Almost certain")
+    assert labels == ["Rare", "Unlikely", "Possible", "Likely", "Almost certain"]
+    assert read("likelihood", "4 likely") == Answered("4")
+    assert read("likelihood", "6") == Action("explain")
+
+
+def test_a_place_typed_with_more_words_finds_the_hospital() -> None:
+    assert read("organisation", "lister") == Answered("east_and_north_herts", (("site", "lister"),))
+    assert read("organisation", "Addenbrookes ward C9") == Answered(
+        "cambridge_university_hospitals", (("site", "Addenbrookes ward C9"),)
+    )
+    assert read("organisation", "West Suffolk") == Answered("west_suffolk", (("site", None),))
+    assert read("organisation", "ward 5") == Problem(
+        "organisation_unknown", (("answer", "ward 5"),)
+    )
+    pressed = STEPS.read("organisation", conv("organisation"), Press("organisation", "other"))
+    assert pressed == Answered("other", (("site", None),))
+
+
+def test_whom_a_learner_may_have_told_depends_on_their_group() -> None:
+    physio = [label for _, label in STEPS.choices("told", conv("told", group="ahp_students"))]
+    assert "My practice educator" in physio
+    assert not any("Safe Working" in label or "Medical Education" in label for label in physio)
+    doctor = dict(STEPS.choices("told", conv("told", group="resident_doctors")))
+    assert doctor["safe_working_guardian"] == "Guardian of Safe Working Hours"
+    assert doctor["training_programme_director"] == "Training Programme Director"
+    nurse = dict(STEPS.choices("told", conv("told", group="nursing_students")))
+    assert nurse["university_tutor"] == "University link lecturer"
+    assert nurse["practice_supervisor"] == "Practice supervisor/assessor"

@@ -70,6 +70,18 @@ def test_a_value_that_is_not_an_option_of_its_step_is_refused() -> None:
     assert caught.value.key == "fields.told.values.tpd"
 
 
+def test_every_start_refuses_story_rules_that_do_not_fit_the_steps(tmp_path: Path) -> None:
+    """load_content (start-up, `concernbot content check`) checks story.toml too."""
+    folder = tmp_path / "content"
+    shutil.copytree(DEFAULT_CONTENT_DIR, folder)
+    (folder / "story.toml").write_text(
+        _edited("[fields.barrier.values.none]", "[fields.barrier.values.never]"), "utf-8"
+    )
+    with pytest.raises(ContentError) as caught:
+        load_content(folder)
+    assert (caught.value.file, caught.value.key) == ("story.toml", "fields.barrier.values.never")
+
+
 def test_the_loader_reads_the_file_from_the_content_folder(tmp_path: Path) -> None:
     shutil.copy(STORY_FILE, tmp_path / "story.toml")
     (tmp_path / "story.toml").write_text(
@@ -97,7 +109,11 @@ def test_the_loader_reads_the_file_from_the_content_folder(tmp_path: Path) -> No
         ),
         ('exclusive = ["nobody"]', 'exclusive = ["no_one"]', "fields.told.exclusive[0]"),
         ('requires = "told"', 'requires = "barrier"', "fields.told_outcome.requires"),
-        ("{label}, because", "{lable}, because", "fields.group.reason"),
+        (
+            "reason = \"{label} ('{evidence}')\"\nsource = \"concernbot's own list of how",
+            "reason = \"{lable} ('{evidence}')\"\nsource = \"concernbot's own list of how",
+            "fields.group.reason",
+        ),
         (
             "[fields.told.values.nobody]\nstandalone",
             "[fields.told.values.nobody]\nstandlone",
@@ -137,6 +153,11 @@ EXAMPLES = [
     ("student nurse at the NNUH", "organisation", {"norfolk_and_norwich"}),
     ("I moved from Watford to the Lister", "organisation", set()),
     ("the hospital is huge", "organisation", set()),
+    ("2nd year physio at UEA", "university", {"uea"}),
+    ("I study at Anglia Ruskin in Chelmsford", "university", {"anglia_ruskin"}),
+    ("my uni is the university of essex", "university", {"essex"}),
+    ("I'm at Cambridge University Hospitals", "university", set()),  # the trust
+    ("placement in Ipswich, my uni tutor knows", "university", set()),
     ("it's been going on for about 4 months", "started", {"months"}),
     ("I told my ES two weeks ago", "started", set()),
     ("it started yesterday", "started", {"this_week"}),
@@ -187,9 +208,7 @@ def test_a_proposal_carries_its_evidence_and_reason() -> None:
     proposals = read_story(text, RULES)
     supervision = next(p for p in proposals if p.value == "supervision")
     assert supervision.evidence == "Left on my own"
-    assert word_reason(supervision, RULES, "Supervision") == (
-        "I suggested the topic 'Supervision' because you wrote 'Left on my own'."
-    )
+    assert word_reason(supervision, RULES, "Supervision") == "Supervision ('Left on my own')"
     told = next(p for p in proposals if p.field == "told")
     assert told.evidence == "told my ES"
     assert proposed_answers(proposals, RULES)["told"] == ["supervisor"]

@@ -68,20 +68,22 @@ def test_ticks_and_pairs() -> None:
     assert message.keyboard.inline_keyboard[0][0].callback_data == "topics|a"
 
 
-def test_long_labels_are_listed_in_full_and_shortened_on_buttons() -> None:
+def test_risk_levels_are_short_buttons_with_their_meaning_on_request() -> None:
     conversation = Conversation(key="k", owner="o", journey="concern", state="likelihood")
     [message] = render(DIALOGUE.question(conversation))
-    assert "4 Likely: Will probably happen" in message.html
+    assert "Will probably happen" not in message.html
     assert message.keyboard is not None
     labels = [b.text for row in message.keyboard.inline_keyboard for b in row]
-    assert labels == ["1 Rare", "2 Unlikely", "3 Possible", "4 Likely", "5 Almost certain"]
+    assert labels == [
+        "Rare", "Unlikely", "Possible", "Likely", "Almost certain", "What do these mean?"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("data", "parsed"),
     [
         ("danger|no", ("danger", "no")),
-        ("review|edit:site", ("review", "edit:site")),
+        ("review|edit:where", ("review", "edit:where")),
         ("nonsense", None),
         ("a|b|c", None),
         ("|x", None),
