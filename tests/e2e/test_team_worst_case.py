@@ -21,7 +21,7 @@ from reports.worst_case import choices, worst_text
 
 from bot.reports.qca import qca_text
 from dialogues.bundle import load_content
-from dialogues.steps import EXCLUSIVE
+from dialogues.readings import EXCLUSIVE
 
 from .conftest import CONCERNBOT, BotProcess, after
 from .test_team import MEMBER, TEAM_CHAT, cards, smtp, team_bot  # noqa: F401 (fixtures)
@@ -37,13 +37,12 @@ def limit(step: str) -> int:
 
 
 ORG_OTHER = worst_text(limit("organisation_other"), "Hospice «St Ælfric» & <GP> 🏥 ")
-SITE = worst_text(limit("site"), "Ward 7 & <C9> 🚑 ")
-PROGRAMME = worst_text(limit("programme"), "FY1 <core> & 'CT2' 🩺 ")
 DESCRIPTION = worst_text(limit("description"))
 CONTROLS = worst_text(limit("controls_detail"), "Registrar by phone & <not> at night 📞\n")
 ACTIONS = worst_text(limit("actions"), "A named senior & <protected> teaching ✅ ")
-NAME = worst_text(limit("name"), "Dr Zoë Ó'Briain & <Sam> ")
-CONTACT = "z" * (limit("contact") - len("@example.nhs.uk")) + "@example.nhs.uk"
+# The name and the contact are one answer, at its limit together.
+CONTACT = "z" * (120 - len("@example.nhs.uk")) + "@example.nhs.uk"
+NAME = worst_text(limit("name") - len(CONTACT) - 2, "Dr Zoë Ó'Briain & <Sam> ")
 QUESTION = worst_text(LIMIT, "Which nights & <wards>? 🌙 ")  # the longest message there is
 ANSWER = worst_text(LIMIT, "Every weekend & <bank> holiday 💤 ")
 
@@ -60,7 +59,7 @@ def untick_free(message: BotMessage) -> str:
 
 
 ALONE = {  # the choices that clear the others: "Not sure", "Nobody yet", "Nothing that I know of"
-    label for step in ("topics", "told", "controls")
+    label for step in ("topics", "topics_more", "told", "controls")
     for key, label in choices(CONTENT, step) if key in EXCLUSIVE
 } | {CONTENT.prompts.step("standards").labels["not_sure"]}  # fmt: skip
 
@@ -74,46 +73,53 @@ def tick_all(user: ChatUser, expect_after_done: str) -> None:
     after(user, lambda: user.send("Done"), expect_after_done)
 
 
+def walk(user: ChatUser, steps: list[tuple[str, str]]) -> None:
+    """Type each answer and wait for the words of the question that follows it."""
+    for text, expect in steps:
+        after(user, lambda text=text: user.send(text), expect)  # type: ignore[misc]
+
+
 def file_worst_concern(user: ChatUser) -> str:
     """The journey at every limit; returns the reference."""
-    typed = [
-        ("/start", "safety check"), ("No, nobody is at risk right now", "Which group"),
-        ("Allied health profession (AHP) student", "Where is the placement"),
-        ("Another organisation (GP practice, hospice, university, private provider)",
-         "Which organisation is it"),
-        (ORG_OTHER, "Which site"), (SITE, "programme"), (PROGRAMME, "In your own words"),
-        (DESCRIPTION, "When did it start"), ("More than 6 months ago", "How often"),
-        ("All the time, it is ongoing", "What is it about"),
-    ]  # fmt: skip
-    for text, expect in typed:
-        after(user, lambda text=text: user.send(text), expect)  # type: ignore[misc]
-    tick_all(user, "standards seem to fit")
+    walk(user, [
+        ("/start", "safety check"), ("No, nobody is at risk now", "in your own words"),
+        (DESCRIPTION, "Which of these are you"),
+        ("Allied health (physio, OT…)", "Which university"),
+        ("Another, or none", "Where is your placement"),
+        ("Somewhere else", "Which organisation is it"), (ORG_OTHER, "What is it about"),
+    ])  # fmt: skip
+    after(user, lambda: user.send(untick_free(user.last())), "☑️")
+    after(user, lambda: user.send("More topics…"), "More topics")
+    tick_all(user, "standards fit")
     for domain in range(1, len(CONTENT.catalogue.framework.domains) + 1):
         after(user, lambda: user.send("Browse all standards"), "Which area")
         after(user, lambda domain=domain: user.send(str(domain)), "Tick the standards")  # type: ignore[misc]
-        tick_all(user, "standards seem to fit")
+        tick_all(user, "standards fit")
     assert untick_free(user.last()) == ""
-    after(user, lambda: user.send("Done"), "How many")
-    for text, expect in [("More than 20", "Have patients"),
-                         ("Yes, a patient was harmed", "already in place")]:  # fmt: skip
-        after(user, lambda text=text: user.send(text), expect)  # type: ignore[misc]
-    tick_all(user, "Anything to add")
-    typed = [
-        (CONTROLS, "how likely"), ("5", "how serious"), ("5", "of 25"),
-        ("Continue", "put it right"), (ACTIONS, "Who have you"),
-    ]  # fmt: skip
-    for text, expect in typed:
-        after(user, lambda text=text: user.send(text), expect)  # type: ignore[misc]
+    after(user, lambda: user.send("Done"), "When did it start")
+    walk(user, [
+        ("More than 6 months ago", "How often"), ("All the time, it is ongoing", "How many"),
+        ("More than 20", "Have patients"), ("Yes, a patient was harmed", "already being done"),
+    ])  # fmt: skip
+    tick_all(user, "What else is being done")
+    walk(user, [(CONTROLS, "how likely"), ("5", "how serious"), ("5", "Who have you")])
     tick_all(user, "What came of raising it")
-    typed = [
-        ("Raised recently, waiting to hear", "unsuitable"),
-        ("It involves my school or education provider", "Quality team?"),
-        ("Yes, send it to them", "How do you want"), ("Confidential", "Your name"),
-        (NAME, "email address or phone"), (CONTACT, "Here is everything"),
-    ]  # fmt: skip
-    for text, expect in typed:
-        after(user, lambda text=text: user.send(text), expect)  # type: ignore[misc]
-    user.wait_for(lambda m: "Submit" in m.labels, timeout=20)  # the review's last part
+    walk(user, [
+        ("Waiting to hear back", "reason not to raise"),
+        ("It involves my uni or school", "Quality team?"),
+        ("Yes, send it to them", "How do you want"), ("Confidential", "Your name, and"),
+        (f"{NAME}, {CONTACT}", "Please check your concern"),
+    ])  # fmt: skip
+    # What would put it right is asked when the risk is changed on the review.
+    user.wait_for(lambda m: "Submit" in m.labels, timeout=20)
+    after(user, lambda: user.press("Change: Risk"), "safety check")
+    walk(user, [
+        ("Keep it as it is", "Have patients"), ("Keep it as it is", "already being done"),
+        ("Done", "What else is being done"), ("Keep it as it is", "how likely"),
+        ("Keep it as it is", "how serious"), ("Keep it as it is", "put it right"),
+        (ACTIONS, "Please check your concern"),
+    ])  # fmt: skip
+    user.wait_for(lambda m: "Submit" in m.labels, timeout=20)
     message = after(user, lambda: user.press("Submit"), "Your reference is")
     return message.text.split("Your reference is ")[1][:12]
 
@@ -154,7 +160,7 @@ def test_the_biggest_concern_goes_end_to_end(
     assert DESCRIPTION in body and NAME in body
     [attachment] = list(mail.iter_attachments())
     document = qca_text(attachment.get_content())
-    for text in (DESCRIPTION, ORG_OTHER, SITE, PROGRAMME, CONTROLS, ACTIONS, NAME, CONTACT):
+    for text in (DESCRIPTION, ORG_OTHER, CONTROLS, ACTIONS, NAME, CONTACT):
         assert text in document
     for standard in CONTENT.catalogue.framework.standards:
         assert standard.label in document

@@ -13,7 +13,8 @@ from typing import Any
 
 from dialogues.bundle import Content
 from dialogues.records import Advice, Concern, Conversation
-from dialogues.steps import EXCLUSIVE, Steps
+from dialogues.readings import EXCLUSIVE
+from dialogues.steps import Steps
 
 PATTERN = "Night <b>cover</b> & 'bleeps' > 3 💥 «nuit» 夜勤 &amp;\n"
 
@@ -38,7 +39,14 @@ def longest(content: Content, step: str) -> str:
     return max(choices(content, step), key=lambda pair: len(pair[1]))[0]
 
 
+# Fields no longer asked as questions of their own (the site comes with the hospital typed,
+# the contact with the name, the programme from the story), at the longest they could be.
+FIELD_LIMITS = {"site": 200, "contact": 200, "programme": 200}
+
+
 def limit(content: Content, step: str) -> int:
+    if step in FIELD_LIMITS:
+        return FIELD_LIMITS[step]
     return content.prompts.step(step).max
 
 
