@@ -485,7 +485,7 @@ def test_a_lock_released_while_retrying_saves_the_answer_once(
     with sqlite_write_lock(tmp_path / "data" / "concernbot.db"):
         sent = chat.send(FIRST_HALF[4])
         chat.wait_for(NOT_SAVED, after=sent)
-    chat.wait_for("In your own words", after=sent)
+    chat.wait_for("When did it start?", after=sent)
     for line in FIRST_HALF[5:] + SECOND_HALF:
         chat.send(line)
     assert chat.finish() == 0, chat.stderr

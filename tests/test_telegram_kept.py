@@ -86,13 +86,13 @@ async def test_with_the_database_away_nothing_is_said_and_it_goes_through_later(
         await wait_for(user, "safety check")
 
         storage.away = True  # a press whose turn cannot be saved is answered, quietly
-        press = kept_press(user, "No, nobody is at risk right now")
+        press = kept_press(user, "No, nobody is at risk now")
         with pytest.raises(StorageUnavailable):
             await channel.handle_kept(app, press, quiet=False)
         assert await asyncio.to_thread(user.wait_for_callback_answers, 1) == [None]
         storage.away = False
         await channel.handle_kept(app, press, quiet=False)
-        await wait_for(user, "Which group")
+        await wait_for(user, "Tell me what is happening")
     assert not any("went wrong" in m.text for m in user.messages())
 
 

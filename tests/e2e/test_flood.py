@@ -199,21 +199,21 @@ def test_a_database_held_by_another_writer_delays_an_answer_but_keeps_it(
     locker = sqlite3.connect(sqlite_file(bot), isolation_level=None, timeout=30)
     locker.execute("BEGIN IMMEDIATE")  # another program writing, for longer than the bot waits
     try:
-        user.press("No, nobody is at risk right now")
+        user.press("No, nobody is at risk now")
         server.wait_for_request("getUpdates", count=4, timeout=20)
         time.sleep(7)  # past the bot's 5 s busy timeout
-        assert all("Which group" not in m.text for m in user.messages())
+        assert all("Tell me what is happening" not in m.text for m in user.messages())
     finally:
         locker.rollback()
         locker.close()
-    after(user, lambda: None, "Which group", timeout=60)
+    after(user, lambda: None, "Tell me what is happening", timeout=60)
 
     with bot.storage().unit_of_work() as uow:
         conversation = uow.conversations.get(f"telegram:{user.chat_id}/concern")
-    assert conversation is not None and conversation.state == "group"
+    assert conversation is not None and conversation.state == "description"
     assert conversation.trail == ("danger",)  # stored once
     texts = [m.text for m in user.messages()]
-    assert sum("Which group" in t for t in texts) == 1
+    assert sum("Tell me what is happening" in t for t in texts) == 1
     assert not any("went wrong" in t for t in texts)  # never told anything untrue
     logs = bot.logs()
     assert logs.count("database unavailable (locked by another program)") == 1  # one clear line
@@ -235,22 +235,22 @@ def test_postgres_cut_mid_conversation_delays_an_answer_but_keeps_it(
             user = server.private_chat(user_id=3007, first_name="Pat")
             start_concern(user)
             proxy.cut()  # the network to the database fails mid-conversation
-            user.press("No, nobody is at risk right now")
+            user.press("No, nobody is at risk now")
             polls = len(server.requests("getUpdates"))
             server.wait_for_request("getUpdates", count=polls + 3, timeout=30)
-            assert all("Which group" not in m.text for m in user.messages())
+            assert all("Tell me what is happening" not in m.text for m in user.messages())
             assert server.pending_updates() != []  # not confirmed: Telegram still has it
             proxy.restore()
-            after(user, lambda: None, "Which group", timeout=60)
+            after(user, lambda: None, "Tell me what is happening", timeout=60)
             with storage.unit_of_work() as uow:
                 conversation = uow.conversations.get(f"telegram:{user.chat_id}/concern")
-            assert conversation is not None and conversation.state == "group"
+            assert conversation is not None and conversation.state == "description"
             assert conversation.trail == ("danger",)
         finally:
             bot.stop()
             storage.close()
     texts = [m.text for m in user.messages()]
-    assert sum("Which group" in t for t in texts) == 1
+    assert sum("Tell me what is happening" in t for t in texts) == 1
     assert not any("went wrong" in t for t in texts)
     logs = bot.logs()
     assert logs.count("database unavailable (") == 1 and "Traceback" not in logs

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dialogues.bundle import Content
-from dialogues.records import Advice, Concern, Conversation
 from dialogues.readings import EXCLUSIVE
+from dialogues.records import Advice, Concern, Conversation
 from dialogues.steps import Steps
 
 PATTERN = "Night <b>cover</b> & 'bleeps' > 3 💥 «nuit» 夜勤 &amp;\n"
