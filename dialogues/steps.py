@@ -20,6 +20,8 @@ from dialogues.turns import Option, Press, Text
 EXCLUSIVE = frozenset({"not_sure", "nobody", "none"})
 PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Longer runs of digits cannot be an option's number (and int() refuses past 4,300 digits).
+NUMBER_DIGITS = 4
 # Dropped from typed text: control characters, unassigned and surrogate code points, and the
 # bidirectional overrides that can make text read differently from what it says. Joiners stay:
 # emoji sequences and several scripts need them.
@@ -221,8 +223,12 @@ class Steps:
 def match_option(raw: str, options: Sequence[Option]) -> Option | None:
     """An option by its number (1-based), its label or its key, ignoring case and spacing."""
     folded = _fold(raw).rstrip(".")
-    if folded.isdigit() and 1 <= int(folded) <= len(options):
-        return options[int(folded) - 1]
+    # Decimal digits of any script (3, ٣, ३, fullwidth 3) are what int() reads; superscripts and
+    # circled digits are digits to isdigit() but not numbers to int(), so they match no number.
+    if folded.isdecimal() and len(folded) <= NUMBER_DIGITS:
+        number = int(folded)
+        if 1 <= number <= len(options):
+            return options[number - 1]
     for option in options:
         if folded in (_fold(option.label), option.key.casefold()):
             return option

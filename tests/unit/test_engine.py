@@ -247,3 +247,10 @@ def test_every_question_carries_its_step_and_options(step: str) -> None:
     )
     reply = DIALOGUE.question(conversation)
     assert reply.step == step and reply.options
+
+
+@pytest.mark.parametrize("text", ["\u00b2", "\u2460", "\u2082", "\u1369", "/\u00b3", "1" * 5000])
+def test_digits_int_cannot_read_at_are_you_sure_keep_the_conversation(text: str) -> None:
+    outcome = run("3", Command("cancel"), text)
+    assert outcome.conversation is not None and outcome.conversation.interrupt is None
+    assert outcome.conversation.answers["danger"] == "no"
