@@ -130,7 +130,7 @@ UNREADABLE_DIGITS = [chr(c) for c in range(0x110000) if chr(c).isdigit() and not
 
 @pytest.mark.parametrize(("step", "kind"), [("danger", "choice"), ("topics", "multi")])
 def test_digits_int_cannot_read_are_an_invalid_choice_not_a_crash(step: str, kind: str) -> None:
-    assert len(UNREADABLE_DIGITS) == 128
+    assert len(UNREADABLE_DIGITS) >= 128  # Unicode 14; later versions only add
     for digit in UNREADABLE_DIGITS:
         for text in (digit, f"{digit}.", f"1, {digit}", f"1{digit}"):
             assert isinstance(read(step, text), Problem), (kind, text)
