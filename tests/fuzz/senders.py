@@ -37,7 +37,7 @@ def _number(n: int, script: str) -> str:
 
 def any_text() -> st.SearchStrategy[str]:
     """Text of any kind and length, short mostly, past every limit sometimes."""
-    short = st.text(ANY_CHARACTER, max_size=40)
+    short = st.text(ANY_CHARACTER, max_size=24)
     # Long text repeats a drawn piece: hypothesis cannot draw 5,000 characters one by one.
     long = st.tuples(st.text(ANY_CHARACTER, min_size=1, max_size=8), st.integers(1, 5000)).map(
         lambda t: (t[0] * 5000)[: t[1]]
@@ -61,8 +61,8 @@ def fitting_text(dialogue: Dialogue, step: str, style: str) -> st.SearchStrategy
         name = st.text(st.characters(categories=["L"]), min_size=1, max_size=9)
         return email | phone | name.map(lambda n: f"{n}@{n}.org")
     letters = st.characters(categories=["L", "N"])
-    head = st.text(letters, min_size=words.min, max_size=words.min + 20)
-    tail = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
+    head = st.text(letters, min_size=words.min, max_size=words.min + 10)
+    tail = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
     short = st.tuples(head, tail).map(lambda t: (t[0] + t[1])[: words.max])
     at_the_limit = st.tuples(st.text(letters, min_size=1, max_size=5), st.integers(0, 40)).map(
         lambda t: (t[0] * words.max)[: words.max - t[1]]

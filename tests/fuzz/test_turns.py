@@ -86,6 +86,7 @@ def _run(storage: SqlStorage) -> None:
         sent: list[str] = []
         before = snapshot(storage, chat, chat)
         FIGURES.sequences += 1
+        FIGURES.cut_short += 1  # until the last turn is checked
         for _ in range(turns):
             target = before.target()
             fits = data.draw(st.integers(0, 99)) < fit
@@ -112,6 +113,7 @@ def _run(storage: SqlStorage) -> None:
                 check_answers(DIALOGUE, storage, event, turn, before, after)
             _count(turn, duplicate, before, after)
             before = after
+        FIGURES.cut_short -= 1
 
     sequence()
 
