@@ -28,6 +28,8 @@ TEXT_STYLES = ("mixed", "markup")
 # from a byte stream that is not UTF-8.
 ANY_CHARACTER = st.characters() | st.characters(categories=["Cs"])
 NUMBERISH = st.characters(categories=["Nd", "No", "Nl"])
+# Every character str.isdigit() accepts: int() reads the decimal ones, not the rest (², ①, ₂).
+DIGITS = [chr(c) for c in range(0x110000) if chr(c).isdigit()]
 
 
 def _number(n: int, script: str) -> str:
@@ -42,14 +44,23 @@ def any_text() -> st.SearchStrategy[str]:
     long = st.tuples(st.text(ANY_CHARACTER, min_size=1, max_size=8), st.integers(1, 5000)).map(
         lambda t: (t[0] * 5000)[: t[1]]
     )
-    numbers = st.one_of(
+    blank = st.sampled_from(["", " ", "\n", "\u200b", "\x00", ".", ",", ";", "/", "//", " / "])
+    return st.one_of(short, long, blank)
+
+
+def numbers() -> st.SearchStrategy[str]:
+    """Numbers and digits of every script, alone, in lists, and too long for int()."""
+    digits = st.text(st.sampled_from(DIGITS), min_size=1, max_size=3)
+    return st.one_of(
+        digits,
+        st.tuples(digits, digits).map(", ".join),
         st.integers(-5, 10**6).map(str),
-        st.text(NUMBERISH, min_size=1, max_size=6),
-        st.integers(1, 5000).map(lambda n: "1" * n),
+        st.text(NUMBERISH, min_size=1, max_size=4),
+        st.tuples(st.integers(4000, 5000), st.sampled_from(DIGIT_SCRIPTS)).map(
+            lambda t: t[1] * t[0]
+        ),
         st.tuples(st.integers(0, 30), st.sampled_from(DIGIT_SCRIPTS)).map(lambda t: _number(*t)),
     )
-    blank = st.sampled_from(["", " ", "\n", "\u200b", "\x00", ".", ",", ";", "/", "//", " / "])
-    return st.one_of(short, long, numbers, blank)
 
 
 def fitting_text(dialogue: Dialogue, step: str, style: str) -> st.SearchStrategy[str]:
@@ -171,6 +182,7 @@ def unfitting(dialogue: Dialogue) -> st.SearchStrategy[Event]:
     )
     return st.one_of(
         any_text().map(Text),
+        numbers().map(Text),
         st.sampled_from(_every_label(dialogue)).map(Text),
         commands,
         st.sampled_from(_every_press(dialogue)),
