@@ -125,9 +125,17 @@ class Framework:
 
 
 def _starts_a_word(keyword: str, folded_text: str) -> bool:
-    # Anchoring at a word start keeps "rota" from matching "protocol".
-    pattern = r"(?<!\w)" + re.escape(keyword.casefold())
-    return re.search(pattern, folded_text) is not None
+    """Whether the keyword starts a word of the text: "rota" is in "the rota", not "protocol"."""
+    # str.find rather than a look-behind pattern, which loses re's fast literal search: with
+    # 143 keywords, a 3,500-character description took 30 ms a suggestion, several a turn.
+    needle = keyword.casefold()
+    at = folded_text.find(needle)
+    while at > 0:
+        before = folded_text[at - 1]
+        if not (before.isalnum() or before == "_"):  # what \w matches
+            return True
+        at = folded_text.find(needle, at + 1)
+    return at == 0
 
 
 def _standard_order(standard: Standard) -> tuple[int, int]:

@@ -224,6 +224,10 @@ class Dialogue:
         conversation = replace(conversation, answers=answers)
         state = next_state(machine, conversation, intent=intent, facts=self.facts)
         trail = (*conversation.trail, conversation.state)
+        if state in trail:
+            # A loop (browsing a domain returns to the standards): back from there goes where
+            # it went the first time, and the trail never holds a step twice.
+            trail = trail[: trail.index(state)]
         editing = conversation.editing and state != "review"
         moved = replace(conversation, state=state, trail=trail, editing=editing)
         if state == "review":

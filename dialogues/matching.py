@@ -113,6 +113,10 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", kept).casefold()
 
 
+# The most digits an option's number can have.
+NUMBER_DIGITS = 4
+
+
 def _ascii_digit(ch: str) -> str:
     # Decimal digits of any script read as numbers; others that isdigit() accepts ("²")
     # have no decimal value and stay what they are.
@@ -166,7 +170,8 @@ class Matcher:
             return Unmatched()
         content = tuple(w for w in said if w not in self.filler)
         if len(content) == 1 and is_number(content[0]):
-            number = int(content[0])
+            # A longer run of digits is no option's number (and int() refuses past 4,300).
+            number = int(content[0]) if len(content[0]) <= NUMBER_DIGITS else 0
             if 1 <= number <= len(self.choices):
                 return Picked(self.choices[number - 1].key)
             return Unmatched()

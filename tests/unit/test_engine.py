@@ -404,3 +404,34 @@ def test_advice_for_an_allied_health_student_names_only_their_contacts(level: in
         assert "practice educator" in text
     if level == 2:
         assert "Your university: University of East Anglia" in text
+
+
+@pytest.mark.parametrize("text", ["\u00b2", "\u2460", "\u2082", "\u1369", "/\u00b3", "1" * 5000])
+def test_digits_int_cannot_read_at_are_you_sure_keep_the_conversation(text: str) -> None:
+    outcome = run("3", Command("cancel"), text)
+    assert outcome.conversation is not None and outcome.conversation.interrupt is None
+    assert outcome.conversation.answers["danger"] == "no"
+
+
+def test_browse_loops_do_not_grow_the_trail_and_back_still_leads_to_the_start() -> None:
+    outcome = run(*TO_TOPICS, "1", "done")
+    assert outcome.conversation is not None and outcome.conversation.state == "standards"
+    at_standards = outcome.conversation.trail
+    conversation = outcome.conversation
+    for _ in range(500):
+        for event in (
+            Press("standards", "browse"),
+            Press("domain", "6"),
+            Press("domain_standards", "done"),
+        ):
+            conversation = send(conversation, event).conversation or conversation
+    # Back at a step already in the trail: the trail is cut back to where it first was.
+    assert conversation.state == "standards" and conversation.trail == at_standards
+    back = send(conversation, Command("back")).conversation
+    assert back is not None and back.state == "topics"
+    presses = 1
+    while back.trail:
+        back = send(back, Command("back")).conversation
+        assert back is not None
+        presses += 1
+    assert back.state == "danger" and presses == len(at_standards)

@@ -169,3 +169,30 @@ def test_whom_a_learner_may_have_told_depends_on_their_group() -> None:
     nurse = dict(STEPS.choices("told", conv("told", group="nursing_students")))
     assert nurse["university_tutor"] == "University link lecturer"
     assert nurse["practice_supervisor"] == "Practice supervisor/assessor"
+
+
+# Characters Python calls digits that int() cannot read: superscripts, subscripts, circled
+# and parenthesised digits, Ethiopic and Kharosthi digits and others (128 of them).
+UNREADABLE_DIGITS = [chr(c) for c in range(0x110000) if chr(c).isdigit() and not chr(c).isdecimal()]
+
+
+@pytest.mark.parametrize(("step", "kind"), [("danger", "choice"), ("topics", "multi")])
+def test_digits_int_cannot_read_are_an_invalid_choice_not_a_crash(step: str, kind: str) -> None:
+    assert len(UNREADABLE_DIGITS) >= 128  # Unicode 14; later versions only add
+    for digit in UNREADABLE_DIGITS:
+        assert isinstance(read(step, digit), Problem), (kind, digit)
+        for text in (f"{digit}.", f"1, {digit}", f"1{digit}"):
+            read(step, text)  # any reading, never an exception
+
+
+@pytest.mark.parametrize("digit", ["\u0663", "\u0969", "\uff13", "\u09e9", "\U0001d7db"])
+def test_decimal_digits_of_any_script_choose_by_number(digit: str) -> None:
+    # Arabic-Indic, Devanagari, fullwidth, Bengali and mathematical 3s, as int() reads them.
+    assert read("danger", digit) == Answered("no")
+    assert read("topics", f"1, {digit}") == Toggled(("supervision", "bullying_harassment"))
+
+
+def test_a_number_too_long_for_int_is_an_invalid_choice() -> None:
+    # int() refuses strings of more than 4,300 digits; the terminal chat has no length limit.
+    assert isinstance(read("danger", "1" * 5000), Problem)
+    assert isinstance(read("topics", "1" * 5000), Problem)

@@ -49,6 +49,15 @@ def test_the_keyboard_rides_on_the_last_piece() -> None:
     assert all(len(m.html) <= MAX_TEXT for m in messages)
 
 
+def test_text_that_escaping_lengthens_is_split_under_the_limit() -> None:
+    # Found by the fuzz: a review of answers full of "&" and "<" rendered to 10,395 characters.
+    text = "Here is everything you have given.\n" + "&<>" * 1150
+    messages = render(Reply(text, step="review", options=(Option("submit", "Submit"),)))
+    assert len(messages) > 1 and all(len(m.html) <= MAX_TEXT for m in messages)
+    assert "".join(m.html for m in messages).count("&amp;") == 1150
+    assert messages[-1].keyboard is not None
+
+
 def test_ticks_and_pairs() -> None:
     options = (
         Option("a", "Short", selected=True),

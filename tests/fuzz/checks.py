@@ -1,0 +1,188 @@
+"""What must hold after every fuzzed turn, whatever was sent.
+
+- The turn raised nothing, and answered: at least one reply, except for a repeated update id
+  while no conversation is open (`TurnService._current` has no question to repeat).
+- Each stored conversation loads, and `Dialogue.question` asks its current step again.
+- No answer vanished or changed off-step. Precisely, comparing each of the chat's two
+  conversations (concern, pathway) before and after the turn, one of these holds:
+  * nothing was there before, and what is there now is a fresh start (no answers, first step);
+  * it was deleted, and it was waiting on "cancel?" (only a confirmed cancel deletes);
+  * it began again (fresh, newer): it had finished, or was waiting on "start again?", or
+    the turn was /pathway (which always starts a new pathway question);
+  * it was filed: it was at the review, the turn gave a reference, the concern is stored
+    with the answers it had, and the conversation keeps only the reference;
+  * the pathway question was answered: its advice given, its answers cleared;
+  * otherwise every answer is as it was, except the answer of the step it was at (its
+    list, for a domain's standards), the standards ticked on arriving at them, and an
+    answer another answer made irrelevant (a name after choosing anonymity: the journey's
+    `dependent` answers whose guard no longer holds). A stale press changes no answer.
+  Back, edit, pause and resume move the step, never an answer, so they need no exception.
+- The trail never holds more entries than the journey has states.
+- A repeated update id changes nothing stored: both conversations and the owner's concerns.
+- Every reply renders for Telegram: messages with text, each within 4,096 characters, and
+  buttons whose callback data is within 64 bytes and reads back as (step, option key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.channels.telegram_render import MAX_CALLBACK_BYTES, MAX_TEXT, parse_callback, render
+from bot.service import Turn
+from dialogues.engine import CANCEL_STEP, RESTART_STEP, Dialogue
+from dialogues.journeys import ANSWERED, FROM_STORY, JOURNEYS, STORY_PROPOSALS, Guards
+from dialogues.records import Concern, Conversation
+from dialogues.turns import Command, Event, Press, Reply
+from storage.repositories import Storage
+
+SLOTS = ("concern", "pathway")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What storage holds for one chat: both conversations and the owner's concerns."""
+
+    conversations: dict[str, Conversation | None]
+    concerns: tuple[str, ...]
+
+    def target(self) -> Conversation | None:
+        """The conversation input goes to, as the turn service chooses it."""
+        present = [c for c in self.conversations.values() if c is not None]
+        open_ = [c for c in present if not c.finished]
+        return max(open_ or present, key=lambda c: c.updated_at, default=None)
+
+
+def snapshot(storage: Storage, chat: str, owner: str, concerns: bool = False) -> Snapshot:
+    """The chat's conversations, and the owner's concerns when asked (a query the more)."""
+    with storage.unit_of_work() as uow:
+        conversations = {j: uow.conversations.get(f"{chat}/{j}") for j in SLOTS}
+        filed = uow.concerns.for_owner(owner) if concerns else []
+    return Snapshot(conversations, tuple(sorted(c.reference for c in filed)))
+
+
+def concern_of(storage: Storage, reference: str) -> Concern | None:
+    with storage.unit_of_work() as uow:
+        return uow.concerns.get(reference)
+
+
+def check_replies(replies: tuple[Reply, ...]) -> None:
+    for reply in replies:
+        messages = render(reply)
+        for message in messages:
+            assert message.html.strip(), f"an empty message for {reply!r:.200}"
+            assert len(message.html) <= MAX_TEXT, f"{len(message.html)} characters: {reply!r:.300}"
+        keyboard = messages[-1].keyboard
+        buttons = [b for row in keyboard.inline_keyboard for b in row] if keyboard else []
+        assert len(buttons) == (len(reply.options) if reply.step else 0)
+        for button, option in zip(buttons, reply.options, strict=True):
+            data = button.callback_data
+            assert isinstance(data, str) and len(data.encode()) <= MAX_CALLBACK_BYTES
+            assert parse_callback(data) == (reply.step, option.key), data
+            assert button.text.strip()
+
+
+def check_reloads(dialogue: Dialogue, after: Snapshot) -> None:
+    for conversation in after.conversations.values():
+        if conversation is None or conversation.finished:
+            continue
+        journey = JOURNEYS[conversation.journey]
+        assert len(conversation.trail) <= len(journey.states), conversation.trail
+        question = dialogue.question(conversation)
+        assert question.step == conversation.state
+        check_replies((question,))
+
+
+# Answers given in the same words as another step's: the site typed with the hospital, the
+# contact with the name. (FROM_STORY notes which answers came from the story.)
+ALSO_ANSWERED = {"organisation": ("site", "organisation_other"), "name": ("contact",)}
+STORY_STEPS = frozenset({"description", "story_check", "story_wrong"})
+STORY_KEYS = frozenset({STORY_PROPOSALS, "story_check", "story_wrong", "site"})
+
+
+def _fresh(conversation: Conversation) -> bool:
+    return not conversation.answers and conversation.state == JOURNEYS[conversation.journey].initial
+
+
+def _irrelevant(journey: str, key: str, after: Conversation) -> bool:
+    dependent = JOURNEYS[journey].dependent or {}
+    return key in dependent and not getattr(Guards(after.answers), dependent[key])()
+
+
+def check_answers(
+    dialogue: Dialogue,
+    storage: Storage,
+    event: Event,
+    turn: Turn,
+    before: Snapshot,
+    after: Snapshot,
+) -> None:
+    for slot in SLOTS:
+        was, now = before.conversations[slot], after.conversations[slot]
+        if was is None:
+            assert now is None or _fresh(now), f"{slot} appeared with answers: {now}"
+            continue
+        if now is None:
+            assert was.interrupt == CANCEL_STEP, f"{slot} deleted without a confirmed cancel"
+            continue
+        if now.created_at > was.created_at:
+            restarted = was.finished or was.interrupt == RESTART_STEP
+            pathway = slot == "pathway" and event == Command("pathway")
+            assert _fresh(now) and (restarted or pathway), f"{slot} restarted: {was} -> {now}"
+            continue
+        if turn.reference is not None and slot == "concern" and was.state != now.state:
+            assert was.state == "review" and now.state == "submitted"
+            assert dict(now.answers) == {"reference": turn.reference}
+            concern = concern_of(storage, turn.reference)
+            assert concern is not None and concern.owner == was.owner
+            assert concern.description == was.answers["description"]
+            assert concern.organisation == was.answers["organisation"]
+            assert concern.identity == was.answers["identity"]
+            continue
+        if now.state == ANSWERED and was.state != ANSWERED:
+            assert not now.answers
+            continue
+        targeted = was.key == getattr(before.target(), "key", None)
+        _check_on_step(dialogue, slot, event, turn, was, now, targeted)
+
+
+def _check_on_step(
+    dialogue: Dialogue,
+    slot: str,
+    event: Event,
+    turn: Turn,
+    was: Conversation,
+    now: Conversation,
+    targeted: bool,
+) -> None:
+    step = was.state
+    on_step = {step, dialogue.steps.answer_key(step), FROM_STORY, *ALSO_ANSWERED.get(step, ())}
+    if step in STORY_STEPS:  # the story, and the check of what was read from it
+        on_step |= JOURNEYS[was.journey].prefilled | STORY_KEYS
+    stale = turn.stale or (isinstance(event, Press) and event.step != step)
+    if stale or not targeted or was.interrupt is not None:
+        on_step = set()
+    for key in set(was.answers) | set(now.answers):
+        old, new = was.answers.get(key, ...), now.answers.get(key, ...)
+        if old == new or key in on_step:
+            continue
+        if new is ... and _irrelevant(slot, key, now):
+            continue
+        if key == "standards" and old is ... and now.state == "standards":
+            continue  # ticked on arrival from the topics
+        raise AssertionError(f"{slot}: answer {key!r} changed at {step!r}: {old!r} -> {new!r}")
+
+
+def check_duplicate(turn: Turn, before: Snapshot, after: Snapshot) -> None:
+    assert after == before, "a repeated update id changed what is stored"
+    target = before.target()
+    if target is None or target.finished:
+        assert not turn.replies
+    else:
+        assert [r.step for r in turn.replies] == [target.state]
+
+
+def check_answered(turn: Turn, before: Snapshot, duplicate: bool) -> None:
+    if turn.replies:
+        return
+    nothing_open = all(c is None or c.finished for c in before.conversations.values())
+    assert duplicate and nothing_open, "a turn without a reply"
