@@ -87,6 +87,9 @@ MESSAGES: Mapping[str, frozenset[str]] = {
         "stale_button": "",
         "answer_first": "",
         "no_conversation": "start",
+        "press_again": "",
+        "press_answered": "",
+        "repeated_answer": "question",
     }.items()
 }
 
