@@ -7,8 +7,9 @@ answered last, `answers` what was taken there, `updated_at` when the conversatio
 
 A press on another question's buttons changes nothing. What it is told depends on that
 question: answered with this very press (the same option, Done on its ticks, Skip where it
-was skipped, Continue past it) it is "already saved"; answered otherwise, it changed
-nothing and /back changes it; never answered (a branch not taken), it changed nothing.
+was skipped, Continue past it), or the review's Change for the answer being changed, it was
+"already taken, and saved"; answered otherwise, it changed nothing and /back changes it;
+never answered (a branch not taken), it changed nothing.
 
 Typed text is a repeat when all of these hold:
 - the conversation moved at most `WINDOW` before it arrived;
@@ -42,11 +43,14 @@ PRESS_STALE = "stale_button"  # that question has no answer
 def pressed_again(steps: Steps, conversation: Conversation, press: Press) -> str:
     """The message key for a press on a question other than the current one."""
     kind = steps.prompts.step(press.step).kind if press.step in steps.prompts.steps else None
+    if press.step == "review":  # pressed twice: the answer it opened is being changed
+        changing = conversation.editing and press.key == f"edit:{conversation.state}"
+        return PRESS_AGAIN if changing else PRESS_STALE
     if kind == "info":  # nothing stored: moving past it is its answer
         passed = press.step in conversation.trail and press.key == "continue"
         return PRESS_AGAIN if passed else PRESS_STALE
     key = steps.list_key(press.step)
-    if kind is None or press.step == "review" or key not in conversation.answers:
+    if kind is None or key not in conversation.answers:
         return PRESS_STALE
     stored = conversation.answers[key]
     if kind == "multi":

@@ -138,6 +138,14 @@ def test_presses_on_ticks_and_continue_already_passed() -> None:
     assert pressed_again(steps, ticked, Press("nonsense", "x")) == "stale_button"
 
 
+def test_the_reviews_change_pressed_twice_was_taken() -> None:
+    changing = replace(AFTER_STARTED, state="site", editing=True, trail=("review",))
+    steps = DIALOGUE.steps
+    assert pressed_again(steps, changing, Press("review", "edit:site")) == "press_again"
+    assert pressed_again(steps, changing, Press("review", "edit:danger")) == "stale_button"
+    assert pressed_again(steps, AFTER_STARTED, Press("review", "edit:frequency")) == "stale_button"
+
+
 def test_the_notes_fit_in_a_button_answer() -> None:
     # Telegram shows at most 200 characters when it answers a press.
     for key in ("press_again", "press_answered", "stale_button"):
