@@ -318,8 +318,9 @@ class TelegramChannel:
             return await asyncio.to_thread(swap)
         except StorageUnavailable as error:
             # The turn is saved and answered; only an old keyboard may stay (a press on it
-            # is answered as stale, and takes it away).
-            log.warning("live keyboard not recorded: database unavailable (%s)", error.reason)
+            # is answered as stale, and takes it away). The outage itself is logged by the
+            # inbox, once.
+            log.info("live buttons not recorded (%s)", error.reason)
             return None
 
     async def _send(
