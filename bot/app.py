@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.service import TurnService
 from bot.settings import Settings
@@ -29,9 +29,17 @@ class App:
         self.storage.close()
 
 
-def build(settings: Settings, resume_hint: str = "/resume") -> App:
-    """Load and check the content, open (and, if embedded, upgrade) storage, wire the service."""
+def build(settings: Settings, terminal: str | None = None) -> App:
+    """Load and check the content, open (and, if embedded, upgrade) storage, wire the service.
+
+    `terminal`: the command that starts the learner's chat in a terminal, as they can type
+    it; the dialogue then speaks the terminal's words and its hints name that command.
+    """
     content = load_content(settings.content_dir)
+    resume_hint = "/resume"
+    if terminal is not None:
+        content = replace(content, prompts=content.prompts.for_terminal(terminal))
+        resume_hint = f"`{terminal} --resume`"
     url = settings.db_url
     if settings.embedded:
         upgrade(url)  # the embedded database is created and migrated on first run

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shlex
+import shutil
 import sys
 from pathlib import Path
 
-from bot.app import SchemaBehind
+from bot.app import App, SchemaBehind
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
 from dialogues.journeys import JOURNEYS
@@ -90,16 +92,75 @@ def diagrams() -> str:
     return "".join(parts)
 
 
-def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import build
-    from bot.channels.console import CONSOLE_RESUME, ConsoleChat
+def typed_program(argv0: str | None = None, path: str | None = None) -> str:
+    """This program as the learner can type it again from where they are: its bare name when
+    that finds this very program on PATH, otherwise the path they ran it by (after
+    `.venv/bin/concernbot chat`, the venv's `bin` is usually not on PATH)."""
+    ran = sys.argv[0] if argv0 is None else argv0
+    program = Path(ran)
+    if program.suffix == ".py":  # python -m bot.cli
+        return f"{shlex.quote(sys.executable)} -m bot.cli"
+    found = shutil.which(program.name, path=path)
+    if "/" not in ran or (found is not None and Path(found).resolve() == program.resolve()):
+        return program.name
+    return shlex.quote(ran)
 
-    app = build(settings, resume_hint=CONSOLE_RESUME)
+
+def chat_command(user: str | None, argv0: str | None = None, path: str | None = None) -> str:
+    """The command that starts this learner's chat, as they can type it where they are."""
+    named = f" --user {shlex.quote(user)}" if user else ""
+    return f"{typed_program(argv0, path)} chat{named}"
+
+
+def _terminal_app(args: argparse.Namespace, settings: Settings) -> App:
+    """The app as a terminal learner meets it; on the first run in the user's data folder,
+    one line says where their answers are kept."""
+    from bot.app import build
+
+    database = settings.database_file
+    # Said only for the default folder: whoever set CONCERNBOT_DATA_DIR knows where it is.
+    first = (
+        database is not None
+        and not database.exists()
+        and "data_dir" not in settings.model_fields_set
+    )
+    app = build(settings, terminal=chat_command(args.user))
+    if first:
+        print(app.content.prompts.terminal_say("data_folder", folder=settings.data_dir) + "\n")
+    return app
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.console import ConsoleChat
+
+    app = _terminal_app(args, settings)
     try:
         chat = ConsoleChat(app.service, sys.stdin, sys.stdout, user=args.user)
         return asyncio.run(chat.run(journey=args.journey, resume=args.resume))
     finally:
         app.close()
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    """The learner's concerns and where each stands, and any concern still in progress."""
+    from bot.channels.console import chat_key
+
+    app = _terminal_app(args, settings)
+    try:
+        service = app.service
+        key = chat_key(args.user)
+        lines = [service.status(key).text]
+        progress = service.conversation(key)
+        if progress is not None and not progress.finished:
+            lines.append(
+                service.dialogue.prompts.terminal_say(
+                    "in_progress", count=len(progress.answers), resume=service.dialogue.resume_hint
+                )
+            )
+    finally:
+        app.close()
+    print("\n".join(lines))
+    return 0
 
 
 def _telegram(args: argparse.Namespace, settings: Settings) -> int:
@@ -213,6 +274,9 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--resume", action="store_true", help="continue a paused concern")
     chat.add_argument("--user", help="whose chat this is (default: your login name)")
     chat.set_defaults(run=_chat)
+    status = commands.add_parser("status", help="my concerns and where each stands")
+    status.add_argument("--user", help="whose concerns (default: your login name)")
+    status.set_defaults(run=_status)
     telegram = commands.add_parser("telegram", help="run the Telegram bot (polling, or a webhook)")
     telegram.set_defaults(run=_telegram)
     export = commands.add_parser("export", help="the register (CSV, XLSX) or one QCA document")

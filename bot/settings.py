@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogues.catalogue import DEFAULT_CONTENT_DIR
-from storage.database import sqlite_url_for
+from storage.database import DATABASE_FILE, sqlite_url_for
+
+
+def user_data_folder() -> Path:
+    """The user's own data folder (on Linux ~/.local/share/concernbot): the same whichever
+    folder a command runs in, so a chat paused in one is resumed from any other."""
+    return platformdirs.user_data_path("concernbot")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONCERNBOT_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(Path("data"), description="Folder for the embedded SQLite database.")
+    data_dir: Path = Field(
+        default_factory=user_data_folder, description="Folder for the embedded SQLite database."
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; PostgreSQL for more than one machine."
     )
@@ -66,3 +75,8 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.db_url.startswith("sqlite")
+
+    @property
+    def database_file(self) -> Path | None:
+        """The embedded database's file, or None when the database is a server."""
+        return None if self.database_url else self.data_dir / DATABASE_FILE

@@ -24,6 +24,7 @@ from dialogues.matching import command_word
 from dialogues.proposals import StoryCheck
 from dialogues.readings import Answered, Problem, Reading, Toggled, Unclear, clean, toggle
 from dialogues.records import Conversation
+from dialogues.repeats import pressed_again, typed_again
 from dialogues.review import Review
 from dialogues.steps import Steps
 from dialogues.turns import Command, Event, Outcome, Press, Reply, Text
@@ -68,6 +69,7 @@ class Dialogue:
         new_reference: Callable[[], str],
     ) -> Outcome:
         """One turn. `new_reference` is called only when a concern is filed."""
+        moved_at = conversation.updated_at
         conversation = replace(conversation, updated_at=now)
         if conversation.finished:
             return self._finished(conversation)
@@ -87,12 +89,19 @@ class Dialogue:
         if isinstance(event, Command):
             return self._command(conversation, event.name)
         if isinstance(event, Press) and event.step != conversation.state:
-            return Outcome(conversation, (self._stale(), self.question(conversation)), stale=True)
+            note = self.prompts.say(pressed_again(self.steps, conversation, event))
+            return Outcome(conversation, (self.question(conversation, note=note),), stale=True)
         reading = self.steps.read(conversation.state, conversation, event)
         if isinstance(reading, Problem) and isinstance(event, Text):
             word = clean(event.text).casefold()
             if word in RESTART_WORDS and self.prompts.step(conversation.state).kind != "text":
                 return self._command(conversation, word)
+        if isinstance(event, Text) and isinstance(reading, Problem | Unclear):
+            repeated = typed_again(self.steps, conversation, event, moved_at, now)
+            if repeated is not None:
+                title = self.prompts.step(repeated).title
+                note = self.prompts.say("repeated_answer", question=title)
+                return Outcome(conversation, (self.question(conversation, note=note),))
         return self._apply(conversation, reading, now, new_reference)
 
     def question(self, conversation: Conversation, note: str | None = None) -> Reply:
@@ -379,9 +388,6 @@ class Dialogue:
         if isinstance(event, Press):
             return event.step != conversation.state
         return isinstance(self.steps.read(conversation.state, conversation, event), Problem)
-
-    def _stale(self) -> Reply:
-        return Reply(self.prompts.say("stale_button"))
 
     def _is_multi(self, step: str) -> bool:
         return self.prompts.step(step).kind == "multi"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -98,6 +98,9 @@ MESSAGES: Mapping[str, frozenset[str]] = {
         "stale_button": "",
         "answer_first": "",
         "no_conversation": "start",
+        "press_again": "",
+        "press_answered": "",
+        "repeated_answer": "question",
     }.items()
 }
 
@@ -192,6 +195,19 @@ CHANNEL: Mapping[str, frozenset[str]] = {
     "slow_down": frozenset(),
 }
 
+# The terminal's own words. Those of TERMINAL_WORDS replace the message of the same key in a
+# terminal, where Telegram's name commands it does not have (/new, /pathway); {chat} is the
+# command that starts a chat there, as the learner can type it. The rest are its own.
+TERMINAL_WORDS: Mapping[str, frozenset[str]] = {
+    "start_hint": frozenset({"chat"}),
+    "pathway_answered": frozenset({"chat"}),
+}
+TERMINAL: Mapping[str, frozenset[str]] = {
+    **TERMINAL_WORDS,
+    "data_folder": frozenset({"folder"}),
+    "in_progress": frozenset({"count", "resume"}),
+}
+
 
 @dataclass(frozen=True)
 class Prompts:
@@ -203,6 +219,16 @@ class Prompts:
     alert: Mapping[str, str] = field(default_factory=dict)
     team: Mapping[str, str] = field(default_factory=dict)
     reporter: Mapping[str, str] = field(default_factory=dict)
+    terminal: Mapping[str, str] = field(default_factory=dict)
+
+    def for_terminal(self, chat: str) -> Prompts:
+        """These prompts as a terminal shows them: its own words where Telegram's name a
+        command it does not have. `chat` is how the learner starts a chat there."""
+        words = {key: _fill(self.terminal[key], "chat", chat) for key in TERMINAL_WORDS}
+        return replace(self, messages=MappingProxyType({**self.messages, **words}))
+
+    def terminal_say(self, key: str, **values: object) -> str:
+        return self.terminal[key].format(**values)
 
     def team_say(self, key: str, **values: object) -> str:
         return self.team[key].format(**values)
@@ -215,6 +241,20 @@ class Prompts:
 
     def say(self, key: str, **values: object) -> str:
         return self.messages[key].format(**values)
+
+
+def _fill(text: str, name: str, value: str) -> str:
+    """`text` with {name} filled in, every other placeholder kept for `say` to fill."""
+
+    def escaped(part: str) -> str:
+        return part.replace("{", "{{").replace("}", "}}")
+
+    parts = []
+    for literal, field_name, _, _ in string.Formatter().parse(text):
+        parts.append(escaped(literal))
+        if field_name is not None:
+            parts.append(escaped(value) if field_name == name else f"{{{field_name}}}")
+    return "".join(parts)
 
 
 _STEP_FIELDS = frozenset({"kind", "title", "prompt", "help", "choices", "min", "max", "optional"})
@@ -325,6 +365,11 @@ def load_prompts(directory: Path) -> Prompts:
     alert = _table(data, "alert", {key: ALERT_PLACEHOLDERS.get(key, frozenset()) for key in ALERT})
     team = _table(data, "team", TEAM)
     reporter = _table(data, "reporter", REPORTER)
+    terminal = _table(
+        data,
+        "terminal",
+        {key: allowed | MESSAGES.get(key, frozenset()) for key, allowed in TERMINAL.items()},
+    )
     return Prompts(
         MappingProxyType(steps),
         MappingProxyType(messages),
@@ -334,4 +379,5 @@ def load_prompts(directory: Path) -> Prompts:
         MappingProxyType(alert),
         MappingProxyType(team),
         MappingProxyType(reporter),
+        MappingProxyType(terminal),
     )

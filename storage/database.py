@@ -206,9 +206,12 @@ class SqlStorage:
         self.engine.dispose()
 
 
+DATABASE_FILE = "concernbot.db"  # the embedded database, in the data folder
+
+
 def sqlite_url_for(data_dir: Path) -> str:
     """The URL of the embedded database file inside `data_dir`."""
-    return f"sqlite:///{(data_dir / 'concernbot.db').as_posix()}"
+    return f"sqlite:///{(data_dir / DATABASE_FILE).as_posix()}"
 
 
 def open_storage(url: str) -> SqlStorage:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from dialogues.records import Concern, Conversation
+from storage.keyboards import MemoryKeyboards
 from storage.memory_inbox import InboxTable, MemoryInbox
 from storage.repositories import (
     CLOSED,
@@ -32,6 +33,7 @@ from storage.repositories import (
     DuplicateRelay,
     InboundLog,
     InboxRepository,
+    KeyboardRepository,
     Note,
     NoteRepository,
     OutboxItem,
@@ -92,6 +94,7 @@ class MemoryStorage:
         # Outbox items some open unit of work has taken with `due` (the SKIP LOCKED rows).
         self._claimed: set[int] = set()
         self._inbox = InboxTable()
+        self._keyboards: dict[str, int] = {}
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -127,6 +130,8 @@ class _MemoryUnitOfWork:
         self.relays: RelayRepository = _Relays(self)
         self._inbox = MemoryInbox(storage._inbox, storage._lock)
         self.inbox: InboxRepository = self._inbox
+        self._keyboards = MemoryKeyboards(storage._keyboards, storage._lock)
+        self.keyboards: KeyboardRepository = self._keyboards
 
     def release(self) -> None:
         with self.lock:
@@ -171,6 +176,7 @@ class _MemoryUnitOfWork:
             tables.notes.update(self.pending.notes)
             tables.relays.update(self.pending.relays)
             self._inbox.apply()
+            self._keyboards.apply()
 
     def outbox_view(self) -> dict[int, OutboxItem]:
         """The outbox as this unit of work sees it (call with the lock held)."""

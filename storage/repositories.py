@@ -350,6 +350,14 @@ class InboxRepository(Protocol):
         ...
 
 
+class KeyboardRepository(Protocol):
+    """Per chat, the one message whose buttons are still live (a channel's message id)."""
+
+    def swap(self, chat: str, message_id: int | None) -> int | None:
+        """Make `message_id` the chat's live keyboard (None: it has none); the one it had."""
+        ...
+
+
 class UnitOfWork(Protocol):
     conversations: ConversationRepository
     concerns: ConcernRepository
@@ -359,6 +367,7 @@ class UnitOfWork(Protocol):
     notes: NoteRepository
     relays: RelayRepository
     inbox: InboxRepository
+    keyboards: KeyboardRepository
 
 
 class Storage(Protocol):

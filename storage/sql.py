@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select, update
 
 from dialogues.records import CONCERN_FIELDS, Advice, Concern, Conversation
+from storage.keyboards import SqlKeyboards
 from storage.repositories import (
     CLOSED,
     DEAD,
@@ -30,6 +31,7 @@ from storage.repositories import (
     DuplicateRelay,
     InboundLog,
     InboxRepository,
+    KeyboardRepository,
     Note,
     NoteRepository,
     OutboxItem,
@@ -522,3 +524,4 @@ class SqlUnitOfWork:
         self.notes: NoteRepository = SqlNotes(session)
         self.relays: RelayRepository = SqlRelays(session)
         self.inbox: InboxRepository = SqlInbox(session)
+        self.keyboards: KeyboardRepository = SqlKeyboards(session)

@@ -191,3 +191,13 @@ class InboxRow(SQLModel, table=True):
     takes: int
     taken_until: datetime | None = _optional_utc_column()
     handled_at: datetime | None = _optional_utc_column()
+
+
+class KeyboardRow(SQLModel, table=True):
+    """Per chat, the one message the bot sent whose buttons are still live, so that they can
+    be taken away when the chat moves on, even after a restart. No row: none is live."""
+
+    __tablename__ = "live_keyboards"
+
+    chat: str = Field(primary_key=True)
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))

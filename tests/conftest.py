@@ -3,6 +3,10 @@
 PostgreSQL comes from CONCERNBOT_TEST_POSTGRES_URL. Unset, its tests skip, unless CI is
 "true", where a missing variable or a server that cannot be reached fails the run. Each
 PostgreSQL test gets a fresh schema (search_path set on connect) that is dropped after it.
+
+No test touches the real user data folder (the embedded database's default): for the whole
+run, it and CONCERNBOT_DATA_DIR point into pytest's temporary folder, for the tests and for
+every process they start; a test that needs its own sets its own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,15 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 POSTGRES_ENV = "CONCERNBOT_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_real_data_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("user-data")))
+    patch.setenv("CONCERNBOT_DATA_DIR", str(tmp_path_factory.mktemp("concernbot-data")))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import io
 import os
+import re
+import shlex
 import shutil
 import socket
 import sqlite3
@@ -20,7 +22,7 @@ from livechat import ABOUT, CONCERNBOT, DESCRIPTION, FIRST_HALF, NAME, SECOND_HA
 from sqlalchemy import make_url
 
 from bot.channels.console import CONSOLE_RESUME, ConsoleChat
-from bot.cli import DATABASE_ADVICE, diagrams
+from bot.cli import DATABASE_ADVICE, chat_command, diagrams
 from bot.service import TurnService
 from dialogues.bundle import load_content
 from dialogues.catalogue import DEFAULT_CONTENT_DIR
@@ -31,6 +33,11 @@ from storage.memory import MemoryStorage
 from storage.repositories import UnitOfWork
 
 WANTS_TEAM = 9  # where SECOND_HALF answers "send it to the Quality team?"
+
+
+def resume_hint(user: str) -> str:
+    """The resume command the chat prints for `user` when run as these tests run it."""
+    return f"`{chat_command(user, argv0=CONCERNBOT, path=os.environ.get('PATH'))} --resume`"
 
 
 def run(
@@ -119,7 +126,7 @@ def test_input_running_out_saves_and_resume_finishes(
 ) -> None:
     first = run(["chat", "--user", "kim"], FIRST_HALF, data_env, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "concernbot chat --resume" in first.stdout
+    assert resume_hint("kim") in first.stdout
     second = run(["chat", "--user", "kim", "--resume"], SECOND_HALF, data_env, tmp_path)
     assert second.returncode == 0, second.stderr
     assert "Welcome back. Answers so far: 9." in second.stdout
@@ -258,7 +265,12 @@ NEXT_QUESTION = "Where is your placement?"  # the question the fifth line answer
 TAKEN_ANSWERS = {"danger", "description", "story_check", "topics", "group"}
 FIRST_QUESTION = "Is a patient or a learner at risk of harm right now"
 NOT_SAVED = "Your last answer could not be saved: the database is"
-STOPPED = "Your earlier answers are safe; run `concernbot chat --resume` when the database is back."
+
+
+def stopped(user: str) -> str:
+    return f"Your earlier answers are safe; run {resume_hint(user)} when the database is back."
+
+
 # Every command that opens the database, with what it needs besides.
 COMMANDS = {
     "chat": ["chat", "--user", "down"],
@@ -321,7 +333,7 @@ def answers(url: str, user: str) -> dict[str, object]:
 def four_answers(env: dict[str, str], cwd: Path, user: str) -> None:
     """A chat that gives the first four answers, then pauses (its input runs out)."""
     done = run(["chat", "--user", user], [line for line, _ in TAKEN], env, cwd)
-    assert done.returncode == 0 and "concernbot chat --resume" in done.stdout, done.stderr
+    assert done.returncode == 0 and resume_hint(user) in done.stdout, done.stderr
 
 
 def free_port() -> int:
@@ -466,7 +478,7 @@ def test_sqlite_locked_mid_conversation_says_so_retries_then_stops_keeping_the_a
         chat.finish()
     said = chat.stdout.split(NEXT_QUESTION)[-1]
     assert said.count(NOT_SAVED) == 4 and said.count("Trying again in") == 3
-    assert "(locked by another program)" in said and STOPPED in said
+    assert "(locked by another program)" in said and stopped("mid") in said
     assert one_line(chat).startswith("concernbot: the database ")
     url = url_of(short_wait_env)
     assert holds_the_first_four(url, "mid")
@@ -543,7 +555,7 @@ def test_postgres_cut_mid_conversation_says_so_retries_then_stops_keeping_the_an
     chat.send(FIRST_HALF[4])
     chat.finish()
     said = chat.stdout.split(NEXT_QUESTION)[-1]
-    assert said.count(NOT_SAVED) == 4 and STOPPED in said
+    assert said.count(NOT_SAVED) == 4 and stopped("pgcut") in said
     assert "(connection refused)" in said or "(connection lost)" in said
     assert one_line(chat).startswith(
         f"concernbot: cannot reach the database at {where(through)} (connection refused)"
@@ -620,3 +632,147 @@ def test_a_database_url_that_cannot_be_read_is_one_line_without_it(
     done = run(["chat"], ["3"], {**quiet_env, "CONCERNBOT_DATABASE_URL": url}, tmp_path)
     assert one_line(done).startswith("concernbot: CONCERNBOT_DATABASE_URL is not a database URL")
     assert "s3cret" not in done.stderr
+
+
+# -- the terminal for a newcomer: commands as printed, the user's data folder, status ------
+
+TELEGRAM_ONLY = re.compile(r"/(new|start|pathway|resume|status|privacy)\b")
+VENV_BIN = Path(CONCERNBOT).parent
+
+
+def without_venv_on_path() -> str:
+    return os.pathsep.join(
+        part for part in os.environ.get("PATH", "").split(os.pathsep)
+        if part and Path(part).resolve() != VENV_BIN.resolve()
+    )  # fmt: skip
+
+
+def own_data_folder(tmp_path: Path) -> dict[str, str]:
+    """The environment of someone who set nothing: the default data folder, kept under
+    tmp_path (platformdirs reads XDG_DATA_HOME on Linux, HOME elsewhere)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONCERNBOT_")}
+    return {**env, "XDG_DATA_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path / "home")}
+
+
+def run_as(
+    command: list[str], lines: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """A command line exactly as given, in exactly this environment."""
+    return subprocess.run(
+        command, input="\n".join(lines) + "\n", capture_output=True, text=True, env=env,
+        cwd=cwd, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def printed_command(stdout: str, before: str) -> list[str]:
+    """The command the chat printed between backticks just before `before`."""
+    quoted = stdout.split(before)[0].rsplit("`", 2)[1]
+    return shlex.split(quoted)
+
+
+@pytest.mark.parametrize("on_path", [False, True], ids=["venv-not-on-path", "venv-on-path"])
+def test_the_resume_hint_printed_is_a_command_that_runs_there(
+    tmp_path: Path, data_env: dict[str, str], on_path: bool
+) -> None:
+    # As the README's first command leaves a newcomer: the venv in the folder they are in.
+    (tmp_path / ".venv").symlink_to(VENV_BIN.parent, target_is_directory=True)
+    path = os.pathsep.join([str(VENV_BIN), without_venv_on_path()]) if on_path else (
+        without_venv_on_path()
+    )  # fmt: skip
+    env = {**os.environ, **data_env, "PATH": path}
+    first = run_as([".venv/bin/concernbot", "chat", "--user", "new comer"], FIRST_HALF, env,
+                   tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    command = printed_command(first.stdout, " when you are ready")
+    expected = "concernbot" if on_path else ".venv/bin/concernbot"
+    assert command == [expected, "chat", "--user", "new comer", "--resume"]
+    resumed = run_as(command, SECOND_HALF, env, tmp_path)  # typed as printed
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Welcome back" in resumed.stdout and "Your reference is QC-" in resumed.stdout
+
+
+def test_a_concern_paused_in_one_folder_is_resumed_from_another(tmp_path: Path) -> None:
+    env = own_data_folder(tmp_path)
+    here, there, elsewhere = (tmp_path / name for name in ("here", "there", "elsewhere"))
+    for folder in (here, there, elsewhere):
+        folder.mkdir()
+    first = run_as([CONCERNBOT, "chat", "--user", "sam"], FIRST_HALF, env, here)
+    assert first.returncode == 0, first.stderr
+    folder = tmp_path / "xdg" / "concernbot"
+    lines = first.stdout.splitlines()
+    assert lines[0] == f"Your answers are kept on this computer, in {folder}"  # said once
+    assert (folder / "concernbot.db").is_file()
+    resumed = run_as([CONCERNBOT, "chat", "--user", "sam", "--resume"], SECOND_HALF, env, there)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Your answers are kept" not in resumed.stdout
+    assert "Welcome back" in resumed.stdout
+    reference = resumed.stdout.split("Your reference is ")[1][:12]
+    status = run_as([CONCERNBOT, "status", "--user", "sam"], [], env, elsewhere)
+    assert status.returncode == 0, status.stderr
+    assert reference in status.stdout
+    assert not any(p.name == "data" for f in (here, there, elsewhere) for p in f.iterdir())
+    assert not (tmp_path / "data").exists()
+
+
+def test_status_lists_the_concerns_and_the_one_in_progress(
+    tmp_path: Path, data_env: dict[str, str]
+) -> None:
+    none = run(["status", "--user", "ola"], [], data_env, tmp_path)
+    assert none.returncode == 0, none.stderr
+    assert "You have not submitted any concerns yet" in none.stdout
+    assert f"`{chat_command('ola', argv0=CONCERNBOT, path=os.environ.get('PATH'))}`" in (
+        none.stdout
+    )
+    assert not TELEGRAM_ONLY.search(none.stdout)
+    filed = run(["chat", "--user", "ola"], FIRST_HALF + SECOND_HALF, data_env, tmp_path)
+    reference = filed.stdout.split("Your reference is ")[1][:12]
+    run(["chat", "--user", "ola"], FIRST_HALF[:3], data_env, tmp_path)  # another, paused
+    status = run(["status", "--user", "ola"], [], data_env, tmp_path)
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.strip().splitlines()
+    assert lines[0] == "Your concerns:"
+    assert lines[1].startswith(f"• {reference} (") and "kept as your record" in lines[1]
+    given = len(answers(url_of(data_env), "ola"))
+    assert lines[2].startswith(f"You also have a concern in progress ({given} answers given)")
+    assert lines[2].endswith(f"continue it with {resume_hint('ola')}.")
+    assert not TELEGRAM_ONLY.search(status.stdout)
+    other = run(["status", "--user", "someone"], [], data_env, tmp_path)
+    assert reference not in other.stdout  # only the learner's own
+
+
+def test_the_terminal_never_points_to_a_telegram_command() -> None:
+    prompts = load_content().prompts.for_terminal("concernbot chat")
+    shown = dict(prompts.messages)
+    for key in ("privacy", "group_private_only", "edited_ignored", "slow_down"):
+        del shown[key]  # said only on Telegram
+    shown.update(prompts.terminal)
+    for step in prompts.steps.values():
+        shown[f"steps.{step.name}"] = f"{step.prompt}\n{step.help}"
+    pointing = {key: text for key, text in shown.items() if TELEGRAM_ONLY.search(text)}
+    assert pointing == {}
+    assert "`concernbot chat --journey pathway`" in prompts.say("start_hint")
+    assert "/new" in load_content().prompts.say("start_hint")  # Telegram keeps its own
+
+
+@pytest.mark.parametrize(
+    ("folder", "ran", "path", "typed"),
+    [
+        ("bin", "concernbot", "same", "concernbot"),  # found on PATH as typed
+        (".venv/bin", ".venv/bin/concernbot", "none", ".venv/bin/concernbot"),
+        (".venv/bin", ".venv/bin/concernbot", "same", "concernbot"),  # this one is on PATH
+        (".venv/bin", ".venv/bin/concernbot", "other", ".venv/bin/concernbot"),  # another is
+        ("my tools", "{tmp}/my tools/concernbot", "none", "'{tmp}/my tools/concernbot'"),
+    ],
+)
+def test_the_program_is_named_as_it_can_be_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str, ran: str, path: str, typed: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for place in (tmp_path / folder, tmp_path / "other"):
+        place.mkdir(parents=True, exist_ok=True)
+        (place / "concernbot").write_text("#!/bin/sh\n")
+        (place / "concernbot").chmod(0o755)
+    search = {"same": tmp_path / folder, "other": tmp_path / "other", "none": tmp_path / "no"}
+    ran, typed = ran.format(tmp=tmp_path), typed.format(tmp=tmp_path)
+    assert chat_command(None, argv0=ran, path=str(search[path])) == f"{typed} chat"
+    assert chat_command("a b", argv0=ran, path=str(search[path])) == f"{typed} chat --user 'a b'"

@@ -25,6 +25,8 @@ from dialogues.prompts import Prompts
 from dialogues.turns import Command, Event, Reply, Text
 from storage.database import StorageUnavailable
 
+# The resume hint when `concernbot` is on PATH; the command line computes the one to show
+# (see `bot.cli.chat_command`), and the chat uses its dialogue's.
 CONSOLE_RESUME = "`concernbot chat --resume`"
 END_OF_TEXT = ("", ".")  # a line that ends a text answer
 # Seconds to wait before each new try of an answer the database could not take.
@@ -99,7 +101,8 @@ class ConsoleChat:
         try:
             return await self._send(Text(text), key)
         except StorageUnavailable as error:
-            self._say("console_not_saved_stop", reason=error.reason, resume=CONSOLE_RESUME)
+            resume = self.service.dialogue.resume_hint
+            self._say("console_not_saved_stop", reason=error.reason, resume=resume)
             raise
 
     async def run(
@@ -121,7 +124,8 @@ class ConsoleChat:
             text = self._read(expects_text=bool(turn.replies) and turn.replies[-1].expects_text)
             if text is None:
                 if turn.state is not None:
-                    self.stdout.write(self.prompts.say("paused", resume=CONSOLE_RESUME) + "\n")
+                    hint = self.service.dialogue.resume_hint
+                    self.stdout.write(self.prompts.say("paused", resume=hint) + "\n")
                 return 0
             turn = await self._answer(text)
         return 0

@@ -8,6 +8,11 @@ service drops duplicates by update_id in the same transaction as the state chang
 the database is away, a kept update is not counted as handled: it is tried again later and
 the learner is told nothing untrue meanwhile. During a flood, a chat's turns run quietly
 (see `bot.inbox`): nothing is sent but what must be said.
+
+Only the current question's buttons stay live. The message carrying them is recorded in
+the database (`live_keyboards`), so that when the chat moves on its buttons are taken away,
+after a restart too; a press takes away the buttons of the message it was on, by that
+message's own id.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ SEND_ATTEMPTS = 6
 # Telegram asks bots not to burst many messages into one chat: space a turn's messages out.
 CHAT_SPACING = 0.3
 BACKOFF_START = 0.5
-KNOWN_CHATS = 5000  # chats whose last keyboard and send time are remembered
+KNOWN_CHATS = 5000  # chats whose last send time is remembered
 T = TypeVar("T")
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
@@ -111,10 +116,6 @@ class TelegramChannel:
     def __init__(self, service: TurnService) -> None:
         self.service = service
         self.prompts = service.dialogue.prompts
-        # The last message per chat that still shows buttons, to take them away when moving
-        # on. Only in memory, for the chats seen last: after a restart, or for a chat long
-        # quiet, an old keyboard stays, and a press on it is answered as stale.
-        self._keyboards: LRUCache[int, int] = LRUCache(KNOWN_CHATS)
         self._last_sent: LRUCache[int, float] = LRUCache(KNOWN_CHATS)
         self._quiet: set[int] = set()  # chats whose current update is handled quietly
         self._unavailable: dict[int, StorageUnavailable] = {}  # update id -> why it failed
@@ -177,10 +178,13 @@ class TelegramChannel:
         step, key = parsed
         turn = await self._service_turn(update, Press(step, key))
         # Answered whatever happens next; a query that is too old to answer (after a restart)
-        # must not cost the learner the reply.
-        notice = self.prompts.say("stale_button")[:190] if turn.stale else None
+        # must not cost the learner the reply. A press on another question is told what
+        # became of it (the note that leads the question sent with it).
+        notice = turn.replies[0].text.partition("\n\n")[0] if turn.stale and turn.replies else None
         with contextlib.suppress(BadRequest):
-            await with_retries(lambda: query.answer(notice))
+            await with_retries(
+                lambda: query.answer(notice if notice and len(notice) <= 190 else None)
+            )
         if message.chat.id in self._quiet and turn.reference is None:
             return  # a flood's turn: saved; the reply to its last message says where it stands
         replies = list(turn.replies)
@@ -194,14 +198,12 @@ class TelegramChannel:
         ):
             await self._edit(context, message, first)
             return
-        if turn.stale:
-            replies = [r for r in replies if r.step is not None]  # the question, again
-            previous = self._keyboards.get(message.chat.id)
-            if previous is not None:
-                await self._drop_keyboard(context, message.chat.id, previous)
-        else:
-            await self._drop_keyboard(context, message.chat.id, message.message_id)
-        await self._send(context, message.chat.id, replies, must=turn.reference is not None)
+        # The pressed message's buttons go, answered or stale: its id comes with the press.
+        await self._drop_keyboard(context, message.chat.id, message.message_id)
+        await self._reply(
+            context, message.chat.id, replies, must=turn.reference is not None,
+            pressed=message.message_id,
+        )  # fmt: skip
 
     async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edited message: not read, and said so; nothing changes."""
@@ -289,10 +291,37 @@ class TelegramChannel:
         turn = await self._service_turn(update, event)
         if chat.id in self._quiet and turn.reference is None:
             return  # a flood's turn: saved; the reply to its last message says where it stands
-        previous = self._keyboards.get(chat.id)
-        if previous is not None:
-            await self._drop_keyboard(context, chat.id, previous)
-        await self._send(context, chat.id, list(turn.replies), must=turn.reference is not None)
+        await self._reply(context, chat.id, turn.replies, must=turn.reference is not None)
+
+    async def _reply(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        replies: Sequence[Reply],
+        must: bool,
+        pressed: int | None = None,
+    ) -> None:
+        """A turn's replies; then the buttons they replace go (unless the press took them)."""
+        shown = await self._send(context, chat_id, replies, must=must)
+        before = await self._live_keyboard(chat_id, shown)
+        if before is not None and before not in (pressed, shown):
+            await self._drop_keyboard(context, chat_id, before)
+
+    async def _live_keyboard(self, chat_id: int, message_id: int | None) -> int | None:
+        """Record the chat's live keyboard (None: none is live); the one it replaces."""
+
+        def swap() -> int | None:
+            with self.service.storage.unit_of_work() as uow:
+                return uow.keyboards.swap(chat_key(chat_id), message_id)
+
+        try:
+            return await asyncio.to_thread(swap)
+        except StorageUnavailable as error:
+            # The turn is saved and answered; only an old keyboard may stay (a press on it
+            # is answered as stale, and takes it away). The outage itself is logged by the
+            # inbox, once.
+            log.info("live buttons not recorded (%s)", error.reason)
+            return None
 
     async def _send(
         self,
@@ -300,14 +329,16 @@ class TelegramChannel:
         chat_id: int,
         replies: Sequence[Reply],
         must: bool = False,
-    ) -> None:
-        """Send the replies, spaced out; in a quiet chat only what `must` be said."""
+    ) -> int | None:
+        """Send the replies, spaced out; in a quiet chat only what `must` be said. The id
+        of the last message sent with buttons, if any."""
         if chat_id in self._quiet and not must:
-            return
-        await self._send_with(context.bot, chat_id, replies)
+            return None
+        return await self._send_with(context.bot, chat_id, replies)
 
-    async def _send_with(self, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> None:
+    async def _send_with(self, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> int | None:
         loop = asyncio.get_running_loop()
+        keyboard = None
         for reply in replies:
             for piece in render(reply):
                 wait = self._last_sent.get(chat_id, 0.0) + CHAT_SPACING - loop.time()
@@ -320,7 +351,8 @@ class TelegramChannel:
                 )
                 self._last_sent[chat_id] = loop.time()
                 if piece.keyboard is not None:
-                    self._keyboards[chat_id] = sent.message_id
+                    keyboard = sent.message_id
+        return keyboard
 
     async def _edit(
         self, context: ContextTypes.DEFAULT_TYPE, message: Message, reply: Reply
@@ -343,7 +375,6 @@ class TelegramChannel:
     async def _drop_keyboard(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int
     ) -> None:
-        self._keyboards.pop(chat_id, None)
         # Already gone, or too old to edit: then there is nothing to take away.
         with contextlib.suppress(BadRequest):
             await with_retries(

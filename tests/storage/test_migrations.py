@@ -27,6 +27,7 @@ from storage.tables import ConcernRow
 FIRST_TABLES = {"conversations", "concerns", "audit_log", "inbound_seen"}
 TEAM_TABLES = {"outbox", "notes", "relays"}
 INBOX_TABLES = {"inbox"}
+KEYBOARD_TABLES = {"live_keyboards"}
 
 
 def schema_differences(url: str) -> list[Any]:
@@ -56,7 +57,7 @@ def test_an_empty_database_is_empty_until_upgraded(database_url: str) -> None:
     differences = schema_differences(database_url)
 
     missing = {diff[1].name for diff in differences if diff[0] == "add_table"}
-    assert missing == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES
+    assert missing == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES | KEYBOARD_TABLES
     assert current_revision(database_url) is None
 
 
@@ -64,7 +65,7 @@ def test_upgrade_builds_the_schema_of_the_table_models(database_url: str) -> Non
     upgrade(database_url)
 
     assert schema_differences(database_url) == []
-    assert current_revision(database_url) == head_revision(database_url) == "0004"
+    assert current_revision(database_url) == head_revision(database_url) == "0005"
 
 
 def test_upgrading_twice_is_harmless_and_keeps_the_data(database_url: str) -> None:
@@ -174,5 +175,16 @@ def test_downgrade_to_0002_drops_only_the_inbox(database_url: str) -> None:
 
     assert current_revision(database_url) == "0002"
     assert table_names(database_url) == FIRST_TABLES | TEAM_TABLES
+    upgrade(database_url)
+    assert schema_differences(database_url) == []
+
+
+def test_downgrade_to_0004_drops_only_the_live_keyboards(database_url: str) -> None:
+    upgrade(database_url)
+
+    downgrade(database_url, "0004")
+
+    assert current_revision(database_url) == "0004"
+    assert table_names(database_url) == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES
     upgrade(database_url)
     assert schema_differences(database_url) == []
