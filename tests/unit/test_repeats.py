@@ -146,11 +146,12 @@ def test_presses_on_ticks_and_continue_already_passed() -> None:
 
 
 def test_the_reviews_change_pressed_twice_was_taken() -> None:
-    changing = replace(AFTER_STARTED, state="site", editing=True, trail=("review",))
+    # Changing the "Where" section: its question is being asked again.
+    changing = replace(AFTER_STARTED, state="organisation", editing=True, trail=("review",))
     steps = DIALOGUE.steps
-    assert pressed_again(steps, changing, Press("review", "edit:site")) == "press_again"
-    assert pressed_again(steps, changing, Press("review", "edit:danger")) == "stale_button"
-    assert pressed_again(steps, AFTER_STARTED, Press("review", "edit:frequency")) == "stale_button"
+    assert pressed_again(steps, changing, Press("review", "edit:where")) == "press_again"
+    assert pressed_again(steps, changing, Press("review", "edit:about")) == "stale_button"
+    assert pressed_again(steps, AFTER_STARTED, Press("review", "edit:what")) == "stale_button"
 
 
 def test_the_notes_fit_in_a_button_answer() -> None:
