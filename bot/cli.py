@@ -154,7 +154,9 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
         if progress is not None and not progress.finished:
             lines.append(
                 service.dialogue.prompts.terminal_say(
-                    "in_progress", count=len(progress.answers), resume=service.dialogue.resume_hint
+                    "in_progress",
+                    count=service.dialogue.answers_given(progress),
+                    resume=service.dialogue.resume_hint,
                 )
             )
     finally:

@@ -310,12 +310,19 @@ class Dialogue:
         unknown = say("not_a_command", command=f"/{name}", commands=say("commands"))
         return Outcome(conversation, (Reply(unknown), self.question(conversation)))
 
+    def answers_given(self, conversation: Conversation) -> int:
+        """How many questions have an answer (not the bookkeeping kept beside them)."""
+        reviewable = set(JOURNEYS[conversation.journey].reviewable) | {
+            "group",
+            "topics",
+            "standards",
+        }
+        return sum(1 for key in conversation.answers if key in reviewable)
+
     def resume(self, conversation: Conversation) -> Outcome:
         """Back to where the conversation was, with a reminder of how far it had got."""
         resumed = replace(conversation, paused=False, interrupt=None)
-        reviewable = set(JOURNEYS[resumed.journey].reviewable) | {"group", "topics", "standards"}
-        given = [key for key in resumed.answers if key in reviewable]
-        note = self.prompts.say("resumed", count=len(given))
+        note = self.prompts.say("resumed", count=self.answers_given(resumed))
         return Outcome(resumed, (self.question(resumed, note=note),))
 
     def _back(self, conversation: Conversation) -> Outcome:
@@ -343,7 +350,7 @@ class Dialogue:
 
     def _confirm(self, conversation: Conversation, step: str, text: str) -> Outcome:
         asking = replace(conversation, interrupt=step)
-        question = self.prompts.say(text, count=len(conversation.answers))
+        question = self.prompts.say(text, count=self.answers_given(conversation))
         return Outcome(asking, (Reply(question, step, self.steps.confirm_options(step)),))
 
     def _interrupted(self, conversation: Conversation, event: Event, now: datetime) -> Outcome:
