@@ -149,13 +149,13 @@ def test_a_concern_reaches_the_team_once_is_worked_to_closed_and_anonymity_holds
     member.press("❓ Ask the reporter", message_id=card.message_id)
     prompt = member.wait_for("Reply to this message with your question")
     after(member, lambda: member.reply(prompt.message_id, "Which nights does this happen?"),
-          "Question sent")  # fmt: skip
+          "Question on its way")  # fmt: skip
     question = learner.wait_for("Which nights does this happen?", timeout=20)
     assert reference in question.text
     after(
         learner,
         lambda: learner.reply(question.message_id, "Every weekend night."),
-        "answer was sent",
+        "answer is on its way",
     )
     answer = member.wait_for("Every weekend night.", timeout=20)
     assert reference in answer.text
@@ -281,7 +281,9 @@ def test_odd_input_in_the_team_chat_changes_nothing_it_should_not(
     prompt = member.wait_for("Reply to this message with your question")
     after(outsider, lambda: outsider.reply(prompt.message_id, "Who are you?"), "Only members")
     after(
-        member, lambda: member.reply(prompt.message_id, "How many nights a week?"), "Question sent"
+        member,
+        lambda: member.reply(prompt.message_id, "How many nights a week?"),
+        "Question on its way",
     )
     learner.wait_for("How many nights a week?", timeout=20)
     member.edit_last_sent("How many nights a week, roughly?")

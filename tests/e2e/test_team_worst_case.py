@@ -205,12 +205,12 @@ def test_the_biggest_concern_goes_end_to_end(
     # A question at the longest a message can be reaches the reporter, in parts.
     member.press("❓ Ask the reporter", message_id=card.message_id)
     prompt = member.wait_for("Reply to this message with your question")
-    after(member, lambda: member.reply(prompt.message_id, QUESTION), "Question sent")
+    after(member, lambda: member.reply(prompt.message_id, QUESTION), "Question on its way")
     first = learner.wait_for("(part 1 of 2)", timeout=30)
     second = learner.wait_for("(part 2 of 2)", timeout=30)
     assert fits(first) and fits(second) and reference in first.text
     # The answer, as long, comes back to the team by reference, in parts.
-    after(learner, lambda: learner.reply(second.message_id, ANSWER), "answer was sent")
+    after(learner, lambda: learner.reply(second.message_id, ANSWER), "answer is on its way")
     answers = [
         member.wait_for(
             lambda m, part=part: (
