@@ -125,9 +125,12 @@ def test_alerts_survive_kill_9_while_draining(server: BotApiServer, tmp_path: Pa
         kills += 1
         time.sleep(SLOW_SEND + 0.1)  # a send the kill cut short still lands in the chat
         in_flight += len(server.requests("sendMessage")) > sent
+    polls = len(server.requests("getUpdates"))
     bot.start()
     try:
-        # Until every alert is recorded sent: then none can go again (a duplicate is a pending
+        # Up and running (so that the stop below finds its signal handlers in place)...
+        assert wait(lambda: len(server.requests("getUpdates")) > polls, 60)
+        # ...until every alert is recorded sent: then none can go again (a duplicate is a pending
         # item whose lease ran out), and every card that will ever show has shown.
         left = len(set(references) - {r for r, _ in card_sends(server)})
         delivered = wait(lambda: alerts(bot, references) == {"sent": len(references)},
