@@ -78,7 +78,6 @@ class Triage:
     closed_at: datetime | None = None
 
 
-OUTBOX_KINDS = ("team_alert", "team_email", "reporter_message", "team_message")
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 OUTBOX_STATUSES = (PENDING, SENT, DEAD)
 
