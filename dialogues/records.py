@@ -78,6 +78,14 @@ class Advice:
     alert_team_now: bool = False
     team_would_expect: bool = False
     skipped_levels: tuple[int, ...] = ()
+    # Who is at risk now: "patient", "learner" or "no"; each has its own act-now text.
+    danger: str = "no"
+    # Level 1 is unsuitable (the people there are involved, or the learner fears raising it
+    # there): no line may tell this learner to act locally.
+    local_unsuitable: bool = False
+    # The school or education provider is itself involved, feared, or has failed to act: the
+    # regulator becomes a fitting "also" contact.
+    provider_involved: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +96,9 @@ class Advice:
             "alert_team_now": self.alert_team_now,
             "team_would_expect": self.team_would_expect,
             "skipped_levels": list(self.skipped_levels),
+            "danger": self.danger,
+            "local_unsuitable": self.local_unsuitable,
+            "provider_involved": self.provider_involved,
         }
 
     @classmethod
@@ -100,6 +111,9 @@ class Advice:
             alert_team_now=bool(data.get("alert_team_now", False)),
             team_would_expect=bool(data.get("team_would_expect", False)),
             skipped_levels=tuple(data.get("skipped_levels", ())),
+            danger=str(data.get("danger", "patient" if data.get("act_now") else "no")),
+            local_unsuitable=bool(data.get("local_unsuitable", False)),
+            provider_involved=bool(data.get("provider_involved", False)),
         )
 
 
