@@ -82,6 +82,8 @@ MESSAGES: Mapping[str, frozenset[str]] = {
         "advice_university": "university",
         "submitted": "reference",
         "queued": "",
+        "queued_waiting": "email reference",
+        "queued_waiting_anonymous": "email reference",
         "queued_by_choice_no": "email",
         "not_queued": "",
         "advice_heading": "level",
@@ -143,7 +145,8 @@ COMMANDS = (
     "privacy",
     "help",
 )
-STATUSES = ("recorded", "queued", "received", "under_review", "with_provider", "closed")
+# A concern's statuses, and "waiting": queued while the team has no channel to receive it.
+STATUSES = ("recorded", "queued", "waiting", "received", "under_review", "with_provider", "closed")
 
 
 def _contract(spec: Mapping[str, str]) -> Mapping[str, frozenset[str]]:
