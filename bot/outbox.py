@@ -198,7 +198,7 @@ class OutboxWorker:
 
     async def _pass(self, now: datetime) -> tuple[int, int]:
         """(sent, taken) for one pass; items handed on count as taken."""
-        taken = await asyncio.to_thread(self._hand_on, now) if self.forwards else 0
+        taken = await asyncio.to_thread(self.forward, now) if self.forwards else 0
         if not self.senders:
             return 0, taken
         # Claim only while every claimed lease still outlasts its send by a send timeout.
@@ -213,8 +213,9 @@ class OutboxWorker:
             sent += await self._deliver(item, now)
         return sent, taken
 
-    def _hand_on(self, now: datetime) -> int:
-        """Hand on up to `batch` due items of the forwarded kinds, in one transaction."""
+    def forward(self, now: datetime) -> int:
+        """Hand on up to `batch` due items of the forwarded kinds, in one transaction; how
+        many. Each pass does this first (it blocks: call it from a thread in async code)."""
         with self.storage.unit_of_work() as uow:
             items = uow.outbox.due(now, self.batch, kinds=self.forwards)
             for item in items:
