@@ -5,6 +5,7 @@ team channel set up and without one (policy 8: never a promise the bot cannot ke
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import pytest
 from unit.test_engine import TO_REVIEW
 
 from bot.app import App, build
+from bot.channels.telegram_runner import say_what_waits
 from bot.outbox import OutboxWorker
 from bot.settings import Settings
-from bot.triage import WAITING, Team, hand_on
+from bot.triage import WAITING, Team, TriageService, hand_on
 from dialogues.turns import Command, Text
 from storage.repositories import OutboxItem
 
@@ -115,3 +117,24 @@ def test_email_settings_without_a_team_address_are_no_channel(tmp_path: Path) ->
         assert kinds(built, reference) == [(WAITING, "pending")]
     finally:
         built.close()
+
+
+def test_the_start_up_log_says_how_many_alerts_wait_and_warns_while_no_channel_is_set_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    built = app(tmp_path)
+    try:
+        file(built)
+        with caplog.at_level(logging.INFO, logger="bot.channels.telegram_runner"):
+            say_what_waits(built.triage)
+            with_chat = Team(chat_id=-100, members=frozenset())
+            triage = built.triage
+            say_what_waits(TriageService(triage.storage, triage.content, with_chat, triage.clock))
+    finally:
+        built.close()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "1 alert(s) for the Quality team are saved and waiting: no team channel "
+         "is set up (CONCERNBOT_TEAM_CHAT_ID, or CONCERNBOT_SMTP_URL with CONCERNBOT_TEAM_EMAIL;"
+         " see the README). They go to the team once one is."),
+        ("INFO", "1 alert(s) saved while no team channel was set up go to the team now"),
+    ]  # fmt: skip
