@@ -811,3 +811,24 @@ def test_the_program_is_named_as_it_can_be_typed(
     ran, typed = ran.format(tmp=tmp_path), typed.format(tmp=tmp_path)
     assert chat_command(None, argv0=ran, path=str(search[path])) == f"{typed} chat"
     assert chat_command("a b", argv0=ran, path=str(search[path])) == f"{typed} chat --user 'a b'"
+
+
+def test_an_empty_setting_counts_as_unset(tmp_path: Path, data_env: dict[str, str]) -> None:
+    """`CONCERNBOT_TEAM_CHAT_ID=` (left empty in a .env or a shell) is no team chat, not a crash."""
+    done = run(["doctor"], [], {**data_env, "CONCERNBOT_TEAM_CHAT_ID": ""}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_setting_is_named_in_one_line_without_its_value(
+    tmp_path: Path, data_env: dict[str, str]
+) -> None:
+    env = {**data_env, "CONCERNBOT_TEAM_CHAT_ID": "the-team", "CONCERNBOT_TELEGRAM_PORT": "s3cret"}
+    done = run(["doctor"], [], env, tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert "setting CONCERNBOT_TEAM_CHAT_ID: " in done.stderr
+    assert "setting CONCERNBOT_TELEGRAM_PORT: " in done.stderr
+    assert "s3cret" not in done.stderr and "the-team" not in done.stderr
