@@ -107,25 +107,6 @@ def needs_team(advice: Advice) -> bool:
     return advice.level == TOP_LEVEL or advice.alert_team_now
 
 
-RESIDENT_DOCTORS = "resident_doctors"
-
-
-def related_routes(advice: Advice, group_key: str | None) -> tuple[str, ...]:
-    """Other routes worth naming: exception reports for resident doctors, CQC where care is at
-    risk, and the yearly surveys for anything that is not urgent."""
-    routes = []
-    if group_key == RESIDENT_DOCTORS:
-        routes += ["exception_reporting", "national_training_survey"]
-    if advice.incident_reminder:
-        routes.append("cqc")
-    if not (advice.act_now or advice.alert_team_now):
-        routes.append("nets")
-    return tuple(routes)
-
-
-RELATED_KEYS = frozenset({"exception_reporting", "national_training_survey", "cqc", "nets"})
-
-
 REASON_KEYS = frozenset(
     [row[3] for row in LADDER] + [r for _, r in BARRIERS.values() if r] + ["top_level"]
 )

@@ -124,6 +124,8 @@ def test_there_are_transcripts_of_every_kind() -> None:
         "persona_student_nurse",
         "persona_fy2_doctor",
         "persona_physio_student",
+        "level3_physio_student",
+        "level3_dental_trainee",
     } <= names
 
 
@@ -142,7 +144,30 @@ def test_a_typical_concern_takes_at_most_15_screens_as_the_welcome_says(name: st
     assert abs((screens - 2) - promised) <= 3, f"{name}: {screens} screens, {promised} promised"
 
 
-def test_a_physiotherapy_student_never_sees_doctors_contacts() -> None:
-    text = (HERE / "persona_physio_student.txt").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["persona_physio_student", "level3_physio_student"])
+def test_a_physiotherapy_student_never_sees_doctors_contacts(name: str) -> None:
+    text = (HERE / f"{name}.txt").read_text(encoding="utf-8")
     for doctors_only in ("Guardian of Safe Working Hours", "Director of Medical Education"):
         assert doctors_only not in text
+
+
+def test_at_pathway_3_the_physiotherapy_student_is_told_the_hcpc_only_because_of_patients() -> None:
+    advice = _advice((HERE / "level3_physio_student.txt").read_text(encoding="utf-8"))
+    assert "My advice: Pathway 3" in advice
+    assert "• Also, because patients may be at risk: the HCPC" in advice.splitlines()
+    assert "england.qualityframework.eoe@nhs.net" in advice
+    assert advice.rstrip().splitlines()[-5] == "Support for you:"
+
+
+def test_at_pathway_3_a_dental_trainee_whose_teaching_is_cancelled_is_not_sent_to_the_gdc() -> None:
+    advice = _advice((HERE / "level3_dental_trainee.txt").read_text(encoding="utf-8"))
+    assert "My advice: Pathway 3" in advice
+    assert "GDC" not in advice
+    assert "Quality team: england.qualityframework.eoe@nhs.net" in advice
+    assert "exception reporting may apply" in advice and "Professional Support" in advice
+
+
+def _advice(transcript: str) -> str:
+    """The advice message of a transcript: from its heading to the line before the next reply."""
+    start = transcript.index("My advice:")
+    return transcript[start : transcript.index("\n\nIt ", start)]
