@@ -7,6 +7,7 @@ from datetime import datetime
 
 from dialogues.advice import Situation, advise, needs_team, queue_for_team
 from dialogues.bundle import Content
+from dialogues.contacts import quality_team_email
 from dialogues.records import Advice, Concern, Conversation
 
 # No 0/O, 1/I/L or U/V pairs: a reference read aloud or typed from a phone stays itself.
@@ -114,7 +115,8 @@ def where_it_went(content: Content, concern: Concern, team_channel: bool) -> str
     team is "on its way" only where a team channel is set up; elsewhere it is saved and waits
     for one, and the learner is given the team's address."""
     say = content.prompts.say
-    email = content.catalogue.pathways.quality_team_email
+    # The address as the advice above gives it, with its marker while it is unconfirmed.
+    email = content.catalogue.support.mark(quality_team_email(content.catalogue))
     if concern.queued_for_team and team_channel:
         return say("queued")
     if concern.queued_for_team:

@@ -168,6 +168,7 @@ def test_at_pathway_3_a_dental_trainee_whose_teaching_is_cancelled_is_not_sent_t
 
 
 def _advice(transcript: str) -> str:
-    """The advice message of a transcript: from its heading to the line before the next reply."""
+    """The advice message of a transcript: from its heading to the end of its support list,
+    the advice's last section."""
     start = transcript.index("My advice:")
-    return transcript[start : transcript.index("\n\nIt ", start)]
+    return transcript[start : transcript.index("\n\n", transcript.index("Support for you:", start))]
