@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogues.catalogue import DEFAULT_CONTENT_DIR
+from storage.crypto import KEY_FILE
 from storage.database import DATABASE_FILE, sqlite_url_for
 
 
@@ -28,6 +29,12 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; PostgreSQL for more than one machine."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Encryption key(s), comma-separated: the first encrypts, all decrypt"
+        " (`concernbot keys new` makes one). Unset: the key file in the data folder, made on"
+        " first run, for the embedded database; required with CONCERNBOT_DATABASE_URL.",
     )
     content_dir: Path = Field(DEFAULT_CONTENT_DIR, description="Folder of the TOML content files.")
     log_level: str = Field("WARNING", description="DEBUG, INFO, WARNING or ERROR.")
@@ -82,3 +89,8 @@ class Settings(BaseSettings):
     def database_file(self) -> Path | None:
         """The embedded database's file, or None when the database is a server."""
         return None if self.database_url else self.data_dir / DATABASE_FILE
+
+    @property
+    def key_file(self) -> Path:
+        """Where the embedded database's key is kept when CONCERNBOT_SECRET_KEY is unset."""
+        return self.data_dir / KEY_FILE

@@ -204,6 +204,7 @@ TERMINAL_WORDS: Mapping[str, frozenset[str]] = {
 TERMINAL: Mapping[str, frozenset[str]] = {
     **TERMINAL_WORDS,
     "data_folder": frozenset({"folder"}),
+    "key_made": frozenset({"file"}),
     "in_progress": frozenset({"count", "resume"}),
 }
 
