@@ -1,5 +1,6 @@
 """`concernbot` and its keys, as an operator meets them: the key made on first run and said
-once, a missing, bad or wrong key in one line, and `keys rotate` across a restart."""
+once, a missing, bad or wrong key in one line, `keys rotate` across a restart; and a whole
+concern typed in, of which a raw read of the database finds no word."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from livechat import FIRST_HALF, SECOND_HALF
+from livechat import DESCRIPTION, FIRST_HALF, NAME, SECOND_HALF
+from secret_keys import SECRET_ENV
+from sqlalchemy import create_engine, inspect, text
 from test_cli import one_line, run
 
 from storage.crypto import KEY_FILE, KeyRing, new_key
@@ -29,8 +32,13 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def file_a_concern(env: dict[str, str], cwd: Path) -> tuple[str, subprocess.CompletedProcess[str]]:
-    done = run(["chat", "--user", "sam"], FIRST_HALF + SECOND_HALF, env, cwd)
+def file_a_concern(
+    env: dict[str, str], cwd: Path, resume: bool = False
+) -> tuple[str, subprocess.CompletedProcess[str]]:
+    if resume:
+        done = run(["chat", "--user", "sam", "--resume"], SECOND_HALF, env, cwd)
+    else:
+        done = run(["chat", "--user", "sam"], FIRST_HALF + SECOND_HALF, env, cwd)
     assert done.returncode == 0, done.stderr
     return done.stdout.split("Your reference is ")[1][:12], done
 
@@ -131,3 +139,43 @@ def test_keys_rotate_then_the_new_key_alone_reads_everything_after_a_restart(
     assert again.stdout.startswith(f"re-encrypted 0 of {rows} rows")
     stale = run(["status", "--user", "sam"], [], env, tmp_path)  # the key file's old key
     assert one_line(stale, code=2) == WRONG_KEY.format(database=tmp_path / "data" / "concernbot.db")
+
+
+def raw_rows(url: str) -> bytes:
+    """Every row of every table as PostgreSQL writes it out as text, with no key."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return "\n".join(
+                str(row)
+                for name in inspect(connection).get_table_names()
+                for row in connection.execute(text(f'SELECT t::text FROM "{name}" t')).scalars()
+            ).encode("utf-8")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_whole_concern_typed_in_leaves_no_word_of_it_in_the_database(
+    tmp_path: Path, env: dict[str, str], backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        env = {**env, **SECRET_ENV, "CONCERNBOT_DATABASE_URL": url}
+        assert run(["db", "upgrade"], [], env, tmp_path).returncode == 0
+    paused = run(["chat", "--user", "sam"], FIRST_HALF, env, tmp_path)  # a draft, kept
+    assert paused.returncode == 0, paused.stderr
+    reference, _ = file_a_concern(env, tmp_path, resume=True)
+
+    if backend == "postgres":
+        seen = raw_rows(url)
+    else:
+        data = tmp_path / "data"
+        seen = b"".join(
+            f.read_bytes() for f in data.iterdir() if f.name.startswith("concernbot.db")
+        )
+    assert reference.encode() in seen  # the read reads the rows
+    for written in (DESCRIPTION, NAME, "sam.example@nhs.net", "ward C9", "Addenbrookes, ward"):
+        assert written.encode() not in seen, written
