@@ -274,7 +274,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     from dialogues.bundle import load_content
     from storage.database import upgrade
 
-    def made() -> None:
+    def made() -> None:  # the content is read only for the words of a key made now
         _say_key_made(settings, load_content(settings.content_dir).prompts)
 
     upgrade(settings.db_url, key_ring(settings, made))
@@ -283,17 +283,9 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.keys import check_keys, print_new_key, rotate_keys
+    from bot.keys import run_keys
 
-    if args.keys_command == "new":
-        return print_new_key()
-    app = _app(settings)
-    try:
-        if args.keys_command == "rotate":
-            return rotate_keys(app, args.batch)
-        return check_keys(app)
-    finally:
-        app.close()
+    return run_keys(args.keys_command, getattr(args, "batch", 0), lambda: _app(settings))
 
 
 def _content(args: argparse.Namespace, settings: Settings) -> int:

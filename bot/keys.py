@@ -7,6 +7,7 @@ key file), the old one after it, run `concernbot keys rotate`, then drop the old
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from tqdm import tqdm
@@ -34,6 +35,17 @@ def key_problem(error: KeyProblem) -> str:
     return KEY_ADVICE.get(error.problem, "{error}").format(
         error=error, where=getattr(error, "where", "")
     )
+
+
+def run_keys(command: str, batch: int, open_app: Callable[[], App]) -> int:
+    """`concernbot keys new`, `rotate` or `check`; only the last two open the database."""
+    if command == "new":
+        return print_new_key()
+    app = open_app()
+    try:
+        return rotate_keys(app, batch) if command == "rotate" else check_keys(app)
+    finally:
+        app.close()
 
 
 def print_new_key(out: TextIO = sys.stdout) -> int:
