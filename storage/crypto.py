@@ -36,12 +36,13 @@ class KeyProblem(Exception):
 
 
 class MissingKey(KeyProblem):
-    """A server database and no key given: no key is ever made up for one."""
+    """No key given where one is needed: a database server (no key is ever made up for one),
+    or a migration that seals or opens values."""
 
     problem = "missing"
 
     def __init__(self) -> None:
-        super().__init__("no encryption key is set for the database server")
+        super().__init__("no encryption key was given: set CONCERNBOT_SECRET_KEY")
 
 
 class BadKey(KeyProblem):
