@@ -13,6 +13,15 @@ query that would silently find nothing fails at once instead.
 The database also keeps a key check value (table `key_check`, one row): a known text
 sealed like any other value. `check_keys` opens it at start, so a database opened with the
 wrong key is refused there, in one line, before anything is read or written.
+
+To seal a new column (an identity record's contact, say): declare it in `storage/tables.py`
+with `_encrypted()` (a str, NULL allowed), `_encrypted(nullable=False)` or
+`_encrypted_json()` (a dict), in a table whose primary key is one column; create it as
+`sa.String()` in its migration, and if the migration fills it from existing data, seal each
+value with `context.config.attributes["keys"].encrypt(text.encode())` as 0006 does. Nothing
+else: the repositories read and write plain values, and `storage.rotation` (`concernbot keys
+rotate` and `check`) finds the column by its type. To look a row up by a sealed value, store
+a keyed hash of it beside it: the token itself cannot be matched.
 """
 
 from __future__ import annotations
