@@ -1,5 +1,5 @@
 """The key ring and the key file: several keys, rotation, a wrong or missing key, and a key
-file that is private, whole, and never overwritten."""
+file that is private, whole, and never overwritten; the encrypted column types."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import create_engine
 
 from storage.crypto import (
     KEY_FILE,
@@ -21,6 +22,7 @@ from storage.crypto import (
     key_file_ring,
     new_key,
 )
+from storage.encrypted import EncryptedJSON, EncryptedText, NoKeys, bind_keys
 
 OLD, NEW, OTHER = new_key(), new_key(), new_key()
 
@@ -169,3 +171,38 @@ def test_a_key_file_that_holds_no_key_is_named(tmp_path: Path) -> None:
     with pytest.raises(BadKey, match=f"^{path}: no key$"):
         key_file_ring(path)
     assert path.read_text(encoding="ascii") == "\n"  # left for the person to mend
+
+
+# -- the column types, without a database ---------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(), JSON_VALUES, max_size=6), st.text())
+def test_the_column_types_give_back_what_they_were_given_and_store_only_tokens(
+    answers: dict[str, object], words: str
+) -> None:
+    engine = create_engine("sqlite://")
+    bind_keys(engine, ring(NEW))
+    dialect = engine.dialect
+    as_json, as_text = EncryptedJSON(), EncryptedText()
+
+    stored_json = as_json.process_bind_param(answers, dialect)
+    stored_text = as_text.process_bind_param(words, dialect)
+
+    assert stored_json is not None and stored_text is not None
+    assert ring(NEW).is_current(stored_json) and ring(NEW).is_current(stored_text)
+    assert as_json.process_result_value(stored_json, dialect) == answers
+    assert as_text.process_result_value(stored_text, dialect) == words
+    assert as_text.process_bind_param(None, dialect) is None
+    assert as_text.process_result_value(None, dialect) is None
+
+
+def test_a_column_used_through_an_engine_without_keys_says_so() -> None:
+    engine = create_engine("sqlite://")
+    with pytest.raises(NoKeys):
+        EncryptedText().process_bind_param("text", engine.dialect)
