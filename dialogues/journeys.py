@@ -377,8 +377,8 @@ class Guards:
         return self.answers.get("identity") in ("named", "confidential")
 
     def has_roles_of_group(self) -> bool:
-        """Everyone ticked as told is on the learner's group's own list (any group's, if the
-        group has no list or is not known yet)."""
+        """Everyone ticked as told is on the list the learner's group is offered (true while
+        the group or its list is not known)."""
         group, told = self.answers.get("group"), self.answers.get("told")
         offered = self.facts.roles.get(group) if isinstance(group, str) else None
         if offered is None or not isinstance(told, list):
