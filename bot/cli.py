@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from bot.app import App, SchemaBehind
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
-from dialogues.journeys import JOURNEYS
+from dialogues.journeys import JOURNEYS, Dependent
 from dialogues.machines import mermaid
 from storage.database import StorageUnavailable
 
@@ -24,7 +24,8 @@ DIAGRAM_HEADER = (
     "Generated from the journeys declared in `dialogues/journeys.py` by `concernbot diagram"
     " --write docs/journeys.md`; a test fails when this file is stale. Back, pause, cancel,"
     " help and the review's edits jump between states and are not drawn, nor is the passing"
-    " over of steps the learner's story answered: both are listed under each diagram.\n"
+    " over of steps the learner's story answered, nor the answers that follow from others:"
+    " they are listed under each diagram.\n"
 )
 
 
@@ -91,7 +92,19 @@ def diagrams() -> str:
         if journey.sections:
             parts.append("\nThe review's sections, each asked again by its Change button:\n\n")
             parts += [f"- {s.name}: {', '.join(s.steps)}\n" for s in journey.sections]
+        if journey.dependents:
+            parts.append(
+                "\nAnswers that follow from others: each is dropped, and asked again, when an"
+                " answer it was given on changes or its condition no longer holds:\n\n"
+            )
+            parts += [f"- {_dependent(d)}\n" for d in journey.dependents]
     return "".join(parts)
+
+
+def _dependent(dependent: Dependent) -> str:
+    on = f" on {', '.join(dependent.on)}" if dependent.on else ""
+    guard = f" while {dependent.guard}" if dependent.guard else ""
+    return f"{dependent.answer}:{on}{',' if on and guard else ''}{guard}"
 
 
 def typed_program(argv0: str | None = None, path: str | None = None) -> str:

@@ -210,9 +210,13 @@ class SqlConversations:
             raise StaleConversation(conversation.key)
         return saved
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, version: int | None = None) -> None:
         statement = delete(ConversationRow).where(col(ConversationRow.key) == key)
-        self._session.exec(statement.execution_options(synchronize_session=False))
+        if version is not None:
+            statement = statement.where(col(ConversationRow.version) == version)
+        result = self._session.exec(statement.execution_options(synchronize_session=False))
+        if version is not None and result.rowcount != 1:
+            raise StaleConversation(key)
 
     def for_owner(self, owner: str) -> list[Conversation]:
         statement = (

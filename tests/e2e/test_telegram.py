@@ -146,15 +146,19 @@ def test_the_pathway_question(bot: BotProcess, server: BotApiServer) -> None:
     user = server.private_chat(user_id=1002, first_name="Ben")
     after(user, lambda: user.send("/pathway"), "safety check")
     after(user, lambda: user.press(NO_ONE), GROUP)
-    asked = after(user, lambda: user.press("Nursing student"), "Who have you raised it with")
+    after(user, lambda: user.press("Nursing student"), "how likely")
+    after(user, lambda: user.press("Unlikely"), "how serious")
+    asked = after(user, lambda: user.press("Minor"), "Who have you raised it with")
     assert "⬜ Guardian of Safe Working Hours" not in asked.labels  # the nurse's own list
     after(user, lambda: user.press("⬜ Practice supervisor/assessor"), "☑️ Practice supervisor")
     after(user, lambda: user.press("Done"), "What came of raising it")
     after(user, lambda: user.press("Still unresolved"), "reason not to raise it")
     advice = after(user, lambda: user.press("No, the usual routes are fine"), "My advice")
     assert "Pathway 2" in advice.text and "practice education facilitator" in advice.text.casefold()
+    user.wait_for("I keep nothing from them")
     with bot.storage().unit_of_work() as uow:
         assert uow.concerns.count() == 0
+        assert uow.conversations.get("telegram:1002/pathway") is None  # deleted, as it says
 
 
 def test_kill_9_mid_concern_then_finish_it(bot: BotProcess, server: BotApiServer) -> None:

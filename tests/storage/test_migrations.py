@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 from test_contract import T0, a_concern
 
-from dialogues.records import CONCERN_FIELDS
+from dialogues.records import CONCERN_FIELDS, Conversation
 from storage.database import (
     alembic_config,
     downgrade,
@@ -65,7 +65,7 @@ def test_upgrade_builds_the_schema_of_the_table_models(database_url: str) -> Non
     upgrade(database_url)
 
     assert schema_differences(database_url) == []
-    assert current_revision(database_url) == head_revision(database_url) == "0005"
+    assert current_revision(database_url) == head_revision(database_url) == "0006"
 
 
 def test_upgrading_twice_is_harmless_and_keeps_the_data(database_url: str) -> None:
@@ -177,6 +177,34 @@ def test_downgrade_to_0002_drops_only_the_inbox(database_url: str) -> None:
     assert table_names(database_url) == FIRST_TABLES | TEAM_TABLES
     upgrade(database_url)
     assert schema_differences(database_url) == []
+
+
+def test_upgrading_to_0006_forgets_answered_pathway_questions_and_nothing_else(
+    database_url: str,
+) -> None:
+    upgrade(database_url)
+    downgrade(database_url, "0005")
+    storage = open_storage(database_url)
+    try:
+        with storage.unit_of_work() as work:
+            for key, journey, state in [
+                ("telegram:1/pathway", "pathway", "answered"),  # left by an earlier run
+                ("telegram:1/concern", "concern", "description"),  # paused by it: kept
+                ("telegram:2/pathway", "pathway", "told"),  # being asked: kept
+                ("telegram:3/concern", "concern", "submitted"),
+            ]:
+                work.conversations.put(
+                    Conversation(key, "o", journey, state, created_at=T0, updated_at=T0)
+                )
+
+        upgrade(database_url)
+
+        with storage.unit_of_work() as work:
+            assert work.conversations.get("telegram:1/pathway") is None
+            for key in ("telegram:1/concern", "telegram:2/pathway", "telegram:3/concern"):
+                assert work.conversations.get(key) is not None, key
+    finally:
+        storage.close()
 
 
 def test_downgrade_to_0004_drops_only_the_live_keyboards(database_url: str) -> None:

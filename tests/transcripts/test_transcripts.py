@@ -126,7 +126,28 @@ def test_there_are_transcripts_of_every_kind() -> None:
         "persona_physio_student",
         "level3_physio_student",
         "level3_dental_trainee",
+        "edit_who_was_told",
+        "quick_question_extreme",
     } <= names
+
+
+def test_an_edit_of_who_was_told_asks_what_came_of_it_again_and_the_advice_follows() -> None:
+    text = (HERE / "edit_who_was_told.txt").read_text(encoding="utf-8")
+    edit = text[text.index("> Change: Who knows") :]
+    asked = edit[edit.index("> done") : edit.index("> waiting")]
+    assert "What came of raising it?" in asked and "Keep it as it is" not in asked
+    assert "Your answer was" not in asked  # the old answer is not offered back
+    assert "What came of it: Waiting to hear back" in edit
+    assert "My advice: Pathway 2" in edit and "pathway 2," in edit
+    assert "Pathway 3" not in text
+
+
+def test_the_quick_question_with_extreme_risk_says_to_alert_the_quality_team_now() -> None:
+    text = (HERE / "quick_question_extreme.txt").read_text(encoding="utf-8")
+    email = CONTENT.catalogue.pathways.quality_team_email
+    advice = text[text.index("My advice:") :]
+    assert f"alert the Quality team now ({email} *)" in advice
+    assert "= stored" not in text  # nothing filed
 
 
 # A typical concern: the golden happy path and the three personas of issue 8.

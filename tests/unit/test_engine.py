@@ -363,14 +363,54 @@ def test_finished_conversation_answers_with_its_reference() -> None:
     assert "QC-2345-6789" in outcome.replies[0].text and outcome.concern is None
 
 
-def test_pathway_journey_gives_advice_and_keeps_nothing() -> None:
+def pathway(*inputs: str) -> Outcome:
     outcome = DIALOGUE.begin("chat/pathway", "chat", "pathway", NOW)
-    for text in ("3", "1", "1", "done", "3", "1"):
+    for text in inputs:
         assert outcome.conversation is not None
         outcome = send(outcome.conversation, Text(text))
-    assert outcome.conversation is not None and outcome.conversation.state == "answered"
-    assert dict(outcome.conversation.answers) == {}
+    return outcome
+
+
+# Nobody at risk now, a resident doctor, likelihood and impact, then whom they told.
+PATHWAY_TOLD_SUPERVISOR = ("1", "done", "3", "1")  # the supervisor; unresolved; no barrier
+
+
+def test_pathway_journey_gives_advice_and_leaves_no_conversation() -> None:
+    outcome = pathway("3", "1", "2", "2", *PATHWAY_TOLD_SUPERVISOR)
+    assert outcome.conversation is None  # deleted: nothing of it is kept
     assert "Pathway 2" in outcome.replies[0].text  # raised at level 1, unresolved: move up
+    advice = outcome.replies[0].text
+    assert "Quality team now" not in advice and "would expect" not in advice  # 4 of 25: low
+    assert "deleted" in outcome.replies[-1].text and outcome.concern is None
+
+
+def test_the_pathway_question_asks_how_likely_then_how_serious_and_shows_the_score() -> None:
+    asked = pathway("3", "1")
+    assert asked.replies[-1].step == "likelihood"
+    serious = pathway("3", "1", "4")
+    assert serious.replies[-1].step == "impact"
+    told = pathway("3", "1", "4", "4")
+    assert told.replies[-1].step == "told"
+    assert "16 of 25" in told.replies[-1].text and "Extreme" in told.replies[-1].text
+
+
+@pytest.mark.parametrize(
+    ("likelihood", "impact", "alert_now", "team_expects"),
+    [
+        ("4", "4", True, False),
+        ("5", "5", True, False),
+        ("3", "3", False, True),
+        ("1", "2", False, False),
+    ],
+)
+def test_the_pathway_question_applies_the_risk_overlay(
+    likelihood: str, impact: str, alert_now: bool, team_expects: bool
+) -> None:
+    advice = pathway("3", "1", likelihood, impact, *PATHWAY_TOLD_SUPERVISOR).replies[0].text
+    email = DIALOGUE.content.catalogue.pathways.quality_team_email
+    assert ("alert the Quality team now" in advice) is alert_now
+    assert ("would expect to hear of it" in advice) is team_expects
+    assert (email in advice) is (alert_now or team_expects)
 
 
 def test_references_are_unambiguous() -> None:
