@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from dialogues.advice import Situation, advise, queue_for_team
+from dialogues.advice import NO_BARRIER, Situation, advise, queue_for_team
 from dialogues.bundle import Content
-from dialogues.records import Advice, Concern, Conversation
+from dialogues.records import Advice, Concern, Conversation, barrier_keys
 
 # No 0/O, 1/I/L or U/V pairs: a reference read aloud or typed from a phone stays itself.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
@@ -38,6 +38,11 @@ def rating(content: Content, conversation: Conversation) -> tuple[int, str] | No
     return score, content.catalogue.risk.band_for(score).key
 
 
+def barriers(conversation: Conversation) -> tuple[str, ...]:
+    """The barriers the learner ticked, or "none" where they gave none."""
+    return barrier_keys(conversation.answers.get("barrier")) or (NO_BARRIER,)
+
+
 def situation(content: Content, conversation: Conversation) -> Situation:
     pathways = content.catalogue.pathways
     roles = {role.key: role for level in pathways.levels for role in level.roles}
@@ -47,7 +52,7 @@ def situation(content: Content, conversation: Conversation) -> Situation:
     return Situation(
         raised_level=raised,
         outcome=conversation.answer_text("told_outcome") if raised else None,
-        barrier=conversation.answer_text("barrier") or "none",
+        barriers=frozenset(barriers(conversation)),
         band=rated[1] if rated else None,
         danger_now=conversation.answer_text("danger") or "no",
         patient_risk=conversation.answer_text("patient_risk") or "no",
@@ -95,7 +100,7 @@ def file_concern(
         further_actions=c.answer_text("actions"),
         told=tuple(c.answer_list("told")),
         told_outcome=c.answer_text("told_outcome"),
-        barrier=c.answer_text("barrier") or "none",
+        barrier=barriers(c),
         affected=c.answer_text("affected") or "not_sure",
         danger_now=c.answer_text("danger") or "no",
         patient_risk=c.answer_text("patient_risk") or "not_sure",

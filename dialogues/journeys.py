@@ -211,6 +211,7 @@ CONCERN = Journey(
         Section("send", ("wants_team", "identity", "name")),
     ),
     dependent={
+        "danger_now": "is_in_danger",
         "organisation_other": "is_other_organisation",
         "university": "is_student",
         "controls_detail": "has_other_controls",
@@ -273,7 +274,7 @@ PATHWAY = Journey(
         {"trigger": "next", "source": "group_more", "dest": "told"},
         {"trigger": "next", "source": "told_outcome", "dest": "barrier"},
     ),
-    dependent={"told_outcome": "has_told_someone"},
+    dependent={"danger_now": "is_in_danger", "told_outcome": "has_told_someone"},
 )
 
 JOURNEYS: Mapping[str, Journey] = {j.name: j for j in (CONCERN, PATHWAY)}
