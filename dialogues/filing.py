@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from dialogues.advice import NO_BARRIER, Situation, advise, queue_for_team
+from dialogues.advice import BARRIERS, NO_BARRIER, Situation, advise, queue_for_team
 from dialogues.bundle import Content
 from dialogues.records import Advice, Concern, Conversation, barrier_keys
 
@@ -48,11 +48,12 @@ def situation(content: Content, conversation: Conversation) -> Situation:
     roles = {role.key: role for level in pathways.levels for role in level.roles}
     told = [k for k in conversation.answer_list("told") if k in roles]  # unknown keys: skipped
     raised = max((roles[k].level for k in told), default=0)
+    ruled_out = frozenset(b for b in barriers(conversation) if b in BARRIERS)  # likewise
     rated = rating(content, conversation)
     return Situation(
         raised_level=raised,
         outcome=conversation.answer_text("told_outcome") if raised else None,
-        barriers=frozenset(barriers(conversation)),
+        barriers=ruled_out,
         band=rated[1] if rated else None,
         danger_now=conversation.answer_text("danger") or "no",
         patient_risk=conversation.answer_text("patient_risk") or "no",

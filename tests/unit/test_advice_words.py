@@ -8,6 +8,7 @@ from hypothesis import given
 from dialogues.advice import REASON_KEYS, Situation, advise
 from dialogues.bundle import load_content
 from dialogues.engine import Dialogue
+from dialogues.filing import advice_for
 from dialogues.records import Conversation
 
 from .test_advice import situations
@@ -67,3 +68,12 @@ def test_the_rating_says_whom_to_go_to_once_the_placement_is_ruled_out() -> None
         assert extreme.explanation_not_local.rstrip(".") in WORDING.score(ruled_out)
     school_only = rated.with_answer("barrier", ["involves_school"])
     assert extreme.explanation.rstrip(".") in WORDING.score(school_only)
+
+
+def test_a_barrier_the_content_no_longer_has_is_passed_over_not_a_crash() -> None:
+    stale = Conversation(
+        key="k", owner="o", journey="concern", state="review",
+        answers={"likelihood": "5", "impact": "5", "barrier": ["renamed", "fear_local"]},
+    )  # fmt: skip
+    assert advice_for(CONTENT, stale).local_unsuitable
+    assert advice_for(CONTENT, stale.with_answer("barrier", ["renamed"])).level == 1
