@@ -54,7 +54,7 @@ def build(settings: Settings, terminal: str | None = None) -> App:
         calendar=Calendar.parse(settings.team_working_days, settings.team_working_hours),
     )
     service = TurnService(
-        Dialogue(content, resume_hint=resume_hint),
+        Dialogue(content, resume_hint=resume_hint, team_channel=team.reachable),
         storage,
         on_filed=lambda uow, concern, now: enqueue_alerts(uow, concern, now, team),
     )

@@ -10,6 +10,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bot.app import App, SchemaBehind
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
@@ -308,11 +310,25 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def setting_problem(error: ValidationError) -> str:
+    """A bad setting in one line per setting: its variable and what is wrong (not the value,
+    which may be a secret such as a token)."""
+    lines = []
+    for problem in error.errors():
+        name = "CONCERNBOT_" + "_".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"setting {name}: {problem['msg']}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command is None:
         args = parser().parse_args(["chat", *(argv or [])])
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f"concernbot: {setting_problem(error)}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
     try:
         code: int = args.run(args, settings)

@@ -3,6 +3,11 @@
 Counts the items still to go, those waiting for a channel that is not set up (an email with
 no SMTP settings, say: they go once it is), and lists every item that failed for good, with
 its reference and the error class, never anything of the concern itself.
+
+Alerts for the Quality team filed while no team channel (team chat, or SMTP with a team
+address) was set up are kept as one `team_waiting` item each; it names how many. Once a
+channel is set up, the running bot hands each on to the team's channels, once; until it
+has run, doctor counts them as still to go. The bot's start-up log says the same.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Collection
 
 from bot.notifiers.senders import EMAIL_KINDS, TELEGRAM_KINDS
 from bot.settings import Settings
+from bot.triage import WAITING
 from storage.repositories import DEAD, PENDING, Storage
 
 LISTED = 50  # failures listed in full; the count covers them all
@@ -23,6 +29,8 @@ def sendable_kinds(settings: Settings) -> frozenset[str]:
         kinds.update(TELEGRAM_KINDS)
     if settings.smtp_url is not None and settings.team_email:
         kinds.update(EMAIL_KINDS)
+    if kinds:
+        kinds.add(WAITING)  # the bot hands these on to whichever team channel it has
     return frozenset(kinds)
 
 
@@ -43,7 +51,19 @@ def outbox_report(storage: Storage, sendable: Collection[str]) -> tuple[list[str
         f"{sum(waiting.values())} waiting for a channel, {dead} failed permanently"
     ]
     for kind, n in waiting.items():
-        lines.append(f"  waiting: {n} {kind} (no channel for it is set up: see the README)")
+        if kind == WAITING:
+            lines.append(
+                f"  waiting: {n} alert(s) for the Quality team, saved while no team channel "
+                "is set up: they go to the team once one is (see the README)"
+            )
+        else:
+            lines.append(f"  waiting: {n} {kind} (no channel for it is set up: see the README)")
+    handing_on = counts.get((WAITING, PENDING), 0) if WAITING in sendable else 0
+    if handing_on:
+        lines.append(
+            f"  pending: {handing_on} alert(s) for the Quality team, saved before a team "
+            "channel was set up: the bot hands them on when it runs"
+        )
     for item in failed:
         tries = "try" if item.attempts == 1 else "tries"
         lines.append(

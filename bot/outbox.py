@@ -19,6 +19,12 @@ times; the sender says so by raising an error with `permanent = True` (`Permanen
 An item that dies either way calls `on_dead` in the transaction that marks it, so someone can
 be told by another way, and the worker warns at start-up while any dead item is on record.
 
+A kind may be handed on rather than sent (`forwards`): an alert saved while the team had no
+channel, say. In one short transaction the worker takes the due items of that kind (locked,
+as `due` does), lets the kind's forward add the items it becomes, and marks it sent, naming
+them; a second worker skips the locked rows and finds them sent once the first commits, so
+an item is handed on exactly once, however many workers start together.
+
 The one way to send twice is a crash between a send and its mark: the lease then runs out
 and the item goes again. Errors are kept as class names only.
 """
@@ -48,6 +54,9 @@ class Sender(Protocol):
         ...
 
 
+# Called inside the transaction that marks an item of its kind handed on: adds the items it
+# becomes and returns their names, kept as the item's external id.
+Forward = Callable[[UnitOfWork, OutboxItem, datetime], str]
 # Called inside the transaction that marks the item sent, with the id the sender returned.
 OnSent = Callable[[UnitOfWork, OutboxItem, str | None], None]
 # Called inside the transaction that marks the item dead, with the item as it now stands,
@@ -122,6 +131,7 @@ class OutboxWorker:
         clock: Callable[[], datetime] = _now,
         on_sent: OnSent | None = None,
         on_dead: OnDead | None = None,
+        forwards: Mapping[str, Forward] | None = None,
     ) -> None:
         if max_attempts < 1 or batch < 1:
             raise ValueError("max_attempts and batch must be at least 1")
@@ -138,6 +148,7 @@ class OutboxWorker:
         self.clock = clock
         self.on_sent = on_sent
         self.on_dead = on_dead
+        self.forwards = dict(forwards or {})
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -186,13 +197,14 @@ class OutboxWorker:
         self._wake.clear()
 
     async def _pass(self, now: datetime) -> tuple[int, int]:
-        """(sent, taken) for one pass."""
+        """(sent, taken) for one pass; items handed on count as taken."""
+        taken = await asyncio.to_thread(self.forward, now) if self.forwards else 0
         if not self.senders:
-            return 0, 0
+            return 0, taken
         # Claim only while every claimed lease still outlasts its send by a send timeout.
         claim_window = self.lease.total_seconds() - 2 * self.send_timeout
         started = time.monotonic()
-        sent = taken = 0
+        sent = 0
         while taken < self.batch and time.monotonic() - started < claim_window:
             item = await asyncio.to_thread(self._claim, now)
             if item is None:
@@ -200,6 +212,20 @@ class OutboxWorker:
             taken += 1
             sent += await self._deliver(item, now)
         return sent, taken
+
+    def forward(self, now: datetime) -> int:
+        """Hand on up to `batch` due items of the forwarded kinds, in one transaction; how
+        many. Each pass does this first (it blocks: call it from a thread in async code)."""
+        with self.storage.unit_of_work() as uow:
+            items = uow.outbox.due(now, self.batch, kinds=self.forwards)
+            for item in items:
+                made = self.forwards[item.kind](uow, item, now)
+                if not uow.outbox.mark_sent(item.id, now, made):
+                    # Locked rows make this impossible; were it not, undo the whole batch.
+                    raise RuntimeError(f"outbox item id={item.id} was handed on elsewhere")
+        for item in items:
+            log.info("outbox handed on id=%d kind=%s ref=%s", item.id, item.kind, item.reference)
+        return len(items)
 
     def _claim(self, now: datetime) -> OutboxItem | None:
         with self.storage.unit_of_work() as uow:

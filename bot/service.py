@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from bot.triage import waits_for_channel
 from dialogues.engine import Dialogue
 from dialogues.filing import make_reference
 from dialogues.records import Concern, Conversation
@@ -211,11 +212,15 @@ class TurnService:
         prompts = self.dialogue.prompts
         with self.storage.unit_of_work() as uow:
             concerns = uow.concerns.for_owner(owner)
+            # Sent to the team, but held until the team has a channel to receive it.
+            waiting = {c.reference for c in concerns
+                       if c.status == "queued" and waits_for_channel(uow, c.reference)}  # fmt: skip
         if not concerns:
             return Reply(prompts.say("status_none", start=prompts.say("start_hint")))
         lines = [prompts.say("status_heading")]
         for concern in concerns:
-            status = prompts.statuses.get(concern.status, concern.status)
+            shown = "waiting" if concern.reference in waiting else concern.status
+            status = prompts.statuses.get(shown, concern.status)
             date = concern.created_at.strftime("%d %b %Y")
             lines.append(
                 "• "

@@ -19,7 +19,9 @@ def user_data_folder() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CONCERNBOT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CONCERNBOT_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     data_dir: Path = Field(
         default_factory=user_data_folder, description="Folder for the embedded SQLite database."

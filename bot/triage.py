@@ -16,10 +16,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.message_size import MAX_MESSAGE, split, telegram_length
+from bot.outbox import Forward
 from dialogues.bundle import Content
 from dialogues.records import Concern
 from dialogues.working_hours import Calendar, add_working_hours
-from storage.repositories import AuditEntry, Note, OutboxItem, Storage, Triage, UnitOfWork
+from storage.repositories import (
+    PENDING,
+    AuditEntry,
+    Note,
+    OutboxItem,
+    Storage,
+    Triage,
+    UnitOfWork,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +71,73 @@ class Team:
     def is_member(self, user_id: int) -> bool:
         return user_id in self.members
 
+    @property
+    def reachable(self) -> bool:
+        """Whether any channel to the team (the team chat, email) is set up."""
+        return self.chat_id is not None or self.email
+
 
 def telegram_user(user_id: int) -> str:
     return f"{TELEGRAM_OWNER}{user_id}"
 
 
+# An alert filed while no team channel was set up. No sender sends it: the outbox worker of
+# a bot that has a channel hands it on (`hand_on`), so a concern sent to the team is always
+# kept in the outbox and reaches the team once a channel exists, however late.
+WAITING = "team_waiting"
+
+
 def enqueue_alerts(uow: UnitOfWork, concern: Concern, now: datetime, team: Team) -> None:
-    """In the filing transaction: the alert card, the email and the reminder, as outbox items."""
+    """In the filing transaction: the alert card, the email and the reminder, as outbox
+    items; or, while no team channel is set up, one item that waits for one."""
     if not concern.queued_for_team:
         return
+    if not team.reachable:
+        uow.outbox.add(OutboxItem.new(WAITING, {}, now, concern.reference))
+        return
+    _alert_items(uow, concern.reference, now, team)
+
+
+def _alert_items(uow: UnitOfWork, reference: str, now: datetime, team: Team) -> list[str]:
+    """One alert for each channel the team has, and the reminder with the chat's card;
+    names each item added ("team_alert:12")."""
+    items = []
     if team.chat_id is not None:
-        uow.outbox.add(OutboxItem.new("team_alert", {}, now, concern.reference))
+        items.append(OutboxItem.new("team_alert", {}, now, reference))
         calendar = team.calendar or Calendar.parse("mon-fri", "09:00-17:00")
         due = add_working_hours(now, team.reminder_hours, calendar)
-        reminder = OutboxItem.new(
-            "team_reminder", {"hours": team.reminder_hours}, due, concern.reference
+        items.append(
+            OutboxItem.new("team_reminder", {"hours": team.reminder_hours}, due, reference)
         )
-        uow.outbox.add(reminder)
     if team.email:
-        uow.outbox.add(OutboxItem.new("team_email", {}, now, concern.reference))
+        items.append(OutboxItem.new("team_email", {}, now, reference))
+    return [f"{item.kind}:{uow.outbox.add(item)}" for item in items]
+
+
+def hand_on(team: Team) -> Forward:
+    """What the outbox worker does with a waiting alert once the team has a channel: adds the
+    channels' items, in the transaction that marks it handed on, so it happens once."""
+
+    def forward(uow: UnitOfWork, item: OutboxItem, now: datetime) -> str:
+        if not team.reachable:  # a worker without a team channel must not take it
+            raise ValueError("no team channel to hand a waiting alert on to")
+        return ",".join(_alert_items(uow, item.reference or "", now, team))
+
+    return forward
+
+
+def waits_for_channel(uow: UnitOfWork, reference: str) -> bool:
+    """Whether the concern's alert is still waiting for a team channel."""
+    return any(
+        item.kind == WAITING and item.status == PENDING
+        for item in uow.outbox.for_reference(reference)
+    )
+
+
+def waiting_alerts(storage: Storage) -> int:
+    """How many alerts wait for a team channel."""
+    with storage.unit_of_work() as uow:
+        return uow.outbox.counts().get((WAITING, PENDING), 0)
 
 
 @dataclass(frozen=True)

@@ -94,9 +94,11 @@ RISK_OVERLAY: Mapping[str, tuple[bool, bool]] = {
 
 DANGER_NOW = frozenset({"patient", "learner"})
 PATIENT_HARM = frozenset({"harmed", "could_be"})
-# Raised with the school or education provider, and they did not put it right: the
-# provider itself has failed to act.
-PROVIDER_FAILED = frozenset({"unresolved", "no_answer", "unable"})
+# Raised with the school or education provider, and they never answered, or the learner
+# felt unable to go on with them: the provider itself has failed the learner. "Still
+# unresolved" is not enough: a school that is working on cancelled teaching has not failed,
+# and naming a regulator there is out of proportion (issue 9).
+PROVIDER_FAILED = frozenset({"no_answer", "unable"})
 
 
 @dataclass(frozen=True)
@@ -192,25 +194,6 @@ def queue_for_team(advice: Advice, wants_team: str) -> bool:
 def needs_team(advice: Advice) -> bool:
     """Whether the advice itself points to the Quality team."""
     return advice.level == TOP_LEVEL or advice.alert_team_now
-
-
-RESIDENT_DOCTORS = "resident_doctors"
-
-
-def related_routes(advice: Advice, group_key: str | None) -> tuple[str, ...]:
-    """Other routes worth naming: exception reports for resident doctors, CQC where care is at
-    risk, and the yearly surveys for anything that is not urgent."""
-    routes = []
-    if group_key == RESIDENT_DOCTORS:
-        routes += ["exception_reporting", "national_training_survey"]
-    if advice.incident_reminder:
-        routes.append("cqc")
-    if not (advice.act_now or advice.alert_team_now):
-        routes.append("nets")
-    return tuple(routes)
-
-
-RELATED_KEYS = frozenset({"exception_reporting", "national_training_survey", "cqc", "nets"})
 
 
 REASON_KEYS = frozenset(REASON_LEVELS) | frozenset(b.reason for b in BARRIERS.values())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dialogues.advice import BARRIERS, NO_BARRIER, REASON_KEYS, RELATED_KEYS, RESIDENT_DOCTORS
+from dialogues.advice import BARRIERS, NO_BARRIER, REASON_KEYS
 from dialogues.catalogue import DEFAULT_CONTENT_DIR, Catalogue, ContentError, load_catalogue
 from dialogues.journeys import JOURNEYS
 from dialogues.prompts import FILE, Prompts, load_prompts
@@ -112,10 +112,6 @@ def _check(catalogue: Catalogue, prompts: Prompts) -> None:
         missing = REQUIRED_LABELS.get(name, frozenset()) - set(step.labels)
         if missing:
             raise ContentError(FILE, f"steps.{name}.{sorted(missing)[0]}", "missing")
-    for route in sorted(RELATED_KEYS - set(catalogue.pathways.related)):
-        raise ContentError("pathways.toml", f"related.{route}", "missing")
-    if not any(group.key == RESIDENT_DOCTORS for group in catalogue.pathways.groups):
-        raise ContentError("pathways.toml", "groups", f"no group with key {RESIDENT_DOCTORS!r}")
     for reason in sorted(REASON_KEYS):
         if reason not in prompts.reasons:
             raise ContentError(FILE, f"reasons.{reason}", "missing")

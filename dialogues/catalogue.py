@@ -26,12 +26,14 @@ from dialogues.pathways import (
     read_pathways,
     read_universities,
 )
+from dialogues.support import Support, read_support
 
 FRAMEWORK_FILE = "framework.toml"
 RISK_FILE = "risk.toml"
 PATHWAYS_FILE = "pathways.toml"
 ORGANISATIONS_FILE = "organisations.toml"
 UNIVERSITIES_FILE = "universities.toml"
+SUPPORT_FILE = "support.toml"
 
 UNCONFIRMED_MARKER = " (summary, unconfirmed)"
 # The advice rules refer to bands by these keys, so the file must define every one of them.
@@ -197,7 +199,8 @@ class Catalogue:
     pathways: Pathways
     organisations: tuple[Organisation, ...]
     version: str
-    universities: tuple[University, ...] = ()
+    universities: tuple[University, ...]
+    support: Support
 
     def organisation(self, key: str) -> Organisation:
         return one(self.organisations, lambda o: o.key == key, key)
@@ -207,20 +210,23 @@ class Catalogue:
 
 
 def load_catalogue(directory: Path = DEFAULT_CONTENT_DIR) -> Catalogue:
-    """Read and validate the four content files; raise ContentError on the first problem."""
+    """Read and validate the catalogue's files; raise ContentError on the first problem."""
     names = sorted(
-        (FRAMEWORK_FILE, RISK_FILE, PATHWAYS_FILE, ORGANISATIONS_FILE, UNIVERSITIES_FILE)
-    )
+        (FRAMEWORK_FILE, RISK_FILE, PATHWAYS_FILE, ORGANISATIONS_FILE, UNIVERSITIES_FILE,
+         SUPPORT_FILE)
+    )  # fmt: skip
     raw = {name: read_bytes(directory, name) for name in names}
     # The version lets a stored concern say exactly which wording it was raised against.
     version = hashlib.sha256(b"".join(raw[name] for name in names)).hexdigest()[:12]
+    pathways = read_pathways(parse_toml(PATHWAYS_FILE, raw[PATHWAYS_FILE]))
     return Catalogue(
         framework=_framework(parse_toml(FRAMEWORK_FILE, raw[FRAMEWORK_FILE])),
         risk=_risk(parse_toml(RISK_FILE, raw[RISK_FILE])),
-        pathways=read_pathways(parse_toml(PATHWAYS_FILE, raw[PATHWAYS_FILE])),
+        pathways=pathways,
         organisations=read_organisations(parse_toml(ORGANISATIONS_FILE, raw[ORGANISATIONS_FILE])),
         version=version,
         universities=read_universities(parse_toml(UNIVERSITIES_FILE, raw[UNIVERSITIES_FILE])),
+        support=read_support(parse_toml(SUPPORT_FILE, raw[SUPPORT_FILE]), pathways),
     )
 
 

@@ -7,10 +7,12 @@ from a table so that each module building content from a file can say exactly wh
 
 from __future__ import annotations
 
+import string
 import tomllib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TypeVar
 
 DEFAULT_CONTENT_DIR = Path(__file__).parent / "content"
@@ -19,6 +21,23 @@ MAX_LABEL_LENGTH = 60
 MAX_BUTTON_LENGTH = 30
 
 _T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A line of content that states a fact about a contact or a route.
+
+    `source` is a key of its file's [sources] table, which names the document; `confirmed`
+    says whether the line was checked against it. The advice marks every unconfirmed line,
+    so a learner never reads a starting list as settled fact.
+    """
+
+    text: str
+    source: str
+    confirmed: bool
+
+    def filled(self, **values: str) -> Fact:
+        return Fact(self.text.format(**values), self.source, self.confirmed)
 
 
 class ContentError(Exception):
@@ -110,6 +129,43 @@ class Table:
             expect(item, str, "a string", self.file, f"{self.at(key)}[{index}]")
             for index, item in enumerate(items)
         )
+
+    def template(self, key: str, allowed: frozenset[str] = frozenset()) -> str:
+        """A text with {placeholders}: only those the code fills in, each a plain name."""
+        text = self.nonempty(key)
+        try:
+            fields = [f for f in string.Formatter().parse(text) if f[1] is not None]
+        except ValueError as error:  # an unbalanced brace
+            raise self.error(key, f"malformed placeholder: {error}") from None
+        for _, name, spec, conversion in fields:
+            if not name or not name.isidentifier() or spec or conversion:
+                raise self.error(key, "a placeholder is a plain {name}")
+            if name not in allowed:
+                raise self.error(key, f"unknown placeholder {{{name}}}")
+        return text
+
+    def nonempty(self, key: str) -> str:
+        """A text that must say something, of any length."""
+        text = self.text(key)
+        if not text.strip():
+            raise self.error(key, "empty")
+        return text
+
+    def fact(self, sources: Mapping[str, str], allowed: frozenset[str] = frozenset()) -> Fact:
+        """This table read as a fact line: its text, a known source and the confirmed flag."""
+        source = self.text("source")
+        if source not in sources:
+            raise self.error("source", f"unknown source {source!r}: add it to [sources]")
+        return Fact(self.template("text", allowed), source, self.flag("confirmed"))
+
+    def facts(self, key: str, sources: Mapping[str, str]) -> tuple[Fact, ...]:
+        """A list of fact lines, each an inline table {text, source, confirmed}."""
+        return tuple(row.fact(sources) for row in self.tables(key))
+
+    def sources(self) -> Mapping[str, str]:
+        """The file's [sources]: key = the document a fact line comes from."""
+        table = self.table("sources")
+        return MappingProxyType({key: table.nonempty(key) for key in table.data})
 
     def table(self, key: str) -> Table:
         data = expect(self.value(key), dict, "a table", self.file, self.at(key))

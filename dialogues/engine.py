@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from dialogues.advice import needs_team
 from dialogues.bundle import CANCEL_STEP, RESTART_STEP, Content
-from dialogues.filing import advice_for, file_concern
+from dialogues.filing import advice_for, file_concern, where_it_went
 from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, Facts
 from dialogues.machines import build_machine, next_state, tidy, walk
 from dialogues.matching import command_word
@@ -37,8 +36,12 @@ RESTART_WORDS = frozenset({"new", "start"})
 class Dialogue:
     """Both journeys over one content bundle, with one shared machine per journey."""
 
-    def __init__(self, content: Content, resume_hint: str = "/resume") -> None:
+    def __init__(self, content: Content, resume_hint: str = "/resume",
+                 team_channel: bool = False) -> None:  # fmt: skip
         self.content = content
+        # Whether a way to the Quality team (chat, email) is set up where concerns are filed:
+        # only then is one sent to them "on its way"; otherwise it is saved and waits.
+        self.team_channel = team_channel
         self.prompts = content.prompts
         self.steps = Steps(content)
         self.wording = Wording(content, self.steps)
@@ -264,13 +267,7 @@ class Dialogue:
         replies = [Reply(say("submitted", reference=reference))]
         advice = self.wording.advice(concern.advice, concern.learner_group, concern.university)
         replies.append(Reply(advice))
-        if concern.queued_for_team:
-            replies.append(Reply(say("queued")))
-        elif needs_team(concern.advice):
-            email = self.content.catalogue.pathways.quality_team_email
-            replies.append(Reply(say("queued_by_choice_no", email=email)))
-        else:
-            replies.append(Reply(say("not_queued")))
+        replies.append(Reply(where_it_went(self.content, concern, self.team_channel)))
         # The filed concern holds the answers now; the conversation keeps only the reference.
         done = replace(
             conversation, state=SUBMITTED, answers={"reference": reference}, trail=(), editing=False

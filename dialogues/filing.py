@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from dialogues.advice import BARRIERS, NO_BARRIER, Situation, advise, queue_for_team
+from dialogues.advice import BARRIERS, NO_BARRIER, Situation, advise, needs_team, queue_for_team
 from dialogues.bundle import Content
+from dialogues.contacts import quality_team_email
 from dialogues.records import Advice, Concern, Conversation, barrier_keys
 
 # No 0/O, 1/I/L or U/V pairs: a reference read aloud or typed from a phone stays itself.
@@ -113,3 +114,21 @@ def file_concern(
         created_at=now,
         university=c.answer_text("university"),
     )
+
+
+def where_it_went(content: Content, concern: Concern, team_channel: bool) -> str:
+    """What the learner is told about where their filed concern went. One sent to the Quality
+    team is "on its way" only where a team channel is set up; elsewhere it is saved and waits
+    for one, and the learner is given the team's address."""
+    say = content.prompts.say
+    # The address as the advice above gives it, with its marker while it is unconfirmed.
+    email = content.catalogue.support.mark(quality_team_email(content.catalogue))
+    if concern.queued_for_team and team_channel:
+        return say("queued")
+    if concern.queued_for_team:
+        anonymous = concern.identity == "anonymous"
+        key = "queued_waiting_anonymous" if anonymous else "queued_waiting"
+        return say(key, email=email, reference=concern.reference)
+    if needs_team(concern.advice):
+        return say("queued_by_choice_no", email=email)
+    return say("not_queued")

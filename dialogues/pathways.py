@@ -1,6 +1,10 @@
 """Whom a learner can turn to: the pathway's levels and roles, the learner groups with their
-own contacts and roles, the organisations where they train and the universities they study
-with. Built from pathways.toml, organisations.toml and universities.toml.
+own contacts, regulator and roles, the routes beside the pathway, the organisations where
+they train and the universities they study with. Built from pathways.toml,
+organisations.toml and universities.toml.
+
+Every line that states a fact about a contact or a route is a `Fact`, with its source and
+whether it is confirmed; `dialogues.contacts` chooses the lines for one learner's advice.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from dialogues.content_files import Table, check_unique, one
+from dialogues.content_files import Fact, Table, check_unique, one
 
 OTHER_ORGANISATION = "other"
 ORGANISATION_KINDS = frozenset({"acute", "mental_health_community", "ambulance", "other"})
@@ -17,6 +21,10 @@ PATHWAY_LEVELS = (1, 2, 3)
 # Roles offered as "who have you told?", beside "Nobody yet" and Done: 8 buttons at most.
 MAX_TOLD_ROLES = 6
 MAX_UNIVERSITIES = 8
+# A line meant for every learner group, where a list of group keys is expected.
+ALL_GROUPS = "all"
+# When a route beside the pathway is worth naming; `dialogues.contacts` decides each.
+ROUTE_WHEN = frozenset({"always", "patient_safety", "not_urgent"})
 
 
 @dataclass(frozen=True)
@@ -38,9 +46,11 @@ class PathwayLevel:
 class LearnerGroup:
     key: str
     label: str
-    regulator: str
-    # A read-only view; left out of the hash because mappings are not hashable.
-    contacts: Mapping[int, tuple[str, ...]] = field(hash=False)
+    # Named as an "also" contact only where it fits (see dialogues.contacts).
+    regulator: Fact
+    # A read-only view; left out of the hash because mappings are not hashable. Level 3 may
+    # be empty: the Quality team's line is added for every group.
+    contacts: Mapping[int, tuple[Fact, ...]] = field(hash=False)
     short: str = ""
     # Students are asked their university, their level-2 contact.
     student: bool = False
@@ -51,19 +61,34 @@ class LearnerGroup:
 
 
 @dataclass(frozen=True)
+class Route:
+    """A route beside the pathway (exception reporting, the surveys, the CQC...), for some
+    groups, named when its condition holds."""
+
+    key: str
+    groups: frozenset[str]
+    when: str
+    fact: Fact
+
+    def for_group(self, group_key: str | None) -> bool:
+        return ALL_GROUPS in self.groups or group_key in self.groups
+
+
+@dataclass(frozen=True)
 class Pathways:
     source: str
     confirmed: bool
     levels: tuple[PathwayLevel, ...]
     groups: tuple[LearnerGroup, ...]
     speak_up_name: str
-    speak_up_text: str
+    speak_up: Fact
     quality_team_name: str
     quality_team_email: str
     quality_team_confirmed: bool
     quality_team_note: str
-    incident_reporting: str
-    related: Mapping[str, str] = field(hash=False)
+    quality_team_source: str
+    routes: tuple[Route, ...]
+    sources: Mapping[str, str] = field(hash=False)
 
     def level(self, number: int) -> PathwayLevel:
         return one(self.levels, lambda lv: lv.number == number, number)
@@ -103,8 +128,9 @@ def read_pathways(root: Table) -> Pathways:
     role_rows = [role_row for row in level_rows for role_row in row.tables("roles")]
     check_unique(role_rows, "key", [role.key for level in levels for role in level.roles])
 
+    sources = root.sources()
     group_rows = root.tables("groups")
-    groups = tuple(_group(row) for row in group_rows)
+    groups = tuple(_group(row, sources) for row in group_rows)
     check_unique(group_rows, "key", [group.key for group in groups])
     # A role a group may have told must be a role of level 1 or 2, so its level is known.
     known = {role.key for level in levels if level.number < 3 for role in level.roles}
@@ -115,26 +141,49 @@ def read_pathways(root: Table) -> Pathways:
         if len(group.roles) > MAX_TOLD_ROLES:
             raise row.error("roles", f"at most {MAX_TOLD_ROLES}, so the keyboard fits a phone")
 
-    related_rows = root.tables("related")
-    check_unique(related_rows, "key", [row.text("key") for row in related_rows])
-    related = {row.text("key"): row.text("text") for row in related_rows}
+    route_rows = root.tables("routes")
+    group_keys = frozenset(group.key for group in groups)
+    routes = tuple(_route(row, sources, group_keys) for row in route_rows)
+    check_unique(route_rows, "key", [route.key for route in routes])
 
     speak_up = root.table("speak_up")
     quality_team = root.table("quality_team")
+    team_source = quality_team.text("source")
+    if team_source not in sources:
+        raise quality_team.error("source", f"unknown source {team_source!r}: add it to [sources]")
     return Pathways(
         source=root.text("source"),
         confirmed=root.flag("confirmed"),
         levels=tuple(sorted(levels, key=lambda level: level.number)),
         groups=groups,
         speak_up_name=speak_up.text("name"),
-        speak_up_text=speak_up.text("text"),
+        speak_up=speak_up.fact(sources),
         quality_team_name=quality_team.text("name"),
         quality_team_email=quality_team.text("email"),
         quality_team_confirmed=quality_team.flag("confirmed"),
         quality_team_note=quality_team.text("note"),
-        incident_reporting=root.table("incident_reporting").text("text"),
-        related=MappingProxyType(related),
+        quality_team_source=team_source,
+        routes=routes,
+        sources=sources,
     )
+
+
+def group_keys(row: Table, key: str, known: frozenset[str]) -> frozenset[str]:
+    """A list of learner group keys, or ["all"]; each must name a group."""
+    keys = row.texts(key)
+    if not keys:
+        raise row.error(key, f'no groups: list group keys, or "{ALL_GROUPS}"')
+    for index, group in enumerate(keys):
+        if group != ALL_GROUPS and group not in known:
+            raise row.error(f"{key}[{index}]", f"unknown group {group!r}")
+    return frozenset(keys)
+
+
+def _route(row: Table, sources: Mapping[str, str], known: frozenset[str]) -> Route:
+    when = row.text("when")
+    if when not in ROUTE_WHEN:
+        raise row.error("when", f"must be one of {sorted(ROUTE_WHEN)}")
+    return Route(row.text("key"), group_keys(row, "groups", known), when, row.fact(sources))
 
 
 def _pathway_level(row: Table) -> PathwayLevel:
@@ -145,12 +194,13 @@ def _pathway_level(row: Table) -> PathwayLevel:
     return PathwayLevel(number, row.text("name"), row.text("summary"), roles)
 
 
-def _group(row: Table) -> LearnerGroup:
+def _group(row: Table, sources: Mapping[str, str]) -> LearnerGroup:
     contacts_table = row.table("contacts")
-    contacts: dict[int, tuple[str, ...]] = {}
+    contacts: dict[int, tuple[Fact, ...]] = {}
     for number in PATHWAY_LEVELS:
-        lines = contacts_table.texts(str(number))
-        if not lines:
+        lines = contacts_table.facts(str(number), sources)
+        # Level 3 always names the Quality team, so a group may add nobody there.
+        if not lines and number < 3:
             raise contacts_table.error(str(number), "no contacts for this level")
         contacts[number] = lines
     for key in contacts_table.data:
@@ -164,7 +214,7 @@ def _group(row: Table) -> LearnerGroup:
     return LearnerGroup(
         key=row.text("key"),
         label=label,
-        regulator=row.text("regulator"),
+        regulator=row.table("regulator").fact(sources),
         contacts=MappingProxyType(contacts),
         short=row.button("short", label),
         student=row.optional_flag("student"),

@@ -82,20 +82,18 @@ MESSAGES: Mapping[str, frozenset[str]] = {
         "advice_university": "university",
         "submitted": "reference",
         "queued": "",
+        "queued_waiting": "email reference",
+        "queued_waiting_anonymous": "email reference",
         "queued_by_choice_no": "email",
         "not_queued": "",
         "advice_heading": "level",
         "advice_why": "",
-        "advice_contacts": "",
-        "advice_speak_up": "name text",
         "advice_act_now": "",
         "advice_act_now_not_local": "email",
         "advice_act_now_learner": "",
-        "advice_incident": "text",
         "advice_alert_now": "email",
         "advice_alert_now_not_local": "email pathway",
         "advice_team_expects": "email",
-        "advice_unconfirmed": "",
         "pathway_answered": "",
         "score_unknown": "",
         "stale_button": "",
@@ -146,7 +144,8 @@ COMMANDS = (
     "privacy",
     "help",
 )
-STATUSES = ("recorded", "queued", "received", "under_review", "with_provider", "closed")
+# A concern's statuses, and "waiting": queued while the team has no channel to receive it.
+STATUSES = ("recorded", "queued", "waiting", "received", "under_review", "with_provider", "closed")
 
 
 def _contract(spec: Mapping[str, str]) -> Mapping[str, frozenset[str]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dialogues.advice import related_routes
 from dialogues.bundle import Content
+from dialogues.contacts import advice_lines, quality_team_email
 from dialogues.filing import advice_for, rating
 from dialogues.records import Advice, Conversation
 from dialogues.steps import Steps
@@ -87,7 +87,7 @@ class Wording:
         say = self.prompts.say
         pathways = self.content.catalogue.pathways
         level = pathways.level(advice.level)
-        email = pathways.quality_team_email
+        email = self.content.catalogue.support.mark(quality_team_email(self.content.catalogue))
         lines = []
         if advice.act_now:
             act_now = ACT_NOW[advice.danger, advice.local_unsuitable]
@@ -96,29 +96,41 @@ class Wording:
         lines.append(level.summary)
         lines += ["", say("advice_why")]
         lines += [f"• {self.prompts.reasons[r]}" for r in advice.reasons]
-        group = next((g for g in pathways.groups if g.key == group_key), None)
-        contacts = group.contacts[advice.level] if group else tuple(r.label for r in level.roles)
-        lines += ["", say("advice_contacts")]
-        university = next(
-            (u for u in self.content.catalogue.universities if u.key == university_key), None
-        )
-        if advice.level == 2 and university is not None and university.key != "other":
-            lines.append("• " + say("advice_university", university=university.name))
-        lines += [f"• {c}" for c in contacts]
-        lines.append(
-            "• " + say("advice_speak_up", name=pathways.speak_up_name, text=pathways.speak_up_text)
-        )
-        notes = [pathways.related[key] for key in related_routes(advice, group_key)]
-        if advice.incident_reminder:
-            notes.append(say("advice_incident", text=pathways.incident_reporting))
+        notes = []
         if advice.alert_team_now and advice.local_unsuitable:
             notes.append(say("advice_alert_now_not_local", email=email, pathway=advice.level))
         elif advice.alert_team_now:
             notes.append(say("advice_alert_now", email=email))
         if advice.team_would_expect:
             notes.append(say("advice_team_expects", email=email))
-        if not pathways.confirmed:
-            notes.append(say("advice_unconfirmed"))
+        lines += ["", *self._contacts_and_support(advice, group_key, university_key, notes)]
+        return "\n".join(lines)
+
+    def _contacts_and_support(
+        self,
+        advice: Advice,
+        group_key: str | None,
+        university_key: str | None,
+        notes: list[str],
+    ) -> list[str]:
+        """From "Whom to contact" to the end: the contacts, the routes beside the pathway and
+        `notes`, then support for the person, always last. Unconfirmed lines are marked."""
+        catalogue = self.content.catalogue
+        support = catalogue.support
+        chosen = advice_lines(catalogue, advice, group_key, university_key)
+        # The notes above name the Quality team's address, itself a fact with a flag.
+        email = quality_team_email(catalogue)
+        marked = any(not fact.confirmed for fact in chosen.facts) or (
+            bool(notes) and not email.confirmed
+        )
+        lines = [support.say("contacts_marked" if marked else "contacts")]
+        university = next((u for u in catalogue.universities if u.key == university_key), None)
+        if advice.level == 2 and university is not None and university.key != "other":
+            lines.append("• " + self.prompts.say("advice_university", university=university.name))
+        lines += [f"• {support.mark(fact)}" for fact in chosen.contacts]
+        notes = [support.mark(fact) for fact in chosen.routes] + notes
         if notes:
             lines += ["", *notes]
-        return "\n".join(lines)
+        lines += ["", support.say("support")]
+        lines += [f"• {support.mark(fact)}" for fact in chosen.support]
+        return lines

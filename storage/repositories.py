@@ -87,7 +87,9 @@ class OutboxItem:
     """One message waiting to go out, as stored in the outbox.
 
     `id` is 0 until stored (`OutboxRepository.add` returns the real one). `last_error` is
-    an error class name such as "TimedOut", never an error's message text.
+    an error class name such as "TimedOut", never an error's message text. An item that is
+    handed on rather than sent (an alert that waited for a team channel) is marked sent when
+    it is, with the items it became as its `external_id` ("team_alert:12,team_email:13").
     """
 
     kind: str

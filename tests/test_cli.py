@@ -743,6 +743,38 @@ def test_status_lists_the_concerns_and_the_one_in_progress(
     assert reference not in other.stdout  # only the learner's own
 
 
+def test_the_terminal_with_no_team_channel_says_saved_and_waiting_and_keeps_it_for_one(
+    tmp_path: Path, data_env: dict[str, str]
+) -> None:
+    """The terminal chat runs with the embedded default and, normally, no team channel: a
+    concern sent to the team is kept in the outbox, and the learner is told it waits."""
+    sent = [*SECOND_HALF[:WANTS_TEAM], "1", *SECOND_HALF[WANTS_TEAM + 1 :]]  # "Yes, send it"
+    env = {**data_env, "CONCERNBOT_TEAM_EMAIL": "", "CONCERNBOT_SMTP_URL": ""}
+    done = run(["chat", "--user", "kim"], FIRST_HALF + sent, env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    reference = done.stdout.split("Your reference is ")[1][:12]
+    closing = " ".join(done.stdout.split("Saved and waiting: ")[1].split())
+    email = load_content().catalogue.pathways.quality_team_email
+    assert closing.startswith(
+        f"the Quality team has not set up delivery here yet, so it has not reached them. To"
+        f" reach them now, email them at {email}: say what happened and give your reference"
+        f" {reference}."
+    )
+    assert "on its way" not in done.stdout and "It will go to" not in done.stdout
+    assert "alert(s)" not in done.stderr  # the operator's warning is not the learner's
+    status = run(["status", "--user", "kim"], [], env, tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert f"• {reference} (" in status.stdout
+    assert "saved and waiting: the Quality team has not set up delivery here yet" in status.stdout
+    storage = open_storage(url_of(data_env))
+    try:
+        with storage.unit_of_work() as uow:
+            kept = [(i.kind, i.status) for i in uow.outbox.for_reference(reference)]
+    finally:
+        storage.close()
+    assert kept == [("team_waiting", "pending")]
+
+
 def test_the_terminal_never_points_to_a_telegram_command() -> None:
     prompts = load_content().prompts.for_terminal("concernbot chat")
     shown = dict(prompts.messages)
@@ -779,3 +811,24 @@ def test_the_program_is_named_as_it_can_be_typed(
     ran, typed = ran.format(tmp=tmp_path), typed.format(tmp=tmp_path)
     assert chat_command(None, argv0=ran, path=str(search[path])) == f"{typed} chat"
     assert chat_command("a b", argv0=ran, path=str(search[path])) == f"{typed} chat --user 'a b'"
+
+
+def test_an_empty_setting_counts_as_unset(tmp_path: Path, data_env: dict[str, str]) -> None:
+    """`CONCERNBOT_TEAM_CHAT_ID=` (left empty in a .env or a shell) is no team chat, not a crash."""
+    done = run(["doctor"], [], {**data_env, "CONCERNBOT_TEAM_CHAT_ID": ""}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_setting_is_named_in_one_line_without_its_value(
+    tmp_path: Path, data_env: dict[str, str]
+) -> None:
+    env = {**data_env, "CONCERNBOT_TEAM_CHAT_ID": "the-team", "CONCERNBOT_TELEGRAM_PORT": "s3cret"}
+    done = run(["doctor"], [], env, tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert "setting CONCERNBOT_TEAM_CHAT_ID: " in done.stderr
+    assert "setting CONCERNBOT_TELEGRAM_PORT: " in done.stderr
+    assert "s3cret" not in done.stderr and "the-team" not in done.stderr

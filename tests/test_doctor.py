@@ -19,7 +19,8 @@ def doctor(data: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CONCERNBOT, "doctor"],
         capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "CONCERNBOT_DATA_DIR": str(data), "CONCERNBOT_DATABASE_URL": "",
+        env={**{k: v for k, v in os.environ.items() if k != "CONCERNBOT_TEAM_CHAT_ID"},
+             "CONCERNBOT_DATA_DIR": str(data), "CONCERNBOT_DATABASE_URL": "",
              "CONCERNBOT_SMTP_URL": "", "CONCERNBOT_TEAM_EMAIL": "", **env},
     )  # fmt: skip
 
@@ -50,3 +51,33 @@ def test_doctor_counts_what_waits_and_lists_what_failed_for_good(tmp_path: Path)
         "  waiting: 1 team_email (no channel for it is set up: see the README)",
         "  failed: QC-BBBB-BBBB team_alert BadRequest.MessageTooLong (1 try)",
     ]
+
+
+def test_doctor_counts_the_alerts_that_wait_for_a_team_channel(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    upgrade(sqlite_url_for(data))
+    storage = open_storage(sqlite_url_for(data))
+    with storage.unit_of_work() as uow:
+        for reference in ("QC-AAAA-AAAA", "QC-BBBB-BBBB"):
+            uow.outbox.add(OutboxItem.new("team_waiting", {}, T0, reference))
+        handed = uow.outbox.add(OutboxItem.new("team_waiting", {}, T0, "QC-CCCC-CCCC"))
+        uow.outbox.mark_sent(handed, T0, "team_alert:9")
+    storage.close()
+
+    unset = doctor(data)  # no team chat, no email
+    assert unset.returncode == 0, unset.stderr  # waiting is not failing
+    assert unset.stdout.splitlines() == [
+        "outbox: 0 pending, 2 waiting for a channel, 0 failed permanently",
+        "  waiting: 2 alert(s) for the Quality team, saved while no team channel is set up:"
+        " they go to the team once one is (see the README)",
+    ]
+    for channel in ({"CONCERNBOT_TEAM_CHAT_ID": "-100"},
+                    {"CONCERNBOT_SMTP_URL": "smtp://localhost:25",
+                     "CONCERNBOT_TEAM_EMAIL": "quality@example.nhs.uk"}):  # fmt: skip
+        set_up = doctor(data, **channel)
+        assert set_up.returncode == 0, set_up.stderr
+        assert set_up.stdout.splitlines() == [
+            "outbox: 2 pending, 0 waiting for a channel, 0 failed permanently",
+            "  pending: 2 alert(s) for the Quality team, saved before a team channel was set"
+            " up: the bot hands them on when it runs",
+        ]

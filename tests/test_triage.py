@@ -9,7 +9,17 @@ import pytest
 from unit.test_engine import TO_REVIEW, run
 
 from bot.channels.team import TeamDesk
-from bot.triage import RELAY_LIMIT, Refused, Team, TriageService, enqueue_alerts
+from bot.triage import (
+    RELAY_LIMIT,
+    WAITING,
+    Refused,
+    Team,
+    TriageService,
+    enqueue_alerts,
+    hand_on,
+    waiting_alerts,
+    waits_for_channel,
+)
 from dialogues.bundle import load_content
 from dialogues.records import Concern
 from dialogues.working_hours import Calendar
@@ -49,6 +59,49 @@ def test_filing_queues_the_card_the_email_and_a_reminder_after_working_hours() -
     with storage.unit_of_work() as uow:
         enqueue_alerts(uow, concern("QC-3333-3333", queued_for_team=False), NOW, TEAM)
         assert uow.outbox.for_reference("QC-3333-3333") == []
+
+
+NO_CHANNEL = Team(chat_id=None, members=frozenset({MEMBER}))
+
+
+@pytest.mark.parametrize(
+    ("team", "kinds"),
+    [
+        (TEAM, ["team_alert", "team_reminder", "team_email"]),
+        (replace(TEAM, email=False), ["team_alert", "team_reminder"]),
+        (replace(TEAM, chat_id=None), ["team_email"]),
+        (NO_CHANNEL, [WAITING]),
+    ],
+)
+def test_a_concern_for_the_team_always_enters_the_outbox_whatever_is_set_up(
+    team: Team, kinds: list[str]
+) -> None:
+    storage = MemoryStorage()
+    with storage.unit_of_work() as uow:
+        enqueue_alerts(uow, concern(), NOW, team)
+        assert [i.kind for i in uow.outbox.for_reference("QC-2345-6789")] == kinds
+        assert waits_for_channel(uow, "QC-2345-6789") is (not team.reachable)
+    assert waiting_alerts(storage) == (0 if team.reachable else 1)
+
+
+def test_an_alert_that_waited_is_handed_on_to_the_channels_set_up_now() -> None:
+    storage = MemoryStorage()
+    with storage.unit_of_work() as uow:
+        enqueue_alerts(uow, concern(), NOW, NO_CHANNEL)
+        [waiting] = uow.outbox.for_reference("QC-2345-6789")
+    later = NOW + timedelta(days=2)  # a Thursday, when a team chat is set up
+    with storage.unit_of_work() as uow:
+        made = hand_on(TEAM)(uow, waiting, later)
+        uow.outbox.mark_sent(waiting.id, later, made)
+        items = uow.outbox.for_reference("QC-2345-6789")[1:]
+        assert not waits_for_channel(uow, "QC-2345-6789")
+    assert made == ",".join(f"{i.kind}:{i.id}" for i in items)
+    assert [i.kind for i in items] == ["team_alert", "team_reminder", "team_email"]
+    # The reminder counts the team's working hours from when they were alerted, not filed.
+    assert [i.next_attempt_at for i in items] == [later, later + timedelta(hours=4), later]
+    assert waiting_alerts(storage) == 0
+    with storage.unit_of_work() as uow, pytest.raises(ValueError):
+        hand_on(NO_CHANNEL)(uow, waiting, later)  # nowhere to hand it on to
 
 
 def test_acknowledge_moves_the_status_tells_the_reporter_and_audits() -> None:

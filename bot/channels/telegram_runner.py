@@ -46,7 +46,7 @@ from bot.notifiers.senders import email_sender, failure_notices, remember_relays
 from bot.outbox import Backoff, OutboxWorker, Sender
 from bot.service import TurnService
 from bot.settings import Settings
-from bot.triage import TriageService
+from bot.triage import WAITING, TriageService, hand_on, waiting_alerts
 from storage.repositories import InboxItem, Storage, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -231,12 +231,33 @@ def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWor
     return OutboxWorker(
         triage.storage,
         senders,
+        forwards={WAITING: hand_on(triage.team)},
         on_sent=remember_relays,
         on_dead=failure_notices(triage.content.prompts, senders),
         send_timeout=settings.outbox_send_timeout,
         lease=timedelta(seconds=settings.outbox_send_timeout * 3),
         backoff=Backoff(first=timedelta(seconds=settings.outbox_retry_seconds)),
     )
+
+
+def say_what_waits(triage: TriageService) -> None:
+    """At start: how many alerts wait for a team channel; a warning while none is set up."""
+    try:
+        waiting = waiting_alerts(triage.storage)
+    except StorageUnavailable as error:  # the database may be away; the passes will say so
+        log.error("could not count the alerts waiting for a team channel: %s", error.problem)
+        return
+    if not waiting:
+        return
+    if triage.team.reachable:
+        log.info("%d alert(s) saved while no team channel was set up go to the team now", waiting)
+    else:
+        log.warning(
+            "%d alert(s) for the Quality team are saved and waiting: no team channel is set up "
+            "(CONCERNBOT_TEAM_CHAT_ID, or CONCERNBOT_SMTP_URL with CONCERNBOT_TEAM_EMAIL; see "
+            "the README). They go to the team once one is.",
+            waiting,
+        )
 
 
 # Telegram redelivers an unconfirmed update for at most a day; a week is ample.
@@ -309,6 +330,7 @@ async def run(settings: Settings, service: TurnService, triage: TriageService) -
         if settings.team_chat_id is not None:
             TeamDesk(triage, settings.team_chat_id).install(app)
         worker = _worker(app, settings, triage)
+        await asyncio.to_thread(say_what_waits, triage)
         draining = asyncio.create_task(worker.run(stop)) if worker else None
         storage, outage = service.storage, Outage()
         tidying = asyncio.create_task(forget_old_updates(storage, stop, outage))

@@ -6,6 +6,8 @@ acknowledged (nothing otherwise). reporter_message: a message to the reporter's 
 a question is sent as a reply prompt and remembered, so the answer finds its way back.
 team_message: a message in the team chat (the reporter's answer, by reference only).
 team_notice_email: a short email to the team (something could not be delivered).
+team_waiting has no sender: it is an alert waiting for a team channel, handed on to these
+kinds by the worker once there is one (`bot.triage.hand_on`).
 
 Telegram's refusals of the message itself (too long, bad markup, a chat that is gone, a bot
 blocked or removed) are permanent: retrying cannot help, so they are raised as such and the

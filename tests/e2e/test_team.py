@@ -112,7 +112,7 @@ def test_a_concern_reaches_the_team_once_is_worked_to_closed_and_anonymity_holds
     outsider = team.member(OUTSIDER, "Nosy")
     learner = server.private_chat(user_id=LEARNER, first_name="Zebedee", username="zeb_learner")
     reference = file_concern(learner)
-    learner.wait_for("It will go to the NHS England regional Quality team")
+    learner.wait_for("It is on its way to the NHS England regional Quality team")
 
     # One card in the team chat, with the alert's fields; one email with the QCA attached.
     card = member.wait_for(f"Quality Concerns Alert {reference}", timeout=20)

@@ -340,3 +340,73 @@ async def test_the_worker_warns_at_start_while_anything_failed_for_good(
         "1 outbox item(s) could not be delivered and will not be retried: "
         "run `concernbot doctor` to list them"
     ]
+
+
+def becomes_an_alert(uow: UnitOfWork, item: OutboxItem, now: datetime) -> str:
+    """A forward as the team's hand-on is: the waiting item becomes an alert, due now."""
+    made = uow.outbox.add(OutboxItem.new("team_alert", {}, now, item.reference))
+    return f"team_alert:{made}"
+
+
+async def test_a_forwarded_item_is_handed_on_once_and_what_it_became_is_sent() -> None:
+    storage = MemoryStorage()
+    waiting = queue(storage, "team_waiting", "QC-8")
+    sender = FakeSender()
+    outbox = OutboxWorker(
+        storage, {"team_alert": sender}, forwards={"team_waiting": becomes_an_alert}
+    )
+
+    assert await outbox.drain_once(T0) == 1  # handed on and sent in the same pass
+    handed = stored(storage, waiting)
+    assert (handed.status, handed.sent_at) == ("sent", T0)
+    with storage.unit_of_work() as uow:
+        [alert] = [i for i in uow.outbox.for_reference("QC-8") if i.kind == "team_alert"]
+    assert handed.external_id == f"team_alert:{alert.id}"
+    assert sender.delivered == [alert.id]
+
+    again = OutboxWorker(
+        storage, {"team_alert": sender}, forwards={"team_waiting": becomes_an_alert}
+    )
+    assert await again.drain_once(T0 + timedelta(days=1)) == 0  # a restart hands on nothing
+    with storage.unit_of_work() as uow:
+        assert len(uow.outbox.for_reference("QC-8")) == 2
+
+
+async def test_a_failing_forward_hands_on_nothing_and_the_item_still_waits() -> None:
+    storage = MemoryStorage()
+    waiting = queue(storage, "team_waiting", "QC-9")
+
+    def half_then_fail(uow: UnitOfWork, item: OutboxItem, now: datetime) -> str:
+        becomes_an_alert(uow, item, now)
+        raise ConnectionError("the database went away")
+
+    failing = OutboxWorker(storage, {"team_alert": FakeSender()},
+                           forwards={"team_waiting": half_then_fail})  # fmt: skip
+    with pytest.raises(ConnectionError):
+        await failing.drain_once(T0)
+    assert stored(storage, waiting).status == "pending"
+    with storage.unit_of_work() as uow:
+        assert [i.kind for i in uow.outbox.for_reference("QC-9")] == ["team_waiting"]
+
+
+async def test_workers_racing_on_sqlite_hand_each_item_on_once(tmp_path: Path) -> None:
+    url = sqlite_url_for(tmp_path)
+    upgrade(url)
+    storage = open_storage(url)
+    try:
+        ids = [queue(storage, "team_waiting", f"QC-{n}") for n in range(25)]
+        senders = [FakeSender() for _ in range(3)]
+        workers = [
+            OutboxWorker(storage, {"team_alert": s}, forwards={"team_waiting": becomes_an_alert})
+            for s in senders
+        ]
+        for _ in range(3):
+            await asyncio.gather(*(w.drain_once(T0) for w in workers))
+
+        with storage.unit_of_work() as uow:
+            counts = uow.outbox.counts()
+        assert counts == {("team_waiting", "sent"): 25, ("team_alert", "sent"): 25}
+        assert len(Counter(i for s in senders for i in s.delivered)) == 25
+        assert all(stored(storage, id).external_id for id in ids)
+    finally:
+        storage.close()

@@ -24,6 +24,7 @@ import pytest
 from bot.channels.console import render
 from bot.service import TurnService
 from dialogues.bundle import load_content
+from dialogues.contacts import quality_team_email
 from dialogues.engine import Dialogue
 from dialogues.turns import Command, Event, Press, Reply, Text
 from storage.memory import MemoryStorage
@@ -124,6 +125,8 @@ def test_there_are_transcripts_of_every_kind() -> None:
         "persona_student_nurse",
         "persona_fy2_doctor",
         "persona_physio_student",
+        "level3_physio_student",
+        "level3_dental_trainee",
         "fear_at_school",
         "involvement_and_fear",
         "learner_at_risk",
@@ -146,26 +149,52 @@ def test_a_typical_concern_takes_at_most_15_screens_as_the_welcome_says(name: st
     assert abs((screens - 2) - promised) <= 3, f"{name}: {screens} screens, {promised} promised"
 
 
-def test_a_physiotherapy_student_never_sees_doctors_contacts() -> None:
-    text = (HERE / "persona_physio_student.txt").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["persona_physio_student", "level3_physio_student"])
+def test_a_physiotherapy_student_never_sees_doctors_contacts(name: str) -> None:
+    text = (HERE / f"{name}.txt").read_text(encoding="utf-8")
     for doctors_only in ("Guardian of Safe Working Hours", "Director of Medical Education"):
         assert doctors_only not in text
 
 
-def _advice(name: str) -> str:
-    """The advice a transcript ends with: from the thanks to the line about sending."""
+def test_at_pathway_3_the_physiotherapy_student_is_told_the_hcpc_only_because_of_patients() -> None:
+    advice = _advice((HERE / "level3_physio_student.txt").read_text(encoding="utf-8"))
+    assert "My advice: Pathway 3" in advice
+    assert "• Also, because patients may be at risk: the HCPC" in advice.splitlines()
+    assert "england.qualityframework.eoe@nhs.net" in advice
+    assert advice.rstrip().splitlines()[-5] == "Support for you:"
+
+
+def test_at_pathway_3_a_dental_trainee_whose_teaching_is_cancelled_is_not_sent_to_the_gdc() -> None:
+    advice = _advice((HERE / "level3_dental_trainee.txt").read_text(encoding="utf-8"))
+    assert "My advice: Pathway 3" in advice
+    assert "GDC" not in advice
+    assert "Quality team: england.qualityframework.eoe@nhs.net" in advice
+    assert "exception reporting may apply" in advice and "Professional Support" in advice
+
+
+def _advice(transcript: str) -> str:
+    """The advice message of a transcript: from its heading to the line before the next reply."""
+    start = transcript.index("My advice:")
+    # The next reply says where the concern went: on its way, waiting, or kept.
+    after = re.search(r"\n\n(It |Saved and waiting|You chose not)", transcript[start:])
+    assert after is not None, "no reply after the advice"
+    return transcript[start : start + after.start()]
+
+
+def _closing(name: str) -> str:
+    """What a transcript's concern is answered with: from the thanks to the end."""
     text = (HERE / f"{name}.txt").read_text(encoding="utf-8")
     return text[text.index("Thank you. Your concern is recorded.") :]
 
 
 def test_a_learner_afraid_at_school_is_sent_past_it_to_pathway_3() -> None:
-    advice = _advice("fear_at_school")
+    advice = _closing("fear_at_school")
     assert "My advice: Pathway 3" in advice
     assert CONTENT.prompts.reasons["fear_school"] in advice
 
 
 def test_involved_and_afraid_locally_nothing_recommends_the_placement() -> None:
-    advice = _advice("involvement_and_fear")
+    advice = _closing("involvement_and_fear")
     assert "My advice: Pathway 2" in advice
     for reason in ("involves_local", "fear_local", "start_2"):
         assert CONTENT.prompts.reasons[reason] in advice
@@ -177,7 +206,7 @@ def test_a_learner_at_risk_reads_about_their_own_safety_not_the_patients() -> No
     text = (HERE / "learner_at_risk.txt").read_text(encoding="utf-8")
     assert CONTENT.prompts.step("danger_now").label("learner") in text
     assert "I can't do that yet" in text  # said, and the concern carried on
-    advice = _advice("learner_at_risk")
+    advice = _closing("learner_at_risk")
     assert advice.index(CONTENT.prompts.say("advice_act_now_learner")) < advice.index("My advice")
     assert CONTENT.prompts.say("advice_act_now") not in text
     assert CONTENT.prompts.step("danger_now").prompt not in text
@@ -186,8 +215,8 @@ def test_a_learner_at_risk_reads_about_their_own_safety_not_the_patients() -> No
 def test_where_local_action_is_unsuitable_nothing_says_to_act_locally() -> None:
     text = (HERE / "extreme_local_unsuitable.txt").read_text(encoding="utf-8")
     assert "act locally" not in text.casefold() and "local action" not in text.casefold()
-    email = CONTENT.catalogue.pathways.quality_team_email
-    advice = _advice("extreme_local_unsuitable")
+    email = CONTENT.catalogue.support.mark(quality_team_email(CONTENT.catalogue))
+    advice = _closing("extreme_local_unsuitable")
     assert CONTENT.prompts.say("advice_act_now_not_local", email=email) in advice
     assert CONTENT.prompts.say("advice_alert_now_not_local", email=email, pathway=2) in advice
     extreme = CONTENT.catalogue.risk.band_for(25)

@@ -175,7 +175,7 @@ def test_every_reason_can_be_given_and_has_words() -> None:
         (("fear_local",), 0, None, True, False),
         (("involves_school",), 0, None, False, True),
         (("fear_school",), 0, None, False, True),
-        ((), 2, "unresolved", False, True),
+        ((), 2, "unresolved", False, False),  # being worked on: not a failed provider
         ((), 2, "no_answer", False, True),
         ((), 2, "unable", False, True),
         ((), 2, "waiting", False, False),

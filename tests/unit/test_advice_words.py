@@ -7,6 +7,7 @@ from hypothesis import given
 
 from dialogues.advice import REASON_KEYS, Situation, advise
 from dialogues.bundle import load_content
+from dialogues.contacts import quality_team_email
 from dialogues.engine import Dialogue
 from dialogues.filing import advice_for
 from dialogues.records import Conversation
@@ -16,7 +17,7 @@ from .test_advice import situations
 CONTENT = load_content()
 WORDING = Dialogue(CONTENT).wording
 SAY = CONTENT.prompts.say
-EMAIL = CONTENT.catalogue.pathways.quality_team_email
+EMAIL = CONTENT.catalogue.support.mark(quality_team_email(CONTENT.catalogue))
 ACT_NOW = {
     "patient": SAY("advice_act_now"),
     "patient_not_local": SAY("advice_act_now_not_local", email=EMAIL),

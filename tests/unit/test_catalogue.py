@@ -247,9 +247,10 @@ def test_pathways_have_three_levels_and_contacts_for_every_group(catalogue: Cata
     for group in pathways.groups:
         assert sorted(group.contacts) == [1, 2, 3]
         assert len(group.label) <= 40
+        assert group.contacts[1] and group.contacts[2]
     doctors = pathways.group("resident_doctors")
-    assert doctors.regulator == "GMC"
-    assert any("28 days" in line for line in doctors.contacts[1])
+    assert doctors.regulator.text == "the GMC"
+    assert any("Guardian of Safe Working Hours" in line.text for line in doctors.contacts[1])
 
 
 def test_roles_are_found_across_levels(catalogue: Catalogue) -> None:
@@ -262,7 +263,8 @@ def test_quality_team_address_is_flagged_unconfirmed(catalogue: Catalogue) -> No
     pathways = catalogue.pathways
     assert pathways.quality_team_email == "england.qualityframework.eoe@nhs.net"
     assert not pathways.quality_team_confirmed
-    assert set(pathways.related) >= {"exception_reporting", "national_training_survey", "nets"}
+    routes = {route.key for route in pathways.routes}
+    assert routes >= {"exception_reporting", "national_training_survey", "nets", "cqc"}
 
 
 def test_organisations_end_with_other(catalogue: Catalogue) -> None:
@@ -358,9 +360,9 @@ BROKEN = [
         "pathways.toml",
         'key = "national_training_survey"',
         'key = "exception_reporting"',
-        "related[1].key",
+        "routes[5].key",
         "duplicate",
-        id="duplicate-related",
+        id="duplicate-route",
     ),
     pytest.param(
         "organisations.toml",
@@ -476,8 +478,11 @@ BROKEN = [
     ),
     pytest.param(
         "pathways.toml",
-        '2 = [\n    "Your Training Programme Director",\n    "The Head of School",\n'
-        '    "The Director of Medical Education (DME)",\n]\n',
+        "2 = [\n"
+        '    { text = "Your Training Programme Director", source = "pathway", confirmed = true },\n'
+        '    { text = "The Head of School", source = "pathway", confirmed = true },\n'
+        '    { text = "The Director of Medical Education (DME)", source = "pathway", '
+        "confirmed = true },\n]\n",
         "",
         "groups[0].contacts.2",
         "missing",
