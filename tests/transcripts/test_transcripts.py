@@ -173,12 +173,10 @@ def test_at_pathway_3_a_dental_trainee_whose_teaching_is_cancelled_is_not_sent_t
 
 
 def _advice(transcript: str) -> str:
-    """The advice message of a transcript: from its heading to the line before the next reply."""
+    """The advice message of a transcript: from its heading to the end of its support list,
+    the advice's last section."""
     start = transcript.index("My advice:")
-    # The next reply says where the concern went: on its way, waiting, or kept.
-    after = re.search(r"\n\n(It |Saved and waiting|You chose not)", transcript[start:])
-    assert after is not None, "no reply after the advice"
-    return transcript[start : start + after.start()]
+    return transcript[start : transcript.index("\n\n", transcript.index("Support for you:", start))]
 
 
 def _closing(name: str) -> str:

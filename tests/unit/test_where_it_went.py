@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialogues.bundle import load_content
+from dialogues.contacts import quality_team_email
 from dialogues.engine import Dialogue
 from dialogues.filing import where_it_went
 from dialogues.records import Advice
@@ -18,7 +19,8 @@ from unit.test_engine import NOW, TO_REVIEW
 
 CONTENT = load_content()
 SAY = CONTENT.prompts.say
-EMAIL = CONTENT.catalogue.pathways.quality_team_email
+# As the learner reads it: with the marker while the address is unconfirmed.
+EMAIL = CONTENT.catalogue.support.mark(quality_team_email(CONTENT.catalogue))
 REFERENCE = "QC-2345-6789"
 
 
