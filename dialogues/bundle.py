@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dialogues.advice import BARRIERS, REASON_KEYS
+from dialogues.advice import BARRIERS, NO_BARRIER, REASON_KEYS
 from dialogues.catalogue import DEFAULT_CONTENT_DIR, Catalogue, ContentError, load_catalogue
 from dialogues.journeys import JOURNEYS
 from dialogues.prompts import FILE, Prompts, load_prompts
@@ -37,11 +37,12 @@ DYNAMIC_CHOICES = frozenset(
 # Choice keys the journeys and the advice branch on: a content edit must keep them.
 REQUIRED_CHOICES: Mapping[str, frozenset[str]] = {
     "danger": frozenset({"patient", "learner", "no"}),
+    "danger_now": frozenset({"acted", "not_yet"}),
     "story_check": frozenset({"yes", "some_wrong"}),
     "patient_risk": frozenset({"harmed", "could_be", "no", "not_sure"}),
     "controls": frozenset({"none", "other"}),
     "told_outcome": frozenset({"resolved", "waiting", "unresolved", "no_answer", "unable"}),
-    "barrier": frozenset(BARRIERS),
+    "barrier": frozenset(BARRIERS) | {NO_BARRIER},
     "wants_team": frozenset({"yes", "if_advised", "no"}),
     "identity": frozenset({"named", "confidential", "anonymous"}),
 }
@@ -49,19 +50,19 @@ REQUIRED_CHOICES: Mapping[str, frozenset[str]] = {
 # What kind of question each step is: the engine relies on it, so content cannot change it.
 KINDS: Mapping[str, str] = {
     **dict.fromkeys(
-        ("danger", "story_check", "group", "group_more", "university", "organisation",
-         "started", "frequency", "domain", "affected", "patient_risk", "likelihood", "impact",
-         "told_outcome", "barrier", "wants_team", "identity", "review"), "choice"),
+        ("danger", "danger_now", "story_check", "group", "group_more", "university",
+         "organisation", "started", "frequency", "domain", "affected", "patient_risk",
+         "likelihood", "impact", "told_outcome", "wants_team", "identity", "review"), "choice"),
     **dict.fromkeys(("story_wrong", "topics", "topics_more", "standards", "domain_standards",
-                     "controls", "told"), "multi"),
+                     "controls", "told", "barrier"), "multi"),
     **dict.fromkeys(("organisation_other", "description", "controls_detail", "actions",
                      "name"), "text"),
-    **dict.fromkeys(("danger_now",), "info"),
 }  # fmt: skip
 
 # Extra button labels a step needs.
 REQUIRED_LABELS: Mapping[str, frozenset[str]] = {
-    "danger_now": frozenset({"continue"}),
+    # What to do now when the learner is the one at risk (the prompt is for a patient).
+    "danger_now": frozenset({"learner"}),
     "group": frozenset({"more"}),
     "topics": frozenset({"not_sure", "more"}),
     "topics_more": frozenset({"not_sure"}),

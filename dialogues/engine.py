@@ -121,6 +121,8 @@ class Dialogue:
             body = self.review.text(conversation)
         elif step == "story_check":
             body = text.prompt.format(items=self.story.lines(conversation))
+        elif step == "danger_now" and conversation.answer_text("danger") == "learner":
+            body = text.label("learner")  # the learner's own safety, not the patient's
         else:
             body = text.prompt
         if step == "standards" and not self.steps.standard_candidates(conversation):

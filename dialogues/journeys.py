@@ -227,6 +227,8 @@ CONCERN = Journey(
         Section("send", ("wants_team", "identity", "name")),
     ),
     dependents=(
+        # Whether the learner could act on the danger yet: asked again when the danger changes.
+        Dependent("danger_now", on=("danger",), guard="is_in_danger"),
         Dependent("story_wrong", on=("story_check",), guard="is_correcting_story"),
         Dependent("university", on=("group",), guard="is_student"),
         # Whom the learner told is chosen from their group's own list: a changed group keeps
@@ -301,6 +303,7 @@ PATHWAY = Journey(
         {"trigger": "next", "source": "told_outcome", "dest": "barrier"},
     ),
     dependents=(
+        Dependent("danger_now", on=("danger",), guard="is_in_danger"),
         Dependent("told", guard="has_roles_of_group"),
         Dependent("told_outcome", on=("told",), guard="has_told_someone"),
     ),

@@ -9,9 +9,9 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
-from test_contract import T0, a_concern
+from test_contract import T0, a_concern, a_conversation
 
 from dialogues.records import CONCERN_FIELDS, Conversation
 from storage.database import (
@@ -216,3 +216,43 @@ def test_downgrade_to_0004_drops_only_the_live_keyboards(database_url: str) -> N
     assert table_names(database_url) == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES
     upgrade(database_url)
     assert schema_differences(database_url) == []
+
+
+def test_rows_kept_before_several_barriers_read_as_this_version_asks(database_url: str) -> None:
+    """Issue 9 keeps several barriers in the text column that held one, without a migration:
+    an old row's single key reads as a one-item tuple, and "fear" as fear of the placement."""
+    upgrade(database_url)
+    storage = open_storage(database_url)
+    old = {"QC-0001": "fear", "QC-0002": "involves_school", "QC-0003": "none"}
+    try:
+        with storage.unit_of_work() as work:
+            for reference in old:
+                work.concerns.add(a_concern(reference))
+            work.conversations.put(a_conversation(answers={"barrier": ["none"]}))
+        with storage.engine.begin() as connection:
+            for reference, barrier in old.items():
+                connection.execute(
+                    text("UPDATE concerns SET barrier = :b WHERE reference = :r"),
+                    {"b": barrier, "r": reference},
+                )
+            connection.execute(
+                text("UPDATE conversations SET answers = :a"), {"a": '{"barrier": "fear"}'}
+            )
+        with storage.unit_of_work() as work:
+            read = {r: work.concerns.get(r) for r in old}
+            conversation = work.conversations.get("telegram:42")
+        assert {r: c.barrier for r, c in read.items() if c} == {
+            "QC-0001": ("fear_local",),
+            "QC-0002": ("involves_school",),
+            "QC-0003": ("none",),
+        }
+        assert conversation is not None and conversation.answers["barrier"] == ["fear_local"]
+        with storage.unit_of_work() as work:
+            work.concerns.add(a_concern("QC-0004"))
+        with storage.engine.connect() as connection:
+            kept = connection.execute(
+                text("SELECT barrier FROM concerns WHERE reference = 'QC-0004'")
+            ).scalar()
+        assert kept == "fear_local,involves_school"  # several, comma-joined
+    finally:
+        storage.close()

@@ -24,6 +24,7 @@ import pytest
 from bot.channels.console import render
 from bot.service import TurnService
 from dialogues.bundle import load_content
+from dialogues.contacts import quality_team_email
 from dialogues.engine import Dialogue
 from dialogues.turns import Command, Event, Press, Reply, Text
 from storage.memory import MemoryStorage
@@ -128,6 +129,10 @@ def test_there_are_transcripts_of_every_kind() -> None:
         "level3_dental_trainee",
         "edit_who_was_told",
         "quick_question_extreme",
+        "fear_at_school",
+        "involvement_and_fear",
+        "learner_at_risk",
+        "extreme_local_unsuitable",
     } <= names
 
 
@@ -193,3 +198,45 @@ def _advice(transcript: str) -> str:
     the advice's last section."""
     start = transcript.index("My advice:")
     return transcript[start : transcript.index("\n\n", transcript.index("Support for you:", start))]
+
+
+def _closing(name: str) -> str:
+    """What a transcript's concern is answered with: from the thanks to the end."""
+    text = (HERE / f"{name}.txt").read_text(encoding="utf-8")
+    return text[text.index("Thank you. Your concern is recorded.") :]
+
+
+def test_a_learner_afraid_at_school_is_sent_past_it_to_pathway_3() -> None:
+    advice = _closing("fear_at_school")
+    assert "My advice: Pathway 3" in advice
+    assert CONTENT.prompts.reasons["fear_school"] in advice
+
+
+def test_involved_and_afraid_locally_nothing_recommends_the_placement() -> None:
+    advice = _closing("involvement_and_fear")
+    assert "My advice: Pathway 2" in advice
+    for reason in ("involves_local", "fear_local", "start_2"):
+        assert CONTENT.prompts.reasons[reason] in advice
+    assert CONTENT.prompts.reasons["start_1"] not in advice
+    assert "local routes" not in advice
+
+
+def test_a_learner_at_risk_reads_about_their_own_safety_not_the_patients() -> None:
+    text = (HERE / "learner_at_risk.txt").read_text(encoding="utf-8")
+    assert CONTENT.prompts.step("danger_now").label("learner") in text
+    assert "I can't do that yet" in text  # said, and the concern carried on
+    advice = _closing("learner_at_risk")
+    assert advice.index(CONTENT.prompts.say("advice_act_now_learner")) < advice.index("My advice")
+    assert CONTENT.prompts.say("advice_act_now") not in text
+    assert CONTENT.prompts.step("danger_now").prompt not in text
+
+
+def test_where_local_action_is_unsuitable_nothing_says_to_act_locally() -> None:
+    text = (HERE / "extreme_local_unsuitable.txt").read_text(encoding="utf-8")
+    assert "act locally" not in text.casefold() and "local action" not in text.casefold()
+    email = CONTENT.catalogue.support.mark(quality_team_email(CONTENT.catalogue))
+    advice = _closing("extreme_local_unsuitable")
+    assert CONTENT.prompts.say("advice_act_now_not_local", email=email) in advice
+    assert CONTENT.prompts.say("advice_alert_now_not_local", email=email, pathway=2) in advice
+    extreme = CONTENT.catalogue.risk.band_for(25)
+    assert extreme.explanation_not_local.rstrip(".") in text

@@ -38,7 +38,7 @@ MARK = SUPPORT.marker
 
 
 def advice(level: int = 1, **flags: Any) -> Advice:
-    return Advice(level=level, reasons=("start_local",), **flags)
+    return Advice(level=level, reasons=("start_1",), **flags)
 
 
 def texts(group: str | None, level: int, **flags: Any) -> list[str]:
@@ -85,10 +85,10 @@ def test_no_regulator_for_a_training_concern_that_puts_nobody_at_risk(
 
 
 def test_a_dental_core_trainee_whose_teaching_is_cancelled_is_not_sent_to_the_gdc() -> None:
-    teaching = Advice(level=3, reasons=("unresolved_up",), team_would_expect=True)
+    teaching = Advice(level=3, reasons=("unresolved_3",), team_would_expect=True)
     rendered = WORDING.advice(teaching, "dental_trainees")
     assert "GDC" not in rendered
-    harmed = WORDING.advice(Advice(level=3, reasons=("unresolved_up",), incident_reminder=True),
+    harmed = WORDING.advice(Advice(level=3, reasons=("unresolved_3",), incident_reminder=True),
                             "dental_trainees")  # fmt: skip
     assert "• Also, because patients may be at risk: the GDC" in harmed.splitlines()
 

@@ -226,7 +226,7 @@ TO_REVIEW = (
     "1", "3", "1", "2",  # started, how often, learners affected, patients
     "2", "done", "2", "2",  # what is being done; likelihood, impact (low)
     "2", "done", "4",  # told: a consultant or senior; no answer in reasonable time
-    "1", "3", "named", "Sam Patel, sam@nhs.net",  # no barrier, not to the team, named
+    "1", "done", "3", "named", "Sam Patel, sam@nhs.net",  # no barrier, not to the team, named
 )  # fmt: skip
 ASKED_AGAIN = DIALOGUE.prompts.say("asked_again", question="Who has been told")
 
@@ -250,13 +250,13 @@ def test_adding_someone_told_asks_what_came_of_it_again_and_the_advice_follows()
     assert outcome.replies[-1].text.startswith(ASKED_AGAIN)
     assert "keep" not in keys(outcome) and "told_outcome" not in outcome.conversation.answers
     barrier = send(outcome.conversation, Press("told_outcome", "waiting"))
-    back = send(barrier.conversation, Press("barrier", "keep"))
+    back = send(barrier.conversation, Press("barrier", "done"))
     assert back.conversation is not None and back.conversation.state == "review"
     assert "Waiting to hear back" in back.replies[-1].text
     assert "No answer in reasonable time" not in back.replies[-1].text
     filed = send(back.conversation, Press("review", "submit")).concern
     assert filed is not None and filed.told_outcome == "waiting"
-    assert filed.advice.level == 2 and "give_time" in filed.advice.reasons  # not pathway 3
+    assert filed.advice.level == 2 and filed.advice.reasons == ("waiting_2",)  # not pathway 3
 
 
 def test_the_same_people_ticked_again_keep_what_came_of_it() -> None:
@@ -268,7 +268,7 @@ def test_the_same_people_ticked_again_keep_what_came_of_it() -> None:
 
 
 def test_going_back_to_change_whom_they_told_asks_what_came_of_it_again() -> None:
-    at_barrier = run(*TO_REVIEW[:-4])
+    at_barrier = run(*TO_REVIEW[:-5])
     told = send(send(at_barrier.conversation, Command("back")).conversation, Command("back"))
     assert told.conversation is not None and told.conversation.state == "told"
     told = send(told.conversation, Press("told", "supervisor"))
@@ -283,7 +283,9 @@ def test_what_the_story_said_came_of_it_is_asked_when_whom_they_told_changes() -
         "im a 2nd yr student nurse at the QEH. left on my own every night shift. told the ward "
         "manager 2 weeks ago and heard nothing back"
     )
-    review = run("3", nurse, "yes", "uea", "2", "1", "2", "none", "done", "2", "2", "1", "3")
+    review = run(
+        "3", nurse, "yes", "uea", "2", "1", "2", "none", "done", "2", "2", "1", "done", "3"
+    )
     review = send(review.conversation, Text("anonymous"))
     assert review.conversation is not None and review.conversation.state == "review"
     assert "told_outcome" in review.conversation.answer_list(FROM_STORY)
@@ -334,7 +336,7 @@ def test_a_new_group_asks_whom_they_told_before_the_review_when_the_list_differs
     outcome = send(told.conversation, Press("told", "done"))
     assert outcome.conversation is not None and outcome.conversation.state == "told_outcome"
     barrier = send(outcome.conversation, Press("told_outcome", "unresolved"))
-    back = send(barrier.conversation, Press("barrier", "keep"))
+    back = send(barrier.conversation, Press("barrier", "done"))
     assert back.conversation is not None and back.conversation.state == "review"
 
 

@@ -40,7 +40,7 @@ TO_REVIEW = (
     "2", "done",  # what is being done: a senior I can call on
     "4", "3",  # likelihood, impact
     "7", "done",  # told: nobody yet
-    "1", "3", "anonymous",  # barriers, send to the team, identity
+    "1", "done", "3", "anonymous",  # barriers: none; send to the team, identity
 )  # fmt: skip
 
 
@@ -178,7 +178,7 @@ def test_a_story_told_again_replaces_what_the_first_one_said() -> None:
 
 
 def test_the_rating_comes_with_the_next_question() -> None:
-    outcome = run(*TO_REVIEW[:-5])
+    outcome = run(*TO_REVIEW[:-6])
     assert outcome.conversation is not None and outcome.conversation.state == "told"
     (reply,) = outcome.replies
     assert reply.text.startswith("Your rating: Likely \u00d7 Moderate = 12 of 25, 🟧 High.")
@@ -186,7 +186,7 @@ def test_the_rating_comes_with_the_next_question() -> None:
 
 
 def test_what_the_levels_mean_is_shown_on_request() -> None:
-    outcome = run(*TO_REVIEW[:-7], "What do these mean?")
+    outcome = run(*TO_REVIEW[:-8], "What do these mean?")
     assert outcome.conversation is not None and outcome.conversation.state == "likelihood"
     explained, question = outcome.replies
     assert "• Rare: Not expected to happen or recur" in explained.text
@@ -276,7 +276,7 @@ def test_submit_after_an_unfinished_edit_asks_for_what_is_missing() -> None:
     assert "still needed" in asked.replies[0].text
     barrier = send(asked.conversation, Text("3"))
     assert barrier.conversation is not None and barrier.conversation.state == "barrier"
-    back_to_review = send(barrier.conversation, Text("1"))
+    back_to_review = send(barrier.conversation, Text("done"))  # "none" is still ticked
     assert back_to_review.conversation is not None
     assert back_to_review.conversation.state == "review"
     filed = send(back_to_review.conversation, Text("submit"))
@@ -285,7 +285,7 @@ def test_submit_after_an_unfinished_edit_asks_for_what_is_missing() -> None:
 
 
 def test_typing_the_number_of_skip_skips() -> None:
-    outcome = run(*TO_REVIEW[:-9], "6", "done")  # what is being done: something else
+    outcome = run(*TO_REVIEW[:-10], "6", "done")  # what is being done: something else
     assert outcome.conversation is not None and outcome.conversation.state == "controls_detail"
     skipped = send(outcome.conversation, Text("1"))
     assert skipped.conversation is not None
@@ -372,7 +372,7 @@ def pathway(*inputs: str) -> Outcome:
 
 
 # Nobody at risk now, a resident doctor, likelihood and impact, then whom they told.
-PATHWAY_TOLD_SUPERVISOR = ("1", "done", "3", "1")  # the supervisor; unresolved; no barrier
+PATHWAY_TOLD_SUPERVISOR = ("1", "done", "3", "1", "done")  # the supervisor; unresolved; no barrier
 
 
 def test_pathway_journey_gives_advice_and_leaves_no_conversation() -> None:
@@ -436,7 +436,7 @@ def test_every_question_carries_its_step_and_options(step: str) -> None:
 
 @pytest.mark.parametrize("level", [1, 2, 3])
 def test_advice_for_an_allied_health_student_names_only_their_contacts(level: int) -> None:
-    advice = Advice(level=level, reasons=("start_local",), incident_reminder=True)
+    advice = Advice(level=level, reasons=("start_1",), incident_reminder=True)
     text = DIALOGUE.wording.advice(advice, "ahp_students", "uea")
     assert "Guardian of Safe Working" not in text and "Medical Education" not in text
     assert "exception reporting" not in text.casefold()
