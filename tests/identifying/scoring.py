@@ -18,7 +18,7 @@ from dialogues.identifying import find_identifying
 from dialogues.identifying_rules import KINDS, IdentifyingRules, Kind
 
 CORPUS_DIR = Path(__file__).parent
-SETS = ("dev", "heldout")
+SETS = ("dev", "heldout", "heldout2")
 
 
 @dataclass(frozen=True)
