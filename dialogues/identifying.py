@@ -24,23 +24,24 @@ import phonenumbers
 from dialogues.identifying_rules import IdentifyingRules, Kind
 
 # When two findings overlap, the one starting first wins, then the longer, then this order.
-_PRIORITY: dict[Kind, int] = {
-    kind: index
-    for index, kind in enumerate(
-        ("email", "nhs_number", "registration", "phone", "date", "title_name", "role_name",
-         "singling_out", "ward_bay")
-    )  # fmt: skip
-}
+_ORDER: tuple[Kind, ...] = (
+    "email", "nhs_number", "registration", "phone", "date", "title_name", "role_name",
+    "singling_out", "ward_bay",
+)  # fmt: skip
+_PRIORITY = {kind: index for index, kind in enumerate(_ORDER)}
+# Apostrophes as typed: straight, or curly from a phone's keyboard.
+_Q = "'\u2019"
 _EMAIL = re.compile(r"(?<![\w.+-])[\w+-](?:[\w.+-]*[\w+-])?@[\w-]+(?:\.[\w-]+)+")
 _NHS_NUMBER = re.compile(r"(?<![\w-])(\d{3})([ -]?)(\d{3})\2(\d{4})(?![\w-]|[ ]\d)")
 # One word of a name after blanks: letters, with inner apostrophes or hyphens (O'Brien,
 # Baxter-Reid); a dot right after it (an initial, "J.") when a blank follows.
-_NAME = re.compile(r"[ \t]+([^\W\d_]+(?:['’-][^\W\d_]+)*)(\.(?=[ \t]))?")
-_POSSESSIVE = re.compile(r"['’]s\Z")
-_LAST_WORD = re.compile(r"(?<![\w'’-])([\w'’-]+)[ \t]+\Z")
-_LAST_NAME = re.compile(r"(?<![\w'’-])([^\W\d_]+(?:['’-][^\W\d_]+)*)\Z")
+_NAME = re.compile(rf"[ \t]+([^\W\d_]+(?:[{_Q}-][^\W\d_]+)*)(\.(?=[ \t]))?")
+_POSSESSIVE = re.compile(rf"[{_Q}]s\Z")
+_LAST_WORD = re.compile(rf"(?<![\w{_Q}-])([\w{_Q}-]+)[ \t]+\Z")
+_LAST_NAME = re.compile(rf"(?<![\w{_Q}-])([^\W\d_]+(?:[{_Q}-][^\W\d_]+)*)\Z")
 _SEPARATOR_END = re.compile(r"(,?)[ \t]+\Z")
-_NEXT_WORD = re.compile(r"[ \t]+([\w'’-]+)")
+_NEXT_WORD = re.compile(rf"[ \t]+([\w{_Q}-]+)")
+_CLOSES = re.compile(r"[ \t]*(?:[,.;:!?)\n]|\Z)")
 # Where a sentence ends for the context of a registration number ("GMC no. 7123456" is one).
 _SENTENCE_END = re.compile(r"[!?\n]|\.(?=\s+[A-Z])")
 _CONTEXT_WORD = re.compile(r"[\w']+")
@@ -88,7 +89,8 @@ def apply_replacements(text: str, findings: Iterable[Finding]) -> str:
     parts: list[str] = []
     position = 0
     for finding in sorted(findings, key=lambda f: (f.start, f.end)):
-        if not 0 <= finding.start <= finding.end or text[finding.start : finding.end] != finding.text:
+        inside = 0 <= finding.start <= finding.end
+        if not inside or text[finding.start : finding.end] != finding.text:
             raise ValueError(f"finding at {finding.start}-{finding.end} does not match the text")
         if finding.start < position:
             raise ValueError(f"finding at {finding.start}-{finding.end} overlaps another")
@@ -135,7 +137,9 @@ def nhs_number_is_valid(digits: str) -> bool:
     """The NHS number's modulus 11 check: weights 10 down to 2, the tenth digit checks."""
     if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
         return False
-    total = sum(int(digit) * weight for digit, weight in zip(digits, range(10, 1, -1)))
+    total = sum(
+        int(digit) * weight for digit, weight in zip(digits[:9], range(10, 1, -1), strict=True)
+    )
     check = (11 - total % 11) % 11
     return check != 10 and check == int(digits[9])
 
@@ -180,18 +184,23 @@ def _dates(text: str, rules: IdentifyingRules) -> Iterator[Finding]:
     for match in rules.date_pattern.finditer(text):
         numeric = next(
             (
-                (match.group(f"d{n}"), match.group(f"m{n}"), match.group(f"y{n}"))
+                (match.group(f"d{n}"), match.group(f"m{n}"), match.group(f"y{n}") or "")
                 for n in ("", "2", "3")
                 if match.group(f"d{n}")
             ),
             None,
         )
+        if match.group("short"):
+            # No year given: any year will do, so 29/2 is a day.
+            numeric = (match.group("d4"), match.group("m4"), "2024")
         if numeric and not _is_a_day(*numeric):
             continue
-        yield _finding("date", text, match.start(), match.end(), replacement)
+        start, end = match.span("short") if match.group("short") else match.span()
+        yield _finding("date", text, start, end, replacement)
 
 
 def _is_a_day(day: str, month: str, year: str) -> bool:
+    """Day first, as dates are written in the UK; a two-digit year is this century's."""
     try:
         date(int(year) + (2000 if len(year) == 2 else 0), int(month), int(day))
     except ValueError:
@@ -224,11 +233,15 @@ def _role_names(text: str, rules: IdentifyingRules) -> Iterator[Finding]:
     for match in rules.role_pattern.finditer(text):
         replacement = rules.replacement_for_role(match.group(0))
         determiner = _determiner_start(text, match.start(), rules)
-        after = match.end() + (text[match.end() : match.end() + 1] == ",")
-        end = _name_end(text, after, rules, lowercase=False)
+        comma = text[match.end() : match.end() + 1] == ","
+        end = _name_end(text, match.end() + comma, rules, lowercase=False)
+        # After a comma, a name closes its aside ("the registrar, Tom Hughes, said"); a
+        # capitalised word running on is the next item of a list ("manager, Freedom to...").
+        if end is not None and comma and not _CLOSES.match(text, end):
+            end = None
         if end is not None:
-            start = match.start() if determiner is None else determiner
-            yield _finding("role_name", text, start, end, replacement)
+            first = match.start() if determiner is None else determiner
+            yield _finding("role_name", text, first, end, replacement)
         elif determiner is not None:
             # "Smith the registrar", "Sarah, my supervisor": the determiner is what makes it so.
             start = _name_start(text, determiner, rules)
@@ -250,7 +263,7 @@ def _singling_out(text: str, rules: IdentifyingRules) -> Iterator[Finding]:
 
 
 def _is_name(word: str, rules: IdentifyingRules, *, lowercase: bool) -> bool:
-    folded = word.lower()
+    folded = word.lower().replace("\u2019", "'")
     if folded in rules.not_names:
         return False
     if word[0].isupper():
@@ -334,7 +347,8 @@ def _determiner_start(text: str, position: int, rules: IdentifyingRules) -> int 
         word = previous.group(1)
         if word.lower() in rules.determiners:
             return previous.start(1)
-        if not word.islower() or word in rules.not_names:
+        # A plain lower-case word describing the role ("on-call", "student"), not "and".
+        if not word.islower() or word in rules.plain_words:
             return None
         position = previous.start(1)
     return None

@@ -19,8 +19,6 @@ from typing import Literal, get_args
 
 from dialogues.content_files import (
     DEFAULT_CONTENT_DIR,
-    MAX_BUTTON_LENGTH,
-    ContentError,
     Table,
     expect,
     parse_toml,
@@ -93,6 +91,8 @@ class IdentifyingRules:
     grades: tuple[tuple[re.Pattern[str], str], ...]
     role_pattern: re.Pattern[str]
     not_names: frozenset[str]
+    # not_names as the file gives them, without the titles, roles, months and days added.
+    plain_words: frozenset[str]
     place_before: frozenset[str]
     determiners: frozenset[str]
     modifier_words: int
@@ -167,6 +167,7 @@ def parse_identifying(raw: bytes) -> IdentifyingRules:
         grades=grades,
         role_pattern=re.compile(rf"(?<![\w-])(?:{role_alternatives})(?![\w-])", re.IGNORECASE),
         not_names=not_names,
+        plain_words=plain_words,
         place_before=frozenset(_words(names, "place_before")),
         determiners=frozenset(_words(names, "determiners")),
         modifier_words=_count(names, "modifier_words", 0, 4),
@@ -175,7 +176,13 @@ def parse_identifying(raw: bytes) -> IdentifyingRules:
         phone_min_digits=_count(phones, "min_digits", 7, 15),
         registrations=tuple(_registration(row) for row in root.tables("registration")),
         registration_window=_count(root.table("registration_context"), "window", 1, 10),
-        date_pattern=_date_pattern(months, weekdays, capital_only, _words(dates, "named_days")),
+        date_pattern=_date_pattern(
+            months,
+            weekdays,
+            capital_only,
+            _words(dates, "named_days"),
+            _words(dates, "short_after"),
+        ),
         places=MappingProxyType(places),
         place_pattern=_place_pattern(places),
         singling_pattern=_singling_pattern(singling, people, grades, plain_words),
@@ -290,8 +297,13 @@ def _registration(row: Table) -> Registration:
             "context", "this pattern matches a plain number: give the words that come before it"
         )
     # Whole words only: "7123456" in "GMC 7123456", not in "71234567".
-    bounded = re.compile(rf"(?<!\w)(?:{pattern.pattern})(?!\w)")
-    regulator, source, confirmed = row.label("regulator"), _nonempty(row, "source"), row.flag("confirmed")
+    # Without regard to capitals, as people type: "nmc pin 12a3456e".
+    bounded = re.compile(rf"(?<!\w)(?:{pattern.pattern})(?!\w)", re.IGNORECASE)
+    regulator, source, confirmed = (
+        row.label("regulator"),
+        _nonempty(row, "source"),
+        row.flag("confirmed"),
+    )
     return Registration(regulator, bounded, context, source, confirmed)
 
 
@@ -331,26 +343,43 @@ def _date_pattern(
     weekdays: tuple[tuple[str, ...], ...],
     capital_only: frozenset[str],
     named_days: tuple[str, ...],
+    short_after: tuple[str, ...],
 ) -> re.Pattern[str]:
     def names(groups: tuple[tuple[str, ...], ...]) -> str:
         words = sorted({w for group in groups for w in group}, key=lambda w: (-len(w), w))
-        return "|".join(f"(?-i:{re.escape(w)})" if w in capital_only else re.escape(w) for w in words)
+        return "|".join(
+            f"(?-i:{re.escape(w)})" if w in capital_only else re.escape(w) for w in words
+        )
 
     month, weekday = f"(?:{names(months)})", f"(?:{names(weekdays)})"
-    day, ordinal, year, blank = r"(?:3[01]|[12]\d|0?[1-9])", r"(?:st|nd|rd|th)", r"(?:19|20)\d\d", r"[ \t]+"
+    day, ordinal, year, blank = (
+        r"(?:3[01]|[12]\d|0?[1-9])",
+        r"(?:st|nd|rd|th)",
+        r"(?:19|20)\d\d",
+        r"[ \t]+",
+    )
     with_weekday = rf"(?:{weekday},?{blank}(?:the{blank})?)?"
     day_month = rf"{with_weekday}{day}{ordinal}?(?:{blank}of)?{blank}{month}(?:,?{blank}{year})?"
-    month_day = rf"(?:{weekday},?{blank})?{month}{blank}(?:the{blank})?{day}(?:{ordinal}(?:,?{blank}{year})?|,?{blank}{year})"
+    # Month first needs an ordinal or a year: "May 5 of us" is no date.
+    month_day = (
+        rf"(?:{weekday},?{blank})?{month}{blank}(?:the{blank})?{day}"
+        rf"(?:{ordinal}(?:,?{blank}{year})?|,?{blank}{year})"
+    )
     weekday_day = rf"{weekday}{blank}(?:the{blank})?{day}{ordinal}"
     # Numeric dates are checked as real days (day first) by the detector, which reads the groups.
     numeric = (
         r"(?P<d>\d{1,2})(?P<sep>[/-])(?P<m>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
-        r"|(?P<d2>\d{1,2})\.(?P<m2>\d{1,2})\.(?P<y2>\d{4})"
+        r"|(?P<d2>\d{1,2})\.(?P<m2>\d{1,2})\.(?P<y2>\d{4}|\d{2})"
         r"|(?P<y3>\d{4})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2})"
     )
-    named = _alternation(day.lower() for day in named_days).replace("'", "['’]")
+    # A day and month without a year ("on 12/3") only after a word that makes it a date:
+    # "3/5" alone is as often a score. The finding is the `short` group, without the word.
+    lead = _alternation(word.lower() for word in short_after)
+    short = rf"(?:{lead}){blank}(?P<short>(?P<d4>\d{{1,2}})/(?P<m4>\d{{1,2}}))"
+    named = _alternation(name.lower() for name in named_days).replace("'", "['\u2019]")
     return re.compile(
-        rf"(?<![\w/.-])(?:{day_month}|{month_day}|{weekday_day}|{numeric}|{named})(?![\w/]|[.-]\d)",
+        rf"(?<![\w/.-])(?:{day_month}|{month_day}|{weekday_day}|{numeric}|{short}|{named})"
+        r"(?![\w/]|[.-]\d)",
         re.IGNORECASE,
     )
 
@@ -373,7 +402,7 @@ def _singling_pattern(
     # The words between the opener and the person describe them ("male", "dental core"):
     # a plain word ("the", "we") ends the phrase ("the only thing the consultant said").
     blocked = _alternation(plain_words)
-    gap = rf"(?:[ \t]+(?!(?:{blocked})(?![\w'’-]))[^\W\d_][\w'’-]*)"
+    gap = rf"(?:[ \t]+(?!(?:{blocked})(?![\w'\u2019-]))[^\W\d_][\w'\u2019-]*)"
     person = _alternation(w.lower() for w in people) + "".join(f"|{p.pattern}" for p, _ in grades)
     place = (
         rf"[ \t]+(?:{_alternation(_words(table, 'place_prepositions'))})"
