@@ -32,7 +32,9 @@ _PRIORITY = {kind: index for index, kind in enumerate(_ORDER)}
 # Apostrophes as typed: straight, or curly from a phone's keyboard.
 _Q = "'\u2019"
 _EMAIL = re.compile(r"(?<![\w.+-])[\w+-](?:[\w.+-]*[\w+-])?@[\w-]+(?:\.[\w-]+)+")
-_NHS_NUMBER = re.compile(r"(?<![\w-])(\d{3})([ -]?)(\d{3})\2(\d{4})(?![\w-]|[ ]\d)")
+# Spaced or not, and the same separator twice; a neighbouring digit group does not stop it
+# (it may be a phone number, found apart).
+_NHS_NUMBER = re.compile(r"(?<![\w-])(\d{3})([ -]?)(\d{3})\2(\d{4})(?![\w-])")
 # One word of a name after blanks: letters, with inner apostrophes or hyphens (O'Brien,
 # Baxter-Reid); a dot right after it (an initial, "J.") when a blank follows.
 _NAME = re.compile(rf"[ \t]+([^\W\d_]+(?:[{_Q}-][^\W\d_]+)*)(\.(?=[ \t]))?")
@@ -45,6 +47,8 @@ _CLOSES = re.compile(r"[ \t]*(?:[,.;:!?)\n]|\Z)")
 # Where a sentence ends for the context of a registration number ("GMC no. 7123456" is one).
 _SENTENCE_END = re.compile(r"[!?\n]|\.(?=\s+[A-Z])")
 _CONTEXT_WORD = re.compile(r"[\w']+")
+# Enough for a run of several numbers typed with only spaces between them.
+_PHONE_PASSES = 5
 # How far back the look-behind helpers read: longer than any run of words they need.
 _WINDOW = 120
 
@@ -66,7 +70,6 @@ def find_identifying(text: str, rules: IdentifyingRules) -> tuple[Finding, ...]:
         *_emails(text, rules),
         *_nhs_numbers(text, rules),
         *_registrations(text, rules),
-        *_phones(text, rules),
         *_title_names(text, rules),
         *_role_names(text, rules),
         *_singling_out(text, rules),
@@ -76,6 +79,9 @@ def find_identifying(text: str, rules: IdentifyingRules) -> tuple[Finding, ...]:
     # A ward or bed alone is a place many share; with an exact day it points to one shift.
     if dates:
         found += _places(text, rules)
+    # Last, with everything else masked out: the phone library reads a run of digits next
+    # to a date or an NHS number as one number.
+    found += _phones(text, rules, found)
     enabled = [f for f in found if rules.kinds[f.kind].enabled]
     return _without_overlaps(enabled)
 
@@ -161,39 +167,60 @@ def _has_context(text: str, start: int, context: frozenset[str], rules: Identify
     return any(word.lower() in context for word in words)
 
 
-def _phones(text: str, rules: IdentifyingRules) -> Iterator[Finding]:
+def _phones(text: str, rules: IdentifyingRules, taken: Iterable[Finding]) -> Iterator[Finding]:
+    """Phone numbers, read with what is `taken` (NHS numbers, dates...) masked out.
+
+    The library reads numbers with only spaces between as one run and returns only a piece
+    of it ("07700 900461 01603 456161" gives the second number): so each number found is
+    masked and the text read again, until a reading finds none.
+    """
     replacement = rules.kinds["phone"].replacement
-    matcher = phonenumbers.PhoneNumberMatcher(
-        text, rules.phone_region, leniency=phonenumbers.Leniency.POSSIBLE
-    )
-    for match in matcher:
-        raw = match.raw_string
-        # A UK number is written with its 0 (or +44): digits without one are a reference,
-        # a count or a time ("ref 1234567890"), however valid as a number.
-        if raw.lstrip("(")[:1] not in ("0", "+"):
-            continue
-        # Long enough, it is a number even in a range the library does not know as
-        # allocated (Ofcom's drama numbers, new ranges).
-        digits = sum(character.isdigit() for character in raw)
-        if digits >= rules.phone_min_digits or phonenumbers.is_valid_number(match.number):
-            yield _finding("phone", text, match.start, match.end, replacement)
+    masked = _masked(text, ((f.start, f.end) for f in taken))
+    for _ in range(_PHONE_PASSES):
+        matcher = phonenumbers.PhoneNumberMatcher(
+            masked, rules.phone_region, leniency=phonenumbers.Leniency.POSSIBLE
+        )
+        spans = [(m.start, m.end) for m in matcher if _is_phone_number(m, rules)]
+        if not spans:
+            return
+        for start, end in spans:
+            yield _finding("phone", text, start, end, replacement)
+        masked = _masked(masked, spans)
+
+
+def _is_phone_number(match: phonenumbers.PhoneNumberMatch, rules: IdentifyingRules) -> bool:
+    raw = match.raw_string
+    # A UK number is written with its 0 (or +44): digits without one are a reference, a
+    # count or a time ("ref 1234567890"), however valid as a number.
+    if raw.lstrip("(")[:1] not in ("0", "+"):
+        return False
+    # Long enough, it is a number even in a range the library does not know as allocated
+    # (Ofcom's drama numbers, new ranges).
+    digits = sum(character.isdigit() for character in raw)
+    return digits >= rules.phone_min_digits or phonenumbers.is_valid_number(match.number)
+
+
+def _masked(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """The text with each span replaced by as many letters: positions stay, digits go."""
+    for start, end in spans:
+        text = text[:start] + "q" * (end - start) + text[end:]
+    return text
 
 
 def _dates(text: str, rules: IdentifyingRules) -> Iterator[Finding]:
     replacement = rules.kinds["date"].replacement
     for match in rules.date_pattern.finditer(text):
+        # Numeric forms name their groups d, m, y with a suffix; without a year any year
+        # will do (a leap year, so 29/2 is a day).
         numeric = next(
             (
-                (match.group(f"d{n}"), match.group(f"m{n}"), match.group(f"y{n}") or "")
-                for n in ("", "2", "3")
+                (match.group(f"d{n}"), match.group(f"m{n}"), match.groupdict().get(f"y{n}"))
+                for n in ("", "2", "3", "4", "5")
                 if match.group(f"d{n}")
             ),
             None,
         )
-        if match.group("short"):
-            # No year given: any year will do, so 29/2 is a day.
-            numeric = (match.group("d4"), match.group("m4"), "2024")
-        if numeric and not _is_a_day(*numeric):
+        if numeric and not _is_a_day(numeric[0], numeric[1], numeric[2] or "2024"):
             continue
         start, end = match.span("short") if match.group("short") else match.span()
         yield _finding("date", text, start, end, replacement)
@@ -216,17 +243,18 @@ def _places(text: str, rules: IdentifyingRules) -> Iterator[Finding]:
 
 def _title_names(text: str, rules: IdentifyingRules) -> Iterator[Finding]:
     for match in rules.title_pattern.finditer(text):
-        written = " ".join(match.group(0).split())
+        start, title_end = match.span("title")
+        written = " ".join(match.group("title").split())
         title = rules.titles.get(written) or rules.titles.get(written.lower())
         bare = written.rstrip(".")
         # "MS", "MR": an abbreviation (multiple sclerosis, a scan), not a title.
         if title is None or (len(bare) > 1 and bare.isupper()):
             continue
         # "the dr said": a role word; "dr khan said": a title and a name, lower-cased.
-        lowercase = title.lowercase_names and not _after_determiner(text, match.start(), rules)
-        end = _name_end(text, match.end(), rules, lowercase=lowercase)
+        lowercase = title.lowercase_names and not _after_determiner(text, start, rules)
+        end = _name_end(text, title_end, rules, lowercase=lowercase)
         if end is not None:
-            yield _finding("title_name", text, match.start(), end, title.replacement)
+            yield _finding("title_name", text, start, end, title.replacement)
 
 
 def _role_names(text: str, rules: IdentifyingRules) -> Iterator[Finding]:

@@ -335,7 +335,9 @@ def _title_pattern(titles: Iterable[Title]) -> re.Pattern[str]:
             forms.append((len(word), escaped if title.case_sensitive else f"(?i:{escaped})"))
     alternation = "|".join(form for _, form in sorted(forms, key=lambda f: -f[0]))
     # Not inside an address or a word ("dr.wong@", "Drive"); a dotted title may end a word.
-    return re.compile(rf"(?<![\w.@])(?:{alternation})(?![\w@])")
+    # A look-ahead, so that titles overlapping each other are all tried ("Staff Nurse" and
+    # "Nurse"): the detector keeps the one that fits.
+    return re.compile(rf"(?<![\w.@])(?=(?P<title>{alternation})(?![\w@]))")
 
 
 def _date_pattern(
@@ -369,13 +371,17 @@ def _date_pattern(
     # Numeric dates are checked as real days (day first) by the detector, which reads the groups.
     numeric = (
         r"(?P<d>\d{1,2})(?P<sep>[/-])(?P<m>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
-        r"|(?P<d2>\d{1,2})\.(?P<m2>\d{1,2})\.(?P<y2>\d{4}|\d{2})"
+        r"|(?P<d2>\d{1,2})\.(?P<m2>\d{1,2})\.(?P<y2>\d{4})"
         r"|(?P<y3>\d{4})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2})"
     )
-    # A day and month without a year ("on 12/3") only after a word that makes it a date:
-    # "3/5" alone is as often a score. The finding is the `short` group, without the word.
+    # A day and month without a year ("on 12/3"), or dotted with a two-digit year ("on
+    # 4.3.26"), only after a word that makes it a date: "3/5" alone is as often a score, and
+    # "3.1.12" a section. The finding is the `short` group, without the word.
     lead = _alternation(word.lower() for word in short_after)
-    short = rf"(?:{lead}){blank}(?P<short>(?P<d4>\d{{1,2}})/(?P<m4>\d{{1,2}}))"
+    short = (
+        rf"(?:{lead}){blank}(?P<short>(?P<d4>\d{{1,2}})/(?P<m4>\d{{1,2}})"
+        rf"|(?P<d5>\d{{1,2}})\.(?P<m5>\d{{1,2}})\.(?P<y5>\d\d))"
+    )
     named = _alternation(name.lower() for name in named_days).replace("'", "['\u2019]")
     return re.compile(
         rf"(?<![\w/.-])(?:{day_month}|{month_day}|{weekday_day}|{numeric}|{short}|{named})"
