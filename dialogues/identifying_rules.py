@@ -2,16 +2,17 @@
 
 A Quality team edits the lists in ``dialogues/content/identifying.toml`` (titles, roles,
 grades, registration patterns, month and day names, places, the phrases that single someone
-out, and the neutral words that replace each finding); this module turns them into compiled
-patterns once, at start-up, and refuses a bad edit with a ContentError naming the file and
-the key. `dialogues.identifying` does the finding.
+out, and the neutral words that replace each finding); this module reads and checks them,
+refusing a bad edit with a ContentError naming the file and the key, and has
+`dialogues.identifying_patterns` compile them once, at start-up. `dialogues.identifying`
+does the finding.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +24,15 @@ from dialogues.content_files import (
     expect,
     parse_toml,
     read_bytes,
+)
+from dialogues.identifying_patterns import (
+    DateWords,
+    SinglingWords,
+    date_pattern,
+    place_pattern,
+    role_pattern,
+    singling_pattern,
+    title_pattern,
 )
 
 FILE = "identifying.toml"
@@ -136,36 +146,47 @@ def parse_identifying(raw: bytes) -> IdentifyingRules:
         (_regex(row, "pattern", re.IGNORECASE), _replacement(row, "replacement"))
         for row in root.tables("grades")
     )
-    names = root.table("names")
-    dates = root.table("dates")
-    months = _name_groups(dates, "months", 12)
-    weekdays = _name_groups(dates, "weekdays", 7)
-    capital_only = frozenset(_words(dates, "capital_only"))
+    names, dates = root.table("names"), root.table("dates")
     places = _replacements(root.table("places"))
-    singling = root.table("singling_out")
-    phones = root.table("phones")
+    singling, phones = root.table("singling_out"), root.table("phones")
+    date_words = DateWords(
+        months=_name_groups(dates, "months", 12),
+        weekdays=_name_groups(dates, "weekdays", 7),
+        capital_only=frozenset(_words(dates, "capital_only")),
+        named_days=_words(dates, "named_days"),
+        short_after=_words(dates, "short_after"),
+    )
     plain_words = frozenset(w.lower() for w in _words(names, "not_names"))
+    # A name is none of these: titles, months, days and one-word roles are not names either.
     not_names = frozenset(
         w.lower()
         for w in (
             *plain_words,
             *(w.rstrip(".") for title in titles.values() for w in title.words),
-            *(w for group in (*months, *weekdays) for w in group),
+            *(w for group in (*date_words.months, *date_words.weekdays) for w in group),
             *(role for role in roles if " " not in role),
         )
     )
-    role_alternatives = _alternation(roles) + "".join(f"|{p.pattern}" for p, _ in grades)
-    people = (*_words(singling, "people"), *roles)
+    singling_words = SinglingWords(
+        openers=_words(singling, "openers"),
+        people=(*_words(singling, "people"), *roles),
+        prepositions=_words(singling, "place_prepositions"),
+        determiners=_words(singling, "place_determiners"),
+        places=_words(singling, "places"),
+        gap_words=_count(singling, "gap_words", 0, 5),
+    )
     return IdentifyingRules(
         source=_nonempty(root, "source"),
         confirmed=root.flag("confirmed"),
         kinds=MappingProxyType(kinds),
         words=_review_words(root.table("words")),
         titles=MappingProxyType(titles),
-        title_pattern=_title_pattern(titles.values()),
+        title_pattern=title_pattern(
+            (word, title.case_sensitive) for title in titles.values() for word in title.words
+        ),
         roles=MappingProxyType(roles),
         grades=grades,
-        role_pattern=re.compile(rf"(?<![\w-])(?:{role_alternatives})(?![\w-])", re.IGNORECASE),
+        role_pattern=role_pattern(roles, (pattern for pattern, _ in grades)),
         not_names=not_names,
         plain_words=plain_words,
         place_before=frozenset(_words(names, "place_before")),
@@ -176,16 +197,12 @@ def parse_identifying(raw: bytes) -> IdentifyingRules:
         phone_min_digits=_count(phones, "min_digits", 7, 15),
         registrations=tuple(_registration(row) for row in root.tables("registration")),
         registration_window=_count(root.table("registration_context"), "window", 1, 10),
-        date_pattern=_date_pattern(
-            months,
-            weekdays,
-            capital_only,
-            _words(dates, "named_days"),
-            _words(dates, "short_after"),
-        ),
+        date_pattern=date_pattern(date_words),
         places=MappingProxyType(places),
-        place_pattern=_place_pattern(places),
-        singling_pattern=_singling_pattern(singling, people, grades, plain_words),
+        place_pattern=place_pattern(places),
+        singling_pattern=singling_pattern(
+            singling_words, (pattern for pattern, _ in grades), plain_words
+        ),
         needs_more=frozenset(_words(singling, "needs_more")),
         then=frozenset(_words(singling, "then")),
     )
@@ -315,111 +332,6 @@ def _review_words(table: Table) -> ReviewWords:
     buttons = {key: table.button(key, table.text(key)) for key in BUTTONS}
     return ReviewWords(
         table.text("heading"), table.text("item"), table.text("anonymous"), **buttons
-    )
-
-
-# --- compiling ----------------------------------------------------------------------------
-
-
-def _alternation(phrases: Iterable[str]) -> str:
-    """Longest first, so "ward manager" wins over "manager"; spaces match any run of blanks."""
-    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
-    return "|".join(r"[ \t]+".join(re.escape(w) for w in phrase.split()) for phrase in ordered)
-
-
-def _title_pattern(titles: Iterable[Title]) -> re.Pattern[str]:
-    forms = []
-    for title in titles:
-        for word in title.words:
-            escaped = r"[ \t]+".join(re.escape(w) for w in word.split())
-            forms.append((len(word), escaped if title.case_sensitive else f"(?i:{escaped})"))
-    alternation = "|".join(form for _, form in sorted(forms, key=lambda f: -f[0]))
-    # Not inside an address or a word ("dr.wong@", "Drive"); a dotted title may end a word.
-    # A look-ahead, so that titles overlapping each other are all tried ("Staff Nurse" and
-    # "Nurse"): the detector keeps the one that fits.
-    return re.compile(rf"(?<![\w.@])(?=(?P<title>{alternation})(?![\w@]))")
-
-
-def _date_pattern(
-    months: tuple[tuple[str, ...], ...],
-    weekdays: tuple[tuple[str, ...], ...],
-    capital_only: frozenset[str],
-    named_days: tuple[str, ...],
-    short_after: tuple[str, ...],
-) -> re.Pattern[str]:
-    def names(groups: tuple[tuple[str, ...], ...]) -> str:
-        words = sorted({w for group in groups for w in group}, key=lambda w: (-len(w), w))
-        return "|".join(
-            f"(?-i:{re.escape(w)})" if w in capital_only else re.escape(w) for w in words
-        )
-
-    month, weekday = f"(?:{names(months)})", f"(?:{names(weekdays)})"
-    day, ordinal, year, blank = (
-        r"(?:3[01]|[12]\d|0?[1-9])",
-        r"(?:st|nd|rd|th)",
-        r"(?:19|20)\d\d",
-        r"[ \t]+",
-    )
-    with_weekday = rf"(?:{weekday},?{blank}(?:the{blank})?)?"
-    day_month = rf"{with_weekday}{day}{ordinal}?(?:{blank}of)?{blank}{month}(?:,?{blank}{year})?"
-    # Month first needs an ordinal or a year: "May 5 of us" is no date.
-    month_day = (
-        rf"(?:{weekday},?{blank})?{month}{blank}(?:the{blank})?{day}"
-        rf"(?:{ordinal}(?:,?{blank}{year})?|,?{blank}{year})"
-    )
-    weekday_day = rf"{weekday}{blank}(?:the{blank})?{day}{ordinal}"
-    # Numeric dates are checked as real days (day first) by the detector, which reads the groups.
-    numeric = (
-        r"(?P<d>\d{1,2})(?P<sep>[/-])(?P<m>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
-        r"|(?P<d2>\d{1,2})\.(?P<m2>\d{1,2})\.(?P<y2>\d{4})"
-        r"|(?P<y3>\d{4})-(?P<m3>\d{1,2})-(?P<d3>\d{1,2})"
-    )
-    # A day and month without a year ("on 12/3"), or dotted with a two-digit year ("on
-    # 4.3.26"), only after a word that makes it a date: "3/5" alone is as often a score, and
-    # "3.1.12" a section. The finding is the `short` group, without the word.
-    lead = _alternation(word.lower() for word in short_after)
-    short = (
-        rf"(?:{lead}){blank}(?P<short>(?P<d4>\d{{1,2}})/(?P<m4>\d{{1,2}})"
-        rf"|(?P<d5>\d{{1,2}})\.(?P<m5>\d{{1,2}})\.(?P<y5>\d\d))"
-    )
-    named = _alternation(name.lower() for name in named_days).replace("'", "['\u2019]")
-    return re.compile(
-        rf"(?<![\w/.-])(?:{day_month}|{month_day}|{weekday_day}|{numeric}|{short}|{named})"
-        r"(?![\w/]|[.-]\d)",
-        re.IGNORECASE,
-    )
-
-
-def _place_pattern(places: Mapping[str, str]) -> re.Pattern[str]:
-    code = r"(?:[a-z]{1,2}\d{1,2}[a-z]?|\d{1,2}[a-z]?)"
-    return re.compile(
-        rf"(?<![\w-])(?P<place>{_alternation(places)})[ \t]+(?:no\.?[ \t]*)?{code}(?![\w-])",
-        re.IGNORECASE,
-    )
-
-
-def _singling_pattern(
-    table: Table,
-    people: Iterable[str],
-    grades: tuple[tuple[re.Pattern[str], str], ...],
-    plain_words: frozenset[str],
-) -> re.Pattern[str]:
-    openers = _alternation(w.lower() for w in _words(table, "openers"))
-    # The words between the opener and the person describe them ("male", "dental core"):
-    # a plain word ("the", "we") ends the phrase ("the only thing the consultant said").
-    blocked = _alternation(plain_words)
-    gap = rf"(?:[ \t]+(?!(?:{blocked})(?![\w'\u2019-]))[^\W\d_][\w'\u2019-]*)"
-    person = _alternation(w.lower() for w in people) + "".join(f"|{p.pattern}" for p, _ in grades)
-    place = (
-        rf"[ \t]+(?:{_alternation(_words(table, 'place_prepositions'))})"
-        rf"[ \t]+(?:{_alternation(_words(table, 'place_determiners'))})"
-        rf"[ \t]+(?:{_alternation(_words(table, 'places'))})s?(?![\w-])"
-    )
-    gap_words = _count(table, "gap_words", 0, 5)
-    return re.compile(
-        rf"(?<![\w-])(?:{openers}){gap}{{0,{gap_words}}}[ \t]+(?P<person>{person})(?:e?s)?"
-        rf"(?![\w-])(?P<place>{place})?",
-        re.IGNORECASE,
     )
 
 
