@@ -12,6 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 BLANK = r"[ \t]+"
+# Edges of a token that may start or end with a letter or a digit: a word is not inside a
+# longer word, a number not inside a longer number or a word; a number may touch a word.
+EDGE_START = r"(?:(?=[^\W\d_])(?<![^\W\d_])|(?=\d)(?<![\w/.-]))"
+EDGE_END = r"(?:(?<=[^\W\d_])(?![^\W\d_])|(?<=\d)(?![\w/]|[.-]\d))"
 # A word with the apostrophes and hyphens people type inside words.
 _WORD_CHARS = r"[\w'\u2019-]"
 
@@ -96,8 +100,8 @@ def date_pattern(words: DateWords) -> re.Pattern[str]:
     )
     named = alternation(name.lower() for name in words.named_days).replace("'", "['\u2019]")
     return re.compile(
-        rf"(?<![\w/.-])(?:{day_month}|{month_day}|{weekday_day}|{numeric}|{short}|{named})"
-        r"(?![\w/]|[.-]\d)",
+        rf"{EDGE_START}(?:{day_month}|{month_day}|{weekday_day}|{numeric}|{short}|{named})"
+        rf"{EDGE_END}",
         re.IGNORECASE,
     )
 
@@ -131,3 +135,8 @@ def singling_pattern(
         rf"(?:e?s)?(?![\w-])(?P<place>{place})?",
         re.IGNORECASE,
     )
+
+
+def registration_pattern(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """A registration number as a whole token, without regard to capitals ("12a3456e")."""
+    return re.compile(rf"{EDGE_START}(?:{pattern.pattern}){EDGE_END}", re.IGNORECASE)

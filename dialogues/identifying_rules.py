@@ -30,6 +30,7 @@ from dialogues.identifying_patterns import (
     SinglingWords,
     date_pattern,
     place_pattern,
+    registration_pattern,
     role_pattern,
     singling_pattern,
     title_pattern,
@@ -313,9 +314,8 @@ def _registration(row: Table) -> Registration:
         raise row.error(
             "context", "this pattern matches a plain number: give the words that come before it"
         )
-    # Whole words only: "7123456" in "GMC 7123456", not in "71234567".
-    # Without regard to capitals, as people type: "nmc pin 12a3456e".
-    bounded = re.compile(rf"(?<!\w)(?:{pattern.pattern})(?!\w)", re.IGNORECASE)
+    # A whole token: "7123456" in "GMC 7123456", not in "71234567".
+    bounded = registration_pattern(pattern)
     regulator, source, confirmed = (
         row.label("regulator"),
         _nonempty(row, "source"),
