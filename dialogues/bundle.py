@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from dialogues.advice import BARRIERS, NO_BARRIER, REASON_KEYS
 from dialogues.catalogue import DEFAULT_CONTENT_DIR, Catalogue, ContentError, load_catalogue
+from dialogues.identifying_rules import IdentifyingRules, load_identifying
 from dialogues.journeys import JOURNEYS
 from dialogues.prompts import FILE, Prompts, load_prompts
 from dialogues.synonyms import Synonyms, check_synonyms, load_synonyms
@@ -87,6 +88,8 @@ class Content:
     version: str
     synonyms: Synonyms
     story: StoryRules
+    # What in a learner's words could identify someone (dialogues.identifying).
+    identifying: IdentifyingRules
 
 
 def _check(catalogue: Catalogue, prompts: Prompts) -> None:
@@ -171,6 +174,7 @@ def load_content(directory: Path = DEFAULT_CONTENT_DIR) -> Content:
     digest = hashlib.sha256()
     for path in sorted(directory.glob("*.toml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    content = Content(catalogue, prompts, digest.hexdigest()[:12], synonyms, story)
+    identifying = load_identifying(directory)
+    content = Content(catalogue, prompts, digest.hexdigest()[:12], synonyms, story, identifying)
     check_story_rules(story, content)
     return content
