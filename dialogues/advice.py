@@ -94,11 +94,6 @@ RISK_OVERLAY: Mapping[str, tuple[bool, bool]] = {
 
 DANGER_NOW = frozenset({"patient", "learner"})
 PATIENT_HARM = frozenset({"harmed", "could_be"})
-# Raised with the school or education provider, and they never answered, or the learner
-# felt unable to go on with them: the provider itself has failed the learner. "Still
-# unresolved" is not enough: a school that is working on cancelled teaching has not failed,
-# and naming a regulator there is out of proportion (issue 9).
-PROVIDER_FAILED = frozenset({"no_answer", "unable"})
 
 
 @dataclass(frozen=True)
@@ -166,7 +161,6 @@ def advise(situation: Situation) -> Advice:
         reasons += [*_ruled_out(situation.barriers, ahead), _reason(LATER, TOP_LEVEL)]
     alert_now, team_expects = RISK_OVERLAY.get(situation.band or "", (False, False))
     danger = situation.danger_now if situation.danger_now in DANGER_NOW else "no"
-    failed = situation.raised_level == PROVIDER and situation.outcome in PROVIDER_FAILED
     return Advice(
         level=level,
         reasons=tuple(reasons),
@@ -177,7 +171,11 @@ def advise(situation: Situation) -> Advice:
         skipped_levels=tuple(skipped),
         danger=danger,
         local_unsuitable=LOCAL in unsuitable,
-        provider_involved=PROVIDER in unsuitable or failed,
+        # The education provider itself is part of the problem: only then is its regulator
+        # a fitting "also". A school that has not answered, or that the learner fears, is a
+        # reason for pathway 3, not for a regulator: naming the GDC to a dental trainee whose
+        # teaching is cancelled is out of proportion (issue 9).
+        provider_involved="involves_school" in situation.barriers,
     )
 
 

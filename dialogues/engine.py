@@ -154,7 +154,7 @@ class Dialogue:
         if isinstance(reading, Problem):
             hint = self.prompts.say("multi_hint" if self._is_multi(step) else "choice_hint")
             values = dict(reading.values)
-            if reading.message == "invalid_choice":
+            if reading.message in ("invalid_choice", "nothing_typed"):
                 values["hint"] = hint
             problem = self.prompts.say(reading.message, **values)
             return Outcome(conversation, (Reply(problem), self.question(conversation)))
@@ -287,7 +287,8 @@ class Dialogue:
         reference = new_reference()
         concern = file_concern(self.content, conversation, reference, now)
         say = self.prompts.say
-        replies = [Reply(say("submitted", reference=reference))]
+        submitted = "submitted_anonymous" if concern.identity == "anonymous" else "submitted"
+        replies = [Reply(say(submitted, reference=reference))]
         advice = self.wording.advice(concern.advice, concern.learner_group, concern.university)
         replies.append(Reply(advice))
         replies.append(Reply(where_it_went(self.content, concern, self.team_channel)))

@@ -99,6 +99,10 @@ class Wording:
         notes = []
         if advice.alert_team_now and advice.local_unsuitable:
             notes.append(say("advice_alert_now_not_local", email=email, pathway=advice.level))
+        elif advice.alert_team_now and advice.level > 1:
+            # Advised above the placement: "in parallel with local action" would send the
+            # learner back to a level the advice has moved past.
+            notes.append(say("advice_alert_now_above", email=email, pathway=advice.level))
         elif advice.alert_team_now:
             notes.append(say("advice_alert_now", email=email))
         if advice.team_would_expect:

@@ -174,10 +174,10 @@ def test_every_reason_can_be_given_and_has_words() -> None:
         (("involves_local",), 0, None, True, False),
         (("fear_local",), 0, None, True, False),
         (("involves_school",), 0, None, False, True),
-        (("fear_school",), 0, None, False, True),
+        (("fear_school",), 0, None, False, False),  # feared: pathway 3, not a regulator
         ((), 2, "unresolved", False, False),  # being worked on: not a failed provider
-        ((), 2, "no_answer", False, True),
-        ((), 2, "unable", False, True),
+        ((), 2, "no_answer", False, False),  # silent: pathway 3 is the next step
+        ((), 2, "unable", False, False),
         ((), 2, "waiting", False, False),
         ((), 2, "resolved", False, False),
         ((), 1, "no_answer", False, False),  # the placement failed, not the provider

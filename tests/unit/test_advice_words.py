@@ -45,6 +45,11 @@ def test_the_advice_says_only_what_holds_for_the_learner(given_: Situation) -> N
     if advice.local_unsuitable:
         assert "act locally" not in text.casefold()
         assert "local action" not in text.casefold()
+    if advice.level > 1:
+        # Past the act-now block (a patient in danger now is for the people on the spot),
+        # nothing sends the learner back to a level the advice has moved past.
+        rest = text[text.index("My advice") :].casefold()
+        assert "act locally" not in rest and "local action" not in rest
     if advice.alert_team_now:
         assert EMAIL in text
 

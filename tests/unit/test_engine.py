@@ -475,3 +475,17 @@ def test_browse_loops_do_not_grow_the_trail_and_back_still_leads_to_the_start() 
         assert back is not None
         presses += 1
     assert back.state == "danger" and presses == len(at_standards)
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_line_at_a_choice_is_not_quoted_back_as_an_answer(empty: str) -> None:
+    at_choice = run("3", STORY_FOR_EMPTY)  # the story read: its check is a choice
+    assert at_choice.conversation is not None
+    state = at_choice.conversation.state
+    outcome = send(at_choice.conversation, Text(empty))
+    assert outcome.conversation is not None and outcome.conversation.state == state
+    assert outcome.replies[0].text.startswith("I did not get an answer there")
+    assert 'Sorry, ""' not in outcome.replies[0].text
+
+
+STORY_FOR_EMPTY = "no supervision on nights on the ward, I am a student nurse"
