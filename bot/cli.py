@@ -17,7 +17,7 @@ from bot.app import App, SchemaBehind
 from bot.keys import key_problem
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
-from dialogues.journeys import JOURNEYS
+from dialogues.journeys import JOURNEYS, Dependent
 from dialogues.machines import mermaid
 from dialogues.prompts import Prompts
 from storage.crypto import KeyProblem
@@ -28,7 +28,8 @@ DIAGRAM_HEADER = (
     "Generated from the journeys declared in `dialogues/journeys.py` by `concernbot diagram"
     " --write docs/journeys.md`; a test fails when this file is stale. Back, pause, cancel,"
     " help and the review's edits jump between states and are not drawn, nor is the passing"
-    " over of steps the learner's story answered: both are listed under each diagram.\n"
+    " over of steps the learner's story answered, nor the answers that follow from others:"
+    " they are listed under each diagram.\n"
 )
 
 
@@ -98,7 +99,19 @@ def diagrams() -> str:
         if journey.sections:
             parts.append("\nThe review's sections, each asked again by its Change button:\n\n")
             parts += [f"- {s.name}: {', '.join(s.steps)}\n" for s in journey.sections]
+        if journey.dependents:
+            parts.append(
+                "\nAnswers that follow from others: each is dropped, and asked again, when an"
+                " answer it was given on changes or its condition no longer holds:\n\n"
+            )
+            parts += [f"- {_dependent(d)}\n" for d in journey.dependents]
     return "".join(parts)
+
+
+def _dependent(dependent: Dependent) -> str:
+    on = f" on {', '.join(dependent.on)}" if dependent.on else ""
+    guard = f" while {dependent.guard}" if dependent.guard else ""
+    return f"{dependent.answer}:{on}{',' if on and guard else ''}{guard}"
 
 
 def typed_program(argv0: str | None = None, path: str | None = None) -> str:

@@ -4,6 +4,10 @@ A turn locks the chat, loads its conversations, asks the core for the next state
 the conversation and any filed concern in one transaction. Each chat has two conversation
 slots, the concern and the quick pathway question, so asking "which pathway?" never
 disturbs a concern in progress; input goes to whichever unfinished one moved last.
+
+A conversation that ends deleted (cancelled, or the pathway question answered) is deleted in
+the turn's own transaction, and so are the chat's handled inbox rows and the row of the
+update being handled: nothing keyed to the chat is left of it. A paused concern is kept.
 """
 
 from __future__ import annotations
@@ -101,7 +105,7 @@ class TurnService:
                     if dedupe_key and not uow.inbound.first_time(dedupe_key, self.clock()):
                         log.info("duplicate inbound dropped chat=%s", _tag(chat))
                         return self._current(uow, chat)
-                    return self._turn(uow, chat, owner, event)
+                    return self._turn(uow, chat, owner, event, dedupe_key)
             except (StaleConversation, DuplicateReference) as error:
                 # Another process moved this chat, or a reference collided: run the turn again.
                 log.warning(
@@ -111,7 +115,9 @@ class TurnService:
 
     # -- inside the transaction ------------------------------------------------------
 
-    def _turn(self, uow: UnitOfWork, chat: str, owner: str, event: Event) -> Turn:
+    def _turn(
+        self, uow: UnitOfWork, chat: str, owner: str, event: Event, dedupe_key: str | None
+    ) -> Turn:
         now = self.clock()
         slots = {j: uow.conversations.get(f"{chat}/{j}") for j in JOURNEYS}
         if isinstance(event, Command) and event.name in ("new", "start", "pathway"):
@@ -123,13 +129,13 @@ class TurnService:
                 outcome = self.dialogue.begin(f"{chat}/{journey}", owner, journey, now)
             else:
                 outcome = self.dialogue.handle(current, event, now, self._reference)
-            return self._save(uow, chat, slots[journey], outcome)
+            return self._save(uow, chat, slots[journey], outcome, dedupe_key)
         active = _active(slots)
         if isinstance(event, Command) and event.name == "resume":
             if active is None:
                 start = self.dialogue.prompts.say("start_hint")
                 return Turn((Reply(self.dialogue.prompts.say("nothing_to_resume", start=start)),))
-            return self._save(uow, chat, active, self.dialogue.resume(active))
+            return self._save(uow, chat, active, self.dialogue.resume(active), dedupe_key)
         target = active or _latest(slots)
         if target is None:
             say = self.dialogue.prompts.say
@@ -138,17 +144,19 @@ class TurnService:
                 return Turn((Reply(f"{say('help_general')}\n{start}"),))
             return Turn((Reply(say("no_conversation", start=start)),))
         outcome = self.dialogue.handle(target, event, now, self._reference)
-        return self._save(uow, chat, target, outcome)
+        return self._save(uow, chat, target, outcome, dedupe_key)
 
     def _save(
-        self, uow: UnitOfWork, chat: str, before: Conversation | None, outcome: Outcome
+        self,
+        uow: UnitOfWork,
+        chat: str,
+        before: Conversation | None,
+        outcome: Outcome,
+        dedupe_key: str | None = None,
     ) -> Turn:
         after = outcome.conversation
         if after is None:
-            if before is not None:
-                uow.conversations.delete(before.key)
-            log.info("conversation discarded chat=%s", _tag(chat))
-            return Turn(outcome.replies, finished=True)
+            return self._delete(uow, chat, before, outcome, dedupe_key)
         # A fresh conversation replacing a finished one takes over its row's version.
         stored = uow.conversations.put(replace(after, version=before.version if before else 0))
         if outcome.concern is not None:
@@ -170,11 +178,8 @@ class TurnService:
             log.info("concern filed reference=%s", outcome.concern.reference)
         else:
             log.info("turn chat=%s journey=%s state=%s", _tag(chat), stored.journey, stored.state)
-        replies = outcome.replies
-        if stored.journey == "pathway" and stored.finished:
-            replies = replies + self._paused_concern_note(uow, chat)
         return Turn(
-            replies,
+            outcome.replies,
             journey=stored.journey,
             state=stored.state,
             paused=stored.paused,
@@ -182,6 +187,26 @@ class TurnService:
             reference=outcome.concern.reference if outcome.concern else None,
             stale=outcome.stale,
         )
+
+    def _delete(
+        self,
+        uow: UnitOfWork,
+        chat: str,
+        before: Conversation | None,
+        outcome: Outcome,
+        dedupe_key: str | None,
+    ) -> Turn:
+        """A conversation discarded or done with: its row goes, and with it the chat's inbox
+        rows (payloads already emptied) and this update's; only what waits is kept."""
+        if before is None:
+            return Turn(outcome.replies, finished=True)
+        uow.conversations.delete(before.key, before.version)
+        uow.inbox.forget_chat(chat, dedupe_key)
+        log.info("conversation deleted chat=%s journey=%s", _tag(chat), before.journey)
+        replies = outcome.replies
+        if before.journey == "pathway":
+            replies = replies + self._paused_concern_note(uow, chat)
+        return Turn(replies, journey=before.journey, finished=True)
 
     def _pause_concern(self, uow: UnitOfWork, concern: Conversation | None) -> None:
         """A concern set aside for the pathway question waits, paused, with every answer."""
@@ -200,7 +225,8 @@ class TurnService:
         concern = uow.conversations.get(f"{chat}/concern")
         if concern is None or concern.finished:
             return ()
-        return (Reply(self.dialogue.prompts.say("paused", resume=self.dialogue.resume_hint)),)
+        resume = self.dialogue.resume_hint
+        return (Reply(self.dialogue.prompts.say("concern_still_paused", resume=resume)),)
 
     def _reference(self) -> str:
         return make_reference(self.random_below)

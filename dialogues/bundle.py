@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dialogues.advice import BARRIERS, REASON_KEYS
+from dialogues.advice import BARRIERS, NO_BARRIER, REASON_KEYS
 from dialogues.catalogue import DEFAULT_CONTENT_DIR, Catalogue, ContentError, load_catalogue
+from dialogues.identifying_rules import IdentifyingRules, load_identifying
 from dialogues.journeys import JOURNEYS
 from dialogues.prompts import FILE, Prompts, load_prompts
 from dialogues.synonyms import Synonyms, check_synonyms, load_synonyms
@@ -37,11 +38,12 @@ DYNAMIC_CHOICES = frozenset(
 # Choice keys the journeys and the advice branch on: a content edit must keep them.
 REQUIRED_CHOICES: Mapping[str, frozenset[str]] = {
     "danger": frozenset({"patient", "learner", "no"}),
+    "danger_now": frozenset({"acted", "not_yet"}),
     "story_check": frozenset({"yes", "some_wrong"}),
     "patient_risk": frozenset({"harmed", "could_be", "no", "not_sure"}),
     "controls": frozenset({"none", "other"}),
     "told_outcome": frozenset({"resolved", "waiting", "unresolved", "no_answer", "unable"}),
-    "barrier": frozenset(BARRIERS),
+    "barrier": frozenset(BARRIERS) | {NO_BARRIER},
     "wants_team": frozenset({"yes", "if_advised", "no"}),
     "identity": frozenset({"named", "confidential", "anonymous"}),
 }
@@ -49,19 +51,19 @@ REQUIRED_CHOICES: Mapping[str, frozenset[str]] = {
 # What kind of question each step is: the engine relies on it, so content cannot change it.
 KINDS: Mapping[str, str] = {
     **dict.fromkeys(
-        ("danger", "story_check", "group", "group_more", "university", "organisation",
-         "started", "frequency", "domain", "affected", "patient_risk", "likelihood", "impact",
-         "told_outcome", "barrier", "wants_team", "identity", "review"), "choice"),
+        ("danger", "danger_now", "story_check", "group", "group_more", "university",
+         "organisation", "started", "frequency", "domain", "affected", "patient_risk",
+         "likelihood", "impact", "told_outcome", "wants_team", "identity", "review"), "choice"),
     **dict.fromkeys(("story_wrong", "topics", "topics_more", "standards", "domain_standards",
-                     "controls", "told"), "multi"),
+                     "controls", "told", "barrier"), "multi"),
     **dict.fromkeys(("organisation_other", "description", "controls_detail", "actions",
                      "name"), "text"),
-    **dict.fromkeys(("danger_now",), "info"),
 }  # fmt: skip
 
 # Extra button labels a step needs.
 REQUIRED_LABELS: Mapping[str, frozenset[str]] = {
-    "danger_now": frozenset({"continue"}),
+    # What to do now when the learner is the one at risk (the prompt is for a patient).
+    "danger_now": frozenset({"learner"}),
     "group": frozenset({"more"}),
     "topics": frozenset({"not_sure", "more"}),
     "topics_more": frozenset({"not_sure"}),
@@ -86,6 +88,8 @@ class Content:
     version: str
     synonyms: Synonyms
     story: StoryRules
+    # What in a learner's words could identify someone (dialogues.identifying).
+    identifying: IdentifyingRules
 
 
 def _check(catalogue: Catalogue, prompts: Prompts) -> None:
@@ -170,6 +174,7 @@ def load_content(directory: Path = DEFAULT_CONTENT_DIR) -> Content:
     digest = hashlib.sha256()
     for path in sorted(directory.glob("*.toml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    content = Content(catalogue, prompts, digest.hexdigest()[:12], synonyms, story)
+    identifying = load_identifying(directory)
+    content = Content(catalogue, prompts, digest.hexdigest()[:12], synonyms, story, identifying)
     check_story_rules(story, content)
     return content

@@ -163,6 +163,8 @@ class Band:
     low: int
     high: int
     explanation: str
+    # The same, for a learner who cannot act at their placement: whom to go to instead.
+    explanation_not_local: str
 
 
 @dataclass(frozen=True)
@@ -343,6 +345,7 @@ def _bands(root: Table) -> tuple[Band, ...]:
             low=row.number("low"),
             high=row.number("high"),
             explanation=row.text("explanation"),
+            explanation_not_local=row.text("explanation_not_local"),
         )
         for row in rows
     )

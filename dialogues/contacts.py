@@ -12,7 +12,7 @@ Every line is a `Fact`, so the wording can mark the unconfirmed ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from dialogues.advice import TOP_LEVEL
@@ -69,8 +69,14 @@ def advice_lines(
     return AdviceLines(
         contact_lines(catalogue, advice, group_key),
         tuple(route.fact for route in related_routes(catalogue, advice, group_key)),
-        support_lines(catalogue, group_key, university_key),
+        support_lines(catalogue, group_key, university_key, advice.local_unsuitable),
     )
+
+
+def _safe(facts: Iterable[Fact], local_unsuitable: bool) -> list[Fact]:
+    """The lines a learner can use: none based at their placement when it is not safe for
+    them to go there (the people there are involved, or they fear raising it there)."""
+    return [fact for fact in facts if not (local_unsuitable and fact.placement)]
 
 
 def contact_lines(catalogue: Catalogue, advice: Advice, group_key: str | None) -> tuple[Fact, ...]:
@@ -79,7 +85,7 @@ def contact_lines(catalogue: Catalogue, advice: Advice, group_key: str | None) -
     pathways = catalogue.pathways
     group = _group(catalogue, group_key)
     if group is not None:
-        lines = list(group.contacts[advice.level])
+        lines = _safe(group.contacts[advice.level], advice.local_unsuitable)
     else:
         level = pathways.level(advice.level)
         lines = [
@@ -130,24 +136,27 @@ def related_routes(
     return tuple(
         route
         for route in catalogue.pathways.routes
-        if route.for_group(group_key) and WHEN[route.when](advice)
+        if route.for_group(group_key)
+        and WHEN[route.when](advice)
+        and _safe((route.fact,), advice.local_unsuitable)
     )
 
 
 def support_lines(
-    catalogue: Catalogue, group_key: str | None, university_key: str | None
+    catalogue: Catalogue,
+    group_key: str | None,
+    university_key: str | None,
+    local_unsuitable: bool = False,
 ) -> tuple[Fact, ...]:
-    """Support for the person: the lines for their group and for everyone, in content order."""
+    """Support for the person: the lines for their group and for everyone, in content order,
+    leaving out those based at the placement when the learner cannot safely go there."""
     support = catalogue.support
     university = next(
         (u.name for u in catalogue.universities if u.key == university_key != OTHER_ORGANISATION),
         support.say("your_university"),
     )
-    return tuple(
-        line.fact.filled(university=university)
-        for line in support.lines
-        if line.for_group(group_key)
-    )
+    lines = (line.fact for line in support.lines if line.for_group(group_key))
+    return tuple(fact.filled(university=university) for fact in _safe(lines, local_unsuitable))
 
 
 def _group(catalogue: Catalogue, group_key: str | None) -> LearnerGroup | None:

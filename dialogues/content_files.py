@@ -10,7 +10,7 @@ from __future__ import annotations
 import string
 import tomllib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
@@ -35,9 +35,12 @@ class Fact:
     text: str
     source: str
     confirmed: bool
+    # Someone or something based at the learner's placement: left out of the advice when
+    # the placement is not safe for this learner to go to (Advice.local_unsuitable).
+    placement: bool = False
 
     def filled(self, **values: str) -> Fact:
-        return Fact(self.text.format(**values), self.source, self.confirmed)
+        return replace(self, text=self.text.format(**values))
 
 
 class ContentError(Exception):
@@ -156,7 +159,8 @@ class Table:
         source = self.text("source")
         if source not in sources:
             raise self.error("source", f"unknown source {source!r}: add it to [sources]")
-        return Fact(self.template("text", allowed), source, self.flag("confirmed"))
+        text = self.template("text", allowed)
+        return Fact(text, source, self.flag("confirmed"), self.optional_flag("placement"))
 
     def facts(self, key: str, sources: Mapping[str, str]) -> tuple[Fact, ...]:
         """A list of fact lines, each an inline table {text, source, confirmed}."""

@@ -5,8 +5,10 @@ help and resume also typed alone without the slash, even at a text question. Inp
 not fit is answered with the reason and the same question again, and nothing given before is
 lost; input that fits a few options is answered with just those. After each answer the
 story check (`dialogues.proposals`) may read the story or accept what it said; the journey
-then passes over what the story answered. Submitting files the concern and shows the
-advice; the caller stores both at once.
+then passes over what the story answered, and an answer changed has those that follow from
+it asked again (`dialogues.dependents`). Submitting files the concern and shows the advice;
+the caller stores both at once. The quick pathway question ends with its advice and leaves
+no conversation behind.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from dialogues.bundle import CANCEL_STEP, RESTART_STEP, Content
+from dialogues.dependents import tidy
 from dialogues.filing import advice_for, file_concern, where_it_went
 from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, Facts
-from dialogues.machines import build_machine, next_state, tidy, walk
+from dialogues.machines import build_machine, next_state, walk
 from dialogues.matching import command_word
 from dialogues.proposals import StoryCheck
 from dialogues.readings import Answered, Problem, Reading, Toggled, Unclear, clean, toggle
@@ -49,7 +52,10 @@ class Dialogue:
         self.story = StoryCheck(content, self.steps)
         self.machines = {name: build_machine(j) for name, j in JOURNEYS.items()}
         groups = content.catalogue.pathways.groups
-        self.facts = Facts(students=frozenset(g.key for g in groups if g.student))
+        self.facts = Facts(
+            students=frozenset(g.key for g in groups if g.student),
+            roles={g.key: frozenset(k for k, _ in self.steps.told_roles(g.key)) for g in groups},
+        )
         self.resume_hint = resume_hint
 
     # -- entry points ----------------------------------------------------------------
@@ -115,6 +121,8 @@ class Dialogue:
             body = self.review.text(conversation)
         elif step == "story_check":
             body = text.prompt.format(items=self.story.lines(conversation))
+        elif step == "danger_now" and conversation.answer_text("danger") == "learner":
+            body = text.label("learner")  # the learner's own safety, not the patient's
         else:
             body = text.prompt
         if step == "standards" and not self.steps.standard_candidates(conversation):
@@ -146,7 +154,7 @@ class Dialogue:
         if isinstance(reading, Problem):
             hint = self.prompts.say("multi_hint" if self._is_multi(step) else "choice_hint")
             values = dict(reading.values)
-            if reading.message == "invalid_choice":
+            if reading.message in ("invalid_choice", "nothing_typed"):
                 values["hint"] = hint
             problem = self.prompts.say(reading.message, **values)
             return Outcome(conversation, (Reply(problem), self.question(conversation)))
@@ -159,7 +167,7 @@ class Dialogue:
             answered = conversation.with_answer(self.steps.answer_key(step), reading.value)
             for key, value in reading.also:
                 answered = answered.with_answer(key, value)
-            return self._advance(answered)
+            return self._advance(answered, given=tuple(key for key, _ in reading.also))
         return self._act(conversation, reading.name, now, new_reference)
 
     def _ticked(self, conversation: Conversation, keys: tuple[str, ...]) -> Conversation:
@@ -228,13 +236,24 @@ class Dialogue:
             return self._submit(conversation, now, new_reference)
         return self._advance(conversation)  # continue
 
-    def _advance(self, conversation: Conversation, intent: str | None = None) -> Outcome:
+    def _advance(
+        self, conversation: Conversation, intent: str | None = None, given: tuple[str, ...] = ()
+    ) -> Outcome:
         journey = JOURNEYS[conversation.journey]
         machine = self.machines[journey.name]
-        conversation = self.story.settle(conversation)
-        answers = tidy(journey, conversation.answers, self.facts)
-        conversation = replace(conversation, answers=answers)
+        settled = self.story.settle(conversation)
+        # Given just now: this step's answer, its side answers, and what the story gave.
+        keys = {**settled.answers, **conversation.answers}
+        read = [k for k in keys if settled.answers.get(k) != conversation.answers.get(k)]
+        given = (self.steps.answer_key(conversation.state), *given, *read)
+        tidied = tidy(journey, settled.answers, self.facts, given)
+        conversation = replace(settled, answers=tidied.answers)
         state = next_state(machine, conversation, intent=intent, facts=self.facts)
+        missing = None
+        if state == "review" and conversation.editing:
+            # An answer outside the section changed drops one elsewhere: ask it before the review.
+            missing = self._first_unanswered(conversation)
+            state = missing or state
         trail = (*conversation.trail, conversation.state)
         if state in trail:
             # A loop (browsing a domain returns to the standards): back from there goes where
@@ -249,12 +268,18 @@ class Dialogue:
             moved = moved.with_answer("standards", list(self.steps.preticked(moved)))
         if state == ANSWERED:
             return self._answered(moved)
-        note = (journey.notes_after or {}).get(conversation.state)
-        if note == "score" and state != "review":
-            return Outcome(moved, (self.question(moved, note=self.wording.score(moved)),))
+        again = None
+        if self.steps.answer_key(state) in tidied.dropped:
+            changed = self.prompts.step(conversation.state).title
+            again = self.prompts.say("asked_again", question=changed)
+        elif missing is not None:
+            again = self.prompts.say("answer_first")
+        if (journey.notes_after or {}).get(conversation.state) == "score" and state != "review":
+            score = self.wording.score(moved)
+            return Outcome(moved, (self.question(moved, note=_notes(score, again)),))
         if editing:
-            return Outcome(moved, (self._ask_again(moved),))
-        return Outcome(moved, (self.question(moved),))
+            return Outcome(moved, (self._ask_again(moved, again),))
+        return Outcome(moved, (self.question(moved, note=again),))
 
     def _submit(
         self, conversation: Conversation, now: datetime, new_reference: Callable[[], str]
@@ -262,7 +287,8 @@ class Dialogue:
         reference = new_reference()
         concern = file_concern(self.content, conversation, reference, now)
         say = self.prompts.say
-        replies = [Reply(say("submitted", reference=reference))]
+        submitted = "submitted_anonymous" if concern.identity == "anonymous" else "submitted"
+        replies = [Reply(say(submitted, reference=reference))]
         advice = self.wording.advice(concern.advice, concern.learner_group, concern.university)
         replies.append(Reply(advice))
         replies.append(Reply(where_it_went(self.content, concern, self.team_channel)))
@@ -273,11 +299,10 @@ class Dialogue:
         return Outcome(done, tuple(replies), concern)
 
     def _answered(self, conversation: Conversation) -> Outcome:
+        """The advice; the quick question is then deleted (None), as its closing words say."""
         advice = advice_for(self.content, conversation)
         text = self.wording.advice(advice, conversation.answer_text("group"))
-        done = replace(conversation, answers={}, trail=())
-        closing = Reply(self.prompts.say("pathway_answered"))
-        return Outcome(done, (Reply(text), closing))
+        return Outcome(None, (Reply(text), Reply(self.prompts.say("pathway_answered"))))
 
     # -- commands and interruptions ----------------------------------------------------
 
@@ -323,9 +348,12 @@ class Dialogue:
         return Outcome(resumed, (self.question(resumed, note=note),))
 
     def _back(self, conversation: Conversation) -> Outcome:
+        journey = JOURNEYS[conversation.journey]
+        # Ticks changed without Done may leave an answer that no longer follows: not kept.
+        answers = tidy(journey, conversation.answers, self.facts).answers
+        conversation = replace(conversation, answers=answers)
         if conversation.editing or not conversation.trail:
             if conversation.editing:
-                journey = JOURNEYS[conversation.journey]
                 review = replace(conversation, state="review", editing=False)
                 trail = walk(self.machines[journey.name], journey, review, "review", self.facts)
                 back = replace(review, trail=trail)
@@ -337,11 +365,11 @@ class Dialogue:
         back = replace(conversation, state=conversation.trail[-1], trail=conversation.trail[:-1])
         return Outcome(back, (self._ask_again(back),))
 
-    def _ask_again(self, conversation: Conversation) -> Reply:
+    def _ask_again(self, conversation: Conversation, note: str | None = None) -> Reply:
         step = conversation.state
         key = self.steps.answer_key(step)
         if key not in conversation.answers or self.prompts.step(step).kind in ("multi", "info"):
-            return self.question(conversation)  # ticks show what was chosen
+            return self.question(conversation, note=note)  # ticks show what was chosen
         given = self.wording.answer(step, conversation, excerpt=500)
         return self.question(conversation, note=self.prompts.say("current_answer", answer=given))
 
@@ -395,3 +423,7 @@ class Dialogue:
 
     def _is_multi(self, step: str) -> bool:
         return self.prompts.step(step).kind == "multi"
+
+
+def _notes(*notes: str | None) -> str | None:
+    return "\n\n".join(n for n in notes if n) or None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from dialogues.advice import Situation, advise, needs_team, queue_for_team
+from dialogues.advice import BARRIERS, NO_BARRIER, Situation, advise, needs_team, queue_for_team
 from dialogues.bundle import Content
 from dialogues.contacts import quality_team_email
-from dialogues.records import Advice, Concern, Conversation
+from dialogues.records import Advice, Concern, Conversation, barrier_keys
 
 # No 0/O, 1/I/L or U/V pairs: a reference read aloud or typed from a phone stays itself.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
@@ -39,16 +39,22 @@ def rating(content: Content, conversation: Conversation) -> tuple[int, str] | No
     return score, content.catalogue.risk.band_for(score).key
 
 
+def barriers(conversation: Conversation) -> tuple[str, ...]:
+    """The barriers the learner ticked, or "none" where they gave none."""
+    return barrier_keys(conversation.answers.get("barrier")) or (NO_BARRIER,)
+
+
 def situation(content: Content, conversation: Conversation) -> Situation:
     pathways = content.catalogue.pathways
     roles = {role.key: role for level in pathways.levels for role in level.roles}
     told = [k for k in conversation.answer_list("told") if k in roles]  # unknown keys: skipped
     raised = max((roles[k].level for k in told), default=0)
+    ruled_out = frozenset(b for b in barriers(conversation) if b in BARRIERS)  # likewise
     rated = rating(content, conversation)
     return Situation(
         raised_level=raised,
         outcome=conversation.answer_text("told_outcome") if raised else None,
-        barrier=conversation.answer_text("barrier") or "none",
+        barriers=ruled_out,
         band=rated[1] if rated else None,
         danger_now=conversation.answer_text("danger") or "no",
         patient_risk=conversation.answer_text("patient_risk") or "no",
@@ -96,7 +102,7 @@ def file_concern(
         further_actions=c.answer_text("actions"),
         told=tuple(c.answer_list("told")),
         told_outcome=c.answer_text("told_outcome"),
-        barrier=c.answer_text("barrier") or "none",
+        barrier=barriers(c),
         affected=c.answer_text("affected") or "not_sure",
         danger_now=c.answer_text("danger") or "no",
         patient_risk=c.answer_text("patient_risk") or "not_sure",

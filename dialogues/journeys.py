@@ -4,17 +4,19 @@ A conversation is a state name plus answers; `dialogues.machines` moves it along
 declarations with one shared transitions machine per journey.
 
 For one source state, transitions are tried in the order written: branches first, then the
-usual next step. Two things are declared here as data and applied by `next_state`, not drawn
-as transitions: the steps a learner's story may answer (`prefilled`, passed over once the
-learner has confirmed what the story said), and the review's sections (a section's Change
-asks that section's questions again, in journey order, then returns to the review).
+usual next step. Three things are declared here as data beside the transitions, not drawn:
+the steps a learner's story may answer (`prefilled`, passed over once the learner has
+confirmed what the story said), the review's sections (a section's Change asks that
+section's questions again, in journey order, then returns to the review), and the answers
+that follow from others (`dependents`, applied by `dialogues.dependents`: a changed answer
+has those that follow from it asked again).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dialogues.records import Answers
@@ -41,6 +43,20 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Dependent:
+    """An answer that follows from others, and is asked again when they no longer hold it up.
+
+    It stands while `guard` holds (a name only while not anonymous) and while each answer it
+    is given `on` is as it was when it was given (what came of it, only for those it was
+    said of). Otherwise it is dropped, and the journey asks it again.
+    """
+
+    answer: str
+    on: tuple[str, ...] = ()
+    guard: str | None = None
+
+
+@dataclass(frozen=True)
 class Journey:
     """A journey: its states in order, its transitions, and how the review groups them."""
 
@@ -48,8 +64,8 @@ class Journey:
     states: tuple[str, ...]
     transitions: tuple[T, ...]
     sections: tuple[Section, ...] = ()
-    # An answer kept only while its guard holds (say, a name only when not anonymous).
-    dependent: Mapping[str, str] | None = None
+    # The answers that follow from others, in the order they are checked.
+    dependents: tuple[Dependent, ...] = ()
     # Steps the learner's story may answer: once the learner has confirmed what the story
     # said, they are passed over on the way through (and asked again only from the review).
     prefilled: frozenset[str] = frozenset()
@@ -210,15 +226,26 @@ CONCERN = Journey(
         Section("who", ("told", "told_outcome", "barrier")),
         Section("send", ("wants_team", "identity", "name")),
     ),
-    dependent={
-        "organisation_other": "is_other_organisation",
-        "university": "is_student",
-        "controls_detail": "has_other_controls",
-        "told_outcome": "has_told_someone",
-        "name": "is_not_anonymous",
-        "contact": "is_not_anonymous",
-        "story_wrong": "is_correcting_story",
-    },
+    dependents=(
+        # Whether the learner could act on the danger yet: asked again when the danger changes.
+        Dependent("danger_now", on=("danger",), guard="is_in_danger"),
+        Dependent("story_wrong", on=("story_check",), guard="is_correcting_story"),
+        Dependent("university", on=("group",), guard="is_student"),
+        # Whom the learner told is chosen from their group's own list: a changed group keeps
+        # it only while every role ticked is on the new group's list too.
+        Dependent("told", guard="has_roles_of_group"),
+        # The site is a side answer of the organisation (typed with it, or read from the
+        # story with it): a new organisation gives its own, or none.
+        Dependent("site", on=("organisation",)),
+        Dependent("organisation_other", on=("organisation",), guard="is_other_organisation"),
+        # The standards are ticked on arrival from the topics: new topics tick them anew.
+        Dependent("standards", on=("topics",)),
+        Dependent("controls_detail", on=("controls",), guard="has_other_controls"),
+        Dependent("told_outcome", on=("told",), guard="has_told_someone"),
+        # Who sees a name depends on the identity chosen: a new choice asks for it again.
+        Dependent("name", on=("identity",), guard="is_not_anonymous"),
+        Dependent("contact", on=("identity",), guard="is_not_anonymous"),
+    ),
     prefilled=frozenset(
         {
             "university",
@@ -254,6 +281,8 @@ PATHWAY = Journey(
         "danger_now",
         "group",
         "group_more",
+        "likelihood",
+        "impact",
         "told",
         "told_outcome",
         "barrier",
@@ -268,12 +297,18 @@ PATHWAY = Journey(
             "dest": "told_outcome",
             "conditions": "has_told_someone",
         },
-        *_chain(("danger", "group", "told", "barrier", ANSWERED)),
+        *_chain(("danger", "group", "likelihood", "impact", "told", "barrier", ANSWERED)),
         {"trigger": "next", "source": "danger_now", "dest": "group"},
-        {"trigger": "next", "source": "group_more", "dest": "told"},
+        {"trigger": "next", "source": "group_more", "dest": "likelihood"},
         {"trigger": "next", "source": "told_outcome", "dest": "barrier"},
     ),
-    dependent={"told_outcome": "has_told_someone"},
+    dependents=(
+        Dependent("danger_now", on=("danger",), guard="is_in_danger"),
+        Dependent("told", guard="has_roles_of_group"),
+        Dependent("told_outcome", on=("told",), guard="has_told_someone"),
+    ),
+    # How serious it is, as the concern's review shows it, before whom it was raised with.
+    notes_after={"impact": "score"},
 )
 
 JOURNEYS: Mapping[str, Journey] = {j.name: j for j in (CONCERN, PATHWAY)}
@@ -290,9 +325,11 @@ def proposed_items(
 
 @dataclass(frozen=True)
 class Facts:
-    """What the guards need from the content: the learner groups that are students."""
+    """What the guards need from the content: the learner groups that are students, and
+    the roles each group is offered when asked whom they told."""
 
     students: frozenset[str] = frozenset()
+    roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 NO_FACTS = Facts()
@@ -341,6 +378,15 @@ class Guards:
 
     def is_not_anonymous(self) -> bool:
         return self.answers.get("identity") in ("named", "confidential")
+
+    def has_roles_of_group(self) -> bool:
+        """Everyone ticked as told is on the list the learner's group is offered (true while
+        the group or its list is not known)."""
+        group, told = self.answers.get("group"), self.answers.get("told")
+        offered = self.facts.roles.get(group) if isinstance(group, str) else None
+        if offered is None or not isinstance(told, list):
+            return True
+        return set(told) <= offered | {"nobody"}
 
     def has_told_someone(self) -> bool:
         told = self.answers.get("told")

@@ -10,13 +10,12 @@ changed is asked to its end before the review.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from transitions import Machine
 from transitions.extensions import GraphMachine
 
 from dialogues.journeys import FROM_STORY, JOURNEYS, NO_FACTS, Facts, Guards, Journey
-from dialogues.records import Answers, Conversation
+from dialogues.records import Conversation
 
 # States a "next" can leave: every question (the review and the ends are left otherwise).
 _ONWARD = frozenset(s for j in JOURNEYS.values() for s in j.questions if s != "review")
@@ -93,17 +92,6 @@ def walk(
         path.append(state)
         state = next_state(machine, replace(plain, state=state), facts=facts)
     return tuple(path)
-
-
-def tidy(journey: Journey, answers: Answers, facts: Facts = NO_FACTS) -> dict[str, Any]:
-    """The answers without any that no longer apply, such as a name after choosing anonymity."""
-    guards = Guards(answers, facts=facts)
-    dependent = journey.dependent or {}
-    return {
-        key: value
-        for key, value in answers.items()
-        if key not in dependent or getattr(guards, dependent[key])()
-    }
 
 
 def mermaid(journey: Journey) -> str:

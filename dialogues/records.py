@@ -19,9 +19,31 @@ Answers: TypeAlias = Mapping[str, Answer]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+BARRIER = "barrier"
+# Before issue 9 a learner chose one barrier, and "fear" meant fear of raising it locally:
+# answers and rows kept then read as this version asks the question.
+LEGACY_BARRIERS = {"fear": "fear_local"}
+
+
+def barrier_keys(value: object) -> tuple[str, ...]:
+    """The barriers however they were kept: a list, one key, or keys joined by commas (the
+    concerns table keeps them so, in the text column of the single key they replaced)."""
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list | tuple):
+        items = [str(item) for item in value]
+    else:
+        return ()
+    keys = (LEGACY_BARRIERS.get(item.strip(), item.strip()) for item in items)
+    return tuple(dict.fromkeys(key for key in keys if key))
+
+
 def _frozen(answers: Mapping[str, Answer]) -> Mapping[str, Answer]:
     """A read-only copy, with lists copied so nobody shares them."""
-    return MappingProxyType({k: list(v) if isinstance(v, list) else v for k, v in answers.items()})
+    copied = {k: list(v) if isinstance(v, list) else v for k, v in answers.items()}
+    if BARRIER in copied and copied[BARRIER] is not None:
+        copied[BARRIER] = list(barrier_keys(copied[BARRIER]))
+    return MappingProxyType(copied)
 
 
 @dataclass(frozen=True)
@@ -149,7 +171,8 @@ class Concern:
     further_actions: str | None
     told: tuple[str, ...]
     told_outcome: str | None
-    barrier: str
+    # Why a level is unsuitable: "none", or barrier keys (see `dialogues.advice.BARRIERS`).
+    barrier: tuple[str, ...]
     affected: str
     danger_now: str
     patient_risk: str
@@ -163,7 +186,7 @@ class Concern:
     university: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("topics", "standards", "controls", "told"):
+        for name in ("topics", "standards", "controls", "told", "barrier"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
 

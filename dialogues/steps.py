@@ -314,6 +314,8 @@ class Steps:
             return self._picked(kind, next(o for o in options if o.key == found.key))
         if isinstance(found, Ambiguous):
             return Unclear(found.keys, clean(raw)[:60])
+        if not clean(raw):
+            return Problem("nothing_typed")
         problem = "too_many_fit" if isinstance(found, TooMany) else "invalid_choice"
         return Problem(problem, (("answer", clean(raw)[:60]),))
 
@@ -363,6 +365,8 @@ class Steps:
     def _typed_many(self, raw: str, matcher: Matcher) -> Reading:
         """Typed numbers or words tick or untick, like presses; Done moves on."""
         found = matcher.several(raw)
+        if isinstance(found, Refused) and not clean(raw):
+            return Problem("nothing_typed")
         if isinstance(found, Refused):
             problem = "too_many_fit" if found.too_many else "invalid_choice"
             return Problem(problem, (("answer", clean(found.text)[:60]),))

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from dialogues.bundle import Content
 from dialogues.contacts import advice_lines, quality_team_email
-from dialogues.filing import rating
+from dialogues.filing import advice_for, rating
 from dialogues.records import Advice, Conversation
 from dialogues.steps import Steps
+
+# The first lines of the advice when someone is at risk now, by who is at risk and whether
+# the learner's placement is a place they can act (message keys).
+ACT_NOW = {
+    ("patient", False): "advice_act_now",
+    ("patient", True): "advice_act_now_not_local",
+    ("learner", False): "advice_act_now_learner",
+    ("learner", True): "advice_act_now_learner",
+}
 
 
 class Wording:
@@ -47,6 +56,9 @@ class Wording:
         if rated is None:
             return self.prompts.say("score_unknown")
         band = self.content.catalogue.risk.band_for(rated[0])
+        # Where the learner cannot act at their placement, the band says whom to go to instead.
+        not_local = advice_for(self.content, conversation).local_unsuitable
+        explanation = band.explanation_not_local if not_local else band.explanation
         return self.prompts.say(
             "score",
             likelihood=self.answer("likelihood", conversation),
@@ -54,7 +66,7 @@ class Wording:
             score=rated[0],
             symbol=band.symbol,
             band=band.label,
-            explanation=band.explanation.rstrip("."),
+            explanation=explanation.rstrip("."),
         )
 
     def explain(self, step: str) -> str:
@@ -78,13 +90,20 @@ class Wording:
         email = self.content.catalogue.support.mark(quality_team_email(self.content.catalogue))
         lines = []
         if advice.act_now:
-            lines += [say("advice_act_now"), ""]
+            act_now = ACT_NOW[advice.danger, advice.local_unsuitable]
+            lines += [say(act_now, email=email), ""]
         lines.append(say("advice_heading", level=level.name))
         lines.append(level.summary)
         lines += ["", say("advice_why")]
         lines += [f"• {self.prompts.reasons[r]}" for r in advice.reasons]
         notes = []
-        if advice.alert_team_now:
+        if advice.alert_team_now and advice.local_unsuitable:
+            notes.append(say("advice_alert_now_not_local", email=email, pathway=advice.level))
+        elif advice.alert_team_now and advice.level > 1:
+            # Advised above the placement: "in parallel with local action" would send the
+            # learner back to a level the advice has moved past.
+            notes.append(say("advice_alert_now_above", email=email, pathway=advice.level))
+        elif advice.alert_team_now:
             notes.append(say("advice_alert_now", email=email))
         if advice.team_would_expect:
             notes.append(say("advice_team_expects", email=email))

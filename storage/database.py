@@ -391,6 +391,9 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # What is deleted (a cancelled concern, an answered pathway question) is
+            # overwritten on disk, not left in free pages for a copy of the file to show.
+            cursor.execute("PRAGMA secure_delete=ON")
         finally:
             cursor.close()
 

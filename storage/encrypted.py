@@ -18,7 +18,7 @@ To seal a new column (an identity record's contact, say): declare it in `storage
 with `_encrypted()` (a str, NULL allowed), `_encrypted(nullable=False)` or
 `_encrypted_json()` (a dict), in a table whose primary key is one column; create it as
 `sa.String()` in its migration, and if the migration fills it from existing data, seal each
-value with `context.config.attributes["keys"].encrypt(text.encode())` as 0006 does. Nothing
+value with `context.config.attributes["keys"].encrypt(text.encode())` as 0007 does. Nothing
 else: the repositories read and write plain values, and `storage.rotation` (`concernbot keys
 rotate` and `check`) finds the column by its type. To look a row up by a sealed value, store
 a keyed hash of it beside it: the token itself cannot be matched.

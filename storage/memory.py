@@ -224,8 +224,12 @@ class _Conversations:
         work.pending.conversations[conversation.key] = saved
         return _copy(saved)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, version: int | None = None) -> None:
         work = self._work
+        if version is not None:
+            current = self.get(key)
+            if (0 if current is None else current.version) != version:
+                raise StaleConversation(key)
         work.seen_versions.setdefault(key, work.stored_version(key))
         work.pending.conversations.pop(key, None)
         work.deleted.add(key)

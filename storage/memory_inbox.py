@@ -46,6 +46,7 @@ class MemoryInbox:
         self._changes: list[_Change] = []
         self._claims: set[int] = set()
         self._forget_before: datetime | None = None
+        self._forget_chats: list[tuple[str, str | None]] = []
 
     # -- the unit of work's ends (call with the lock held) ---------------------------------
 
@@ -58,6 +59,9 @@ class MemoryInbox:
                 items[id] = item
                 known.add(item.key)
         _apply(items, self._changes)
+        for id, item in list(items.items()):
+            if self._forgotten(item):
+                del items[id]
         if self._forget_before is not None:
             cutoff = self._forget_before
             self._table.items = {
@@ -76,7 +80,13 @@ class MemoryInbox:
         """Committed and pending items with this unit of work's changes (lock held)."""
         view = {**self._table.items, **self._added}
         _apply(view, self._changes)
-        return view
+        return {id: item for id, item in view.items() if not self._forgotten(item)}
+
+    def _forgotten(self, item: InboxItem) -> bool:
+        return any(
+            item.chat == chat and (item.handled_at is not None or item.key == key)
+            for chat, key in self._forget_chats
+        )
 
     def _unhandled(self, chat: str) -> list[InboxItem]:
         with self._lock:
@@ -168,6 +178,12 @@ class MemoryInbox:
         with self._lock:
             view = self._view()
         return sum(1 for i in view.values() if i.handled_at is not None and i.handled_at < cutoff)
+
+    def forget_chat(self, chat: str, key: str | None = None) -> int:
+        with self._lock:
+            view = self._view()
+        self._forget_chats.append((chat, key))
+        return sum(1 for item in view.values() if self._forgotten(item))
 
 
 def _apply(items: dict[int, InboxItem], changes: list[_Change]) -> None:

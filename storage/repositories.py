@@ -151,7 +151,10 @@ class ConversationRepository(Protocol):
         """
         ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str, version: int | None = None) -> None:
+        """Delete it (nothing stored: nothing to do). With `version`, only if that is the
+        stored version: StaleConversation otherwise, as for `put`."""
+        ...
 
     def for_owner(self, owner: str) -> list[Conversation]:
         """The owner's conversations, most recently updated first."""
@@ -348,6 +351,12 @@ class InboxRepository(Protocol):
     def forget_before(self, at: datetime) -> int:
         """Drop items handled before `at` (long past any redelivery); how many.
         Unhandled items are never dropped."""
+        ...
+
+    def forget_chat(self, chat: str, key: str | None = None) -> int:
+        """Drop the chat's handled items, and the item `key` handled or not (the one being
+        handled now, when what it was for is deleted); how many. The chat's other unhandled
+        items are kept: they are still to be handled."""
         ...
 
 

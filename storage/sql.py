@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select, update
 
-from dialogues.records import CONCERN_FIELDS, Advice, Concern, Conversation
+from dialogues.records import CONCERN_FIELDS, Advice, Concern, Conversation, barrier_keys
 from storage.keyboards import SqlKeyboards
 from storage.repositories import (
     CLOSED,
@@ -106,6 +106,8 @@ def _to_concern_row(concern: Concern) -> ConcernRow:
     values: dict[str, Any] = {name: getattr(concern, name) for name in CONCERN_FIELDS}
     for name in _TUPLE_FIELDS:
         values[name] = list(values[name])
+    # Several barriers now, in the text column that held one: no migration, old rows read.
+    values["barrier"] = ",".join(concern.barrier)
     values["advice"] = concern.advice.to_dict()
     values["created_at"] = require_aware(concern.created_at)
     return ConcernRow(**values)
@@ -115,6 +117,7 @@ def _to_concern(row: ConcernRow) -> Concern:
     values = row.model_dump(include=set(CONCERN_FIELDS))
     for name in _TUPLE_FIELDS:
         values[name] = tuple(values[name])
+    values["barrier"] = barrier_keys(row.barrier)
     values["advice"] = Advice.from_dict(row.advice)
     values["created_at"] = as_utc(row.created_at)
     return Concern(**values)
@@ -210,9 +213,13 @@ class SqlConversations:
             raise StaleConversation(conversation.key)
         return saved
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, version: int | None = None) -> None:
         statement = delete(ConversationRow).where(col(ConversationRow.key) == key)
-        self._session.exec(statement.execution_options(synchronize_session=False))
+        if version is not None:
+            statement = statement.where(col(ConversationRow.version) == version)
+        result = self._session.exec(statement.execution_options(synchronize_session=False))
+        if version is not None and result.rowcount != 1:
+            raise StaleConversation(key)
 
     def for_owner(self, owner: str) -> list[Conversation]:
         statement = (

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, func, select, update
+from sqlmodel import Session, col, delete, func, or_, select, update
 
 from storage.repositories import InboxItem, as_utc, check_inbox_item, require_aware
 from storage.tables import InboxRow
@@ -144,5 +144,12 @@ class SqlInbox:
     def forget_before(self, at: datetime) -> int:
         statement = delete(InboxRow).where(
             col(InboxRow.handled_at).is_not(None), col(InboxRow.handled_at) < require_aware(at)
+        )
+        return int(self._session.exec(statement).rowcount or 0)
+
+    def forget_chat(self, chat: str, key: str | None = None) -> int:
+        statement = delete(InboxRow).where(
+            col(InboxRow.chat) == chat,
+            or_(col(InboxRow.handled_at).is_not(None), col(InboxRow.key) == key),
         )
         return int(self._session.exec(statement).rowcount or 0)

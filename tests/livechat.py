@@ -28,7 +28,8 @@ SECOND_HALF = [
     "2", "done",  # what is being done: a senior I can call on
     "4", "3",  # likely, moderate
     "1", "done", "3",  # told the supervisor; still unresolved
-    "1", "2", "confidential", f"{NAME}, sam.example@nhs.net\n", "submit",
+    "1", "done", "2",  # no reason to skip a level; send only if the advice says so
+    "confidential", f"{NAME}, sam.example@nhs.net\n", "submit",
 ]  # fmt: skip
 
 

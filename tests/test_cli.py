@@ -21,19 +21,21 @@ import pytest
 from livechat import ABOUT, CONCERNBOT, DESCRIPTION, FIRST_HALF, NAME, SECOND_HALF, LiveChat
 from secret_keys import SECRET_ENV, keys_for
 from sqlalchemy import make_url
+from traces import traces
 
 from bot.channels.console import CONSOLE_RESUME, ConsoleChat
 from bot.cli import DATABASE_ADVICE, chat_command, diagrams
 from bot.service import TurnService
 from dialogues.bundle import load_content
 from dialogues.catalogue import DEFAULT_CONTENT_DIR
+from dialogues.contacts import quality_team_email
 from dialogues.engine import Dialogue
 from dialogues.records import Conversation
 from storage.database import PROBLEMS, StorageUnavailable, open_storage, sqlite_url_for, where
 from storage.memory import MemoryStorage
 from storage.repositories import UnitOfWork
 
-WANTS_TEAM = 9  # where SECOND_HALF answers "send it to the Quality team?"
+WANTS_TEAM = 10  # where SECOND_HALF answers "send it to the Quality team?"
 
 
 def resume_hint(user: str) -> str:
@@ -142,20 +144,24 @@ def test_resume_with_nothing_paused_says_so(tmp_path: Path, data_env: dict[str, 
     assert "nothing paused" in done.stdout
 
 
-def test_the_pathway_question_files_nothing(tmp_path: Path, data_env: dict[str, str]) -> None:
+def test_the_pathway_question_files_nothing_and_keeps_nothing(
+    tmp_path: Path, data_env: dict[str, str]
+) -> None:
     done = run(
         ["chat", "--journey", "pathway", "--user", "ali"],
-        ["3", "1", "1", "done", "4", "4"],
+        ["3", "1", "2", "2", "1", "done", "4", "4", "done"],  # 4 of 25; afraid locally
         data_env,
         tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert "My advice: Pathway 2" in done.stdout  # raised at level 1, no answer: move up
+    assert "Your answers to these questions are now deleted" in done.stdout
     url = sqlite_url_for(tmp_path / "data")
     storage = open_storage(url, keys_for(url))
     try:
         with storage.unit_of_work() as uow:
             assert uow.concerns.count() == 0
+        assert traces(storage, "console:ali") == []  # as the closing words say
     finally:
         storage.close()
 
@@ -760,7 +766,8 @@ def test_the_terminal_with_no_team_channel_says_saved_and_waiting_and_keeps_it_f
     assert done.returncode == 0, done.stderr
     reference = done.stdout.split("Your reference is ")[1][:12]
     closing = " ".join(done.stdout.split("Saved and waiting: ")[1].split())
-    email = load_content().catalogue.pathways.quality_team_email
+    catalogue = load_content().catalogue
+    email = catalogue.support.mark(quality_team_email(catalogue))  # as the advice gives it
     assert closing.startswith(
         f"the Quality team has not set up delivery here yet, so it has not reached them. To"
         f" reach them now, email them at {email}: say what happened and give your reference"

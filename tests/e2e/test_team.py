@@ -82,7 +82,7 @@ def file_concern(
         ("⬜ Nothing that I know of", "☑️ Nothing"), ("Done", "how likely"),
         ("Likely", "how serious"), ("Major", "Who have you"),
         ("⬜ Nobody yet", "☑️ Nobody"), ("Done", "reason not to"),
-        ("No, the usual routes are fine", "Quality team?"),
+        ("⬜ No, the usual routes are fine", "☑️ No, the usual"), ("Done", "Quality team?"),
         ("Yes, send it to them", "How do you want"),
         (identity, "Your name" if identity != "Anonymous" else "Please check"),
     ]  # fmt: skip
@@ -325,7 +325,8 @@ def test_a_concern_the_learner_kept_is_not_the_teams(
         ("⬜ Nothing that I know of", "☑️ Nothing"), ("Done", "how likely"),
         ("Unlikely", "how serious"), ("Minor", "Who have you"),
         ("⬜ Nobody yet", "☑️ Nobody"), ("Done", "reason not to"),
-        ("No, the usual routes are fine", "Quality team?"), ("No, keep it as my record", "known"),
+        ("⬜ No, the usual routes are fine", "☑️ No, the usual"), ("Done", "Quality team?"),
+        ("No, keep it as my record", "known"),
         ("Anonymous", "Please check"),
     ]:  # fmt: skip
         if label == text:

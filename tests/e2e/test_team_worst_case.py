@@ -59,7 +59,7 @@ def untick_free(message: BotMessage) -> str:
 
 
 ALONE = {  # the choices that clear the others: "Not sure", "Nobody yet", "Nothing that I know of"
-    label for step in ("topics", "topics_more", "told", "controls")
+    label for step in ("topics", "topics_more", "told", "controls", "barrier")
     for key, label in choices(CONTENT, step) if key in EXCLUSIVE
 } | {CONTENT.prompts.step("standards").labels["not_sure"]}  # fmt: skip
 
@@ -106,7 +106,9 @@ def file_worst_concern(user: ChatUser) -> str:
     tick_all(user, "What came of raising it")
     walk(user, [
         ("Waiting to hear back", "reason not to raise"),
-        ("It involves my uni or school", "Quality team?"),
+    ])  # fmt: skip
+    tick_all(user, "Quality team?")  # every barrier: the longest line for the team
+    walk(user, [
         ("Yes, send it to them", "How do you want"), ("Confidential", "Your name, and"),
         (f"{NAME}, {CONTACT}", "Please check your concern"),
     ])  # fmt: skip

@@ -53,7 +53,8 @@ def to_review(user: ChatUser) -> None:
     assert "12 of 25" in rated.text  # the rating comes with the next question
     after(user, lambda: user.press("⬜ Nobody yet"), "☑️ Nobody yet")
     after(user, lambda: user.press("Done"), "reason not to raise it")
-    after(user, lambda: user.press("No, the usual routes are fine"), "Quality team?")
+    after(user, lambda: user.press("⬜ No, the usual routes are fine"), "☑️ No, the usual")
+    after(user, lambda: user.press("Done"), "Quality team?")
     after(user, lambda: user.press("Only if the advice says so"), "How do you want to be known")
     after(user, lambda: user.press("Anonymous"), "Please check your concern")
 
@@ -113,7 +114,7 @@ def test_a_physiotherapy_student_by_typing_and_buttons(
         ("All the time, it is ongoing", "How many"), ("Just me", "Have patients"),
         ("Not sure", "already being done"), ("⬜ Nothing that I know of", "☑️ Nothing"),
         ("Done", "how likely"), ("Likely", "how serious"), ("Moderate", "reason not to"),
-        ("No, the usual routes are fine", "Quality team?"),
+        ("⬜ No, the usual routes are fine", "☑️ No, the usual"), ("Done", "Quality team?"),
         ("Only if the advice says so", "How do you want"), ("Anonymous", "Please check"),
     ]:  # fmt: skip
         after(user, lambda label=label: user.press(label), expect)  # type: ignore[misc]
@@ -146,15 +147,20 @@ def test_the_pathway_question(bot: BotProcess, server: BotApiServer) -> None:
     user = server.private_chat(user_id=1002, first_name="Ben")
     after(user, lambda: user.send("/pathway"), "safety check")
     after(user, lambda: user.press(NO_ONE), GROUP)
-    asked = after(user, lambda: user.press("Nursing student"), "Who have you raised it with")
+    after(user, lambda: user.press("Nursing student"), "how likely")
+    after(user, lambda: user.press("Unlikely"), "how serious")
+    asked = after(user, lambda: user.press("Minor"), "Who have you raised it with")
     assert "⬜ Guardian of Safe Working Hours" not in asked.labels  # the nurse's own list
     after(user, lambda: user.press("⬜ Practice supervisor/assessor"), "☑️ Practice supervisor")
     after(user, lambda: user.press("Done"), "What came of raising it")
     after(user, lambda: user.press("Still unresolved"), "reason not to raise it")
-    advice = after(user, lambda: user.press("No, the usual routes are fine"), "My advice")
+    after(user, lambda: user.press("⬜ No, the usual routes are fine"), "☑️ No, the usual")
+    advice = after(user, lambda: user.press("Done"), "My advice")
     assert "Pathway 2" in advice.text and "practice education facilitator" in advice.text.casefold()
+    user.wait_for("I keep nothing from them")
     with bot.storage().unit_of_work() as uow:
         assert uow.concerns.count() == 0
+        assert uow.conversations.get("telegram:1002/pathway") is None  # deleted, as it says
 
 
 def test_kill_9_mid_concern_then_finish_it(bot: BotProcess, server: BotApiServer) -> None:
@@ -176,7 +182,8 @@ def test_kill_9_mid_concern_then_finish_it(bot: BotProcess, server: BotApiServer
         ("Just me", "Have patients"), ("No", "already being done"),
         ("⬜ Nothing that I know of", "☑️ Nothing"), ("Done", "how likely"),
         ("Unlikely", "how serious"), ("Minor", "of 25"), ("⬜ Nobody yet", "☑️ Nobody"),
-        ("Done", "reason not to"), ("No, the usual routes are fine", "Quality team?"),
+        ("Done", "reason not to"), ("⬜ No, the usual routes are fine", "☑️ No, the usual"),
+        ("Done", "Quality team?"),
         ("No, keep it as my record", "How do you want"), ("Anonymous", "Please check"),
     ]:  # fmt: skip
         after(user, lambda label=label: user.press(label), expect)  # type: ignore[misc]

@@ -2,20 +2,22 @@
 
 - The turn raised nothing, and answered: at least one reply, except for a repeated update id
   while no conversation is open (`TurnService._current` has no question to repeat).
-- Each stored conversation loads, and `Dialogue.question` asks its current step again.
+- Each stored conversation loads, and `Dialogue.question` asks its current step again; at
+  the review, every answer follows from the others (`check_follows`).
 - No answer vanished or changed off-step. Precisely, comparing each of the chat's two
   conversations (concern, pathway) before and after the turn, one of these holds:
   * nothing was there before, and what is there now is a fresh start (no answers, first step);
-  * it was deleted, and it was waiting on "cancel?" (only a confirmed cancel deletes);
+  * it was deleted, and it was waiting on "cancel?" (only a confirmed cancel deletes), or
+    it was the pathway question and this turn answered it (its closing words say so);
   * it began again (fresh, newer): it had finished, or was waiting on "start again?", or
     the turn was /pathway (which always starts a new pathway question);
   * it was filed: it was at the review, the turn gave a reference, the concern is stored
     with the answers it had, and the conversation keeps only the reference;
-  * the pathway question was answered: its advice given, its answers cleared;
   * otherwise every answer is as it was, except the answer of the step it was at (its
-    list, for a domain's standards), the standards ticked on arriving at them, and an
-    answer another answer made irrelevant (a name after choosing anonymity: the journey's
-    `dependent` answers whose guard no longer holds). A stale press changes no answer.
+    list, for a domain's standards), the standards ticked on arriving at them, the notes of
+    what dependents were given on, and an answer that no longer follows from the others (the
+    journey's `dependents`: its guard fails, as a name after choosing anonymity, or an answer
+    it was given on has changed since). A stale press changes no answer.
   Back, edit, pause and resume move the step, never an answer, so they need no exception.
 - The trail never holds more entries than the journey has states.
 - A repeated update id changes nothing stored: both conversations and the owner's concerns.
@@ -29,8 +31,9 @@ from dataclasses import dataclass
 
 from bot.channels.telegram_render import MAX_CALLBACK_BYTES, MAX_TEXT, parse_callback, render
 from bot.service import Turn
+from dialogues.dependents import GIVEN_ON, notes, value_of
 from dialogues.engine import CANCEL_STEP, RESTART_STEP, Dialogue
-from dialogues.journeys import ANSWERED, FROM_STORY, JOURNEYS, STORY_PROPOSALS, Guards
+from dialogues.journeys import FROM_STORY, JOURNEYS, STORY_PROPOSALS, Facts, Guards
 from dialogues.records import Concern, Conversation
 from dialogues.turns import Command, Event, Press, Reply
 from storage.repositories import Storage
@@ -90,6 +93,23 @@ def check_reloads(dialogue: Dialogue, after: Snapshot) -> None:
         question = dialogue.question(conversation)
         assert question.step == conversation.state
         check_replies((question,))
+        if conversation.state == "review":
+            check_follows(dialogue.facts, conversation)
+
+
+def check_follows(facts: Facts, conversation: Conversation) -> None:
+    """Every answer on the review follows from the others: each dependent's guard holds, and
+    the answers it was given on are as they are now."""
+    guards = Guards(conversation.answers, facts=facts)
+    noted = notes(conversation.answers)
+    for dependent in JOURNEYS[conversation.journey].dependents:
+        if dependent.answer not in conversation.answers:
+            continue
+        guard = dependent.guard
+        assert guard is None or getattr(guards, guard)(), f"{dependent.answer}: {guard} fails"
+        for on in dependent.on:
+            now = value_of(conversation.answers.get(on))
+            assert noted.get((dependent.answer, on)) == now, f"{dependent.answer} on {on}"
 
 
 # Answers given in the same words as another step's: the site typed with the hospital, the
@@ -103,9 +123,19 @@ def _fresh(conversation: Conversation) -> bool:
     return not conversation.answers and conversation.state == JOURNEYS[conversation.journey].initial
 
 
-def _irrelevant(journey: str, key: str, after: Conversation) -> bool:
-    dependent = JOURNEYS[journey].dependent or {}
-    return key in dependent and not getattr(Guards(after.answers), dependent[key])()
+def _no_longer_follows(facts: Facts, key: str, was: Conversation, now: Conversation) -> bool:
+    """The answer is a dependent that does not stand with the answers as they are now."""
+    dependent = next((d for d in JOURNEYS[was.journey].dependents if d.answer == key), None)
+    if dependent is None:
+        return False
+    guard = dependent.guard
+    if guard is not None and not getattr(Guards(now.answers, facts=facts), guard)():
+        return True
+    noted = notes(was.answers)
+    return any(
+        noted.get((key, on), value_of(was.answers.get(on))) != value_of(now.answers.get(on))
+        for on in dependent.on
+    )
 
 
 def check_answers(
@@ -122,7 +152,9 @@ def check_answers(
             assert now is None or _fresh(now), f"{slot} appeared with answers: {now}"
             continue
         if now is None:
-            assert was.interrupt == CANCEL_STEP, f"{slot} deleted without a confirmed cancel"
+            answered = dialogue.prompts.say("pathway_answered") in [r.text for r in turn.replies]
+            confirmed = was.interrupt == CANCEL_STEP
+            assert confirmed or (slot == "pathway" and answered), f"{slot} deleted: {was}"
             continue
         if now.created_at > was.created_at:
             restarted = was.finished or was.interrupt == RESTART_STEP
@@ -138,9 +170,6 @@ def check_answers(
             assert concern.organisation == was.answers["organisation"]
             assert concern.identity == was.answers["identity"]
             continue
-        if now.state == ANSWERED and was.state != ANSWERED:
-            assert not now.answers
-            continue
         targeted = was.key == getattr(before.target(), "key", None)
         _check_on_step(dialogue, slot, event, turn, was, now, targeted)
 
@@ -155,7 +184,8 @@ def _check_on_step(
     targeted: bool,
 ) -> None:
     step = was.state
-    on_step = {step, dialogue.steps.answer_key(step), FROM_STORY, *ALSO_ANSWERED.get(step, ())}
+    on_step = {step, dialogue.steps.answer_key(step), FROM_STORY, GIVEN_ON}
+    on_step |= set(ALSO_ANSWERED.get(step, ()))
     if step in STORY_STEPS:  # the story, and the check of what was read from it
         on_step |= JOURNEYS[was.journey].prefilled | STORY_KEYS
     stale = turn.stale or (isinstance(event, Press) and event.step != step)
@@ -165,10 +195,11 @@ def _check_on_step(
         old, new = was.answers.get(key, ...), now.answers.get(key, ...)
         if old == new or key in on_step:
             continue
-        if new is ... and _irrelevant(slot, key, now):
+        gone = _no_longer_follows(dialogue.facts, key, was, now)
+        if new is ... and gone:
             continue
-        if key == "standards" and old is ... and now.state == "standards":
-            continue  # ticked on arrival from the topics
+        if key == "standards" and now.state == "standards" and (old is ... or gone):
+            continue  # ticked on arrival from the topics (anew, when the topics changed)
         raise AssertionError(f"{slot}: answer {key!r} changed at {step!r}: {old!r} -> {new!r}")
 
 

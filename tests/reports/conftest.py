@@ -52,7 +52,7 @@ def make_concern(content: Content) -> MakeConcern:
             further_actions="A named senior on call each night",
             told=("supervisor",),
             told_outcome="unresolved",
-            barrier="none",
+            barrier=("none",),
             affected="several",
             danger_now="no",
             patient_risk="could_be",

@@ -78,7 +78,7 @@ def worst_concern(content: Content, **changes: Any) -> Concern:
         further_actions=worst_text(limit(content, "actions")),
         told=every(content, "told"),
         told_outcome=longest(content, "told_outcome"),
-        barrier=longest(content, "barrier"),
+        barrier=every(content, "barrier"),
         affected=longest(content, "affected"),
         danger_now=longest(content, "danger"),
         patient_risk=longest(content, "patient_risk"),

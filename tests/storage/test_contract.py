@@ -78,7 +78,7 @@ def a_concern(reference: str = "QC-0001", **changes: object) -> Concern:
         further_actions="Tell the guardian of safe working",
         told=("supervisor", "tutor"),
         told_outcome="nothing changed",
-        barrier="fear_of_reprisal",
+        barrier=("fear_local", "involves_school"),
         affected="many",
         danger_now="no",
         patient_risk="possible",
@@ -232,6 +232,56 @@ def test_deleting_a_conversation_lets_its_key_start_again(storage: Storage) -> N
         restarted = work.conversations.put(a_conversation(state="start"))
 
     assert restarted.version == 1
+
+
+def test_a_delete_at_the_version_loaded_deletes_and_a_stale_one_is_refused(
+    storage: Storage,
+) -> None:
+    with storage.unit_of_work() as work:
+        stored = work.conversations.put(a_conversation())  # version 1
+    with storage.unit_of_work() as work:
+        moved = work.conversations.put(replace(stored, state="moved on"))  # version 2
+
+    with pytest.raises(StaleConversation), storage.unit_of_work() as work:
+        work.conversations.delete(stored.key, stored.version)  # loaded before it moved
+    with storage.unit_of_work() as work:
+        assert work.conversations.get(stored.key) == moved
+        work.conversations.delete(moved.key, moved.version)
+        assert work.conversations.get(moved.key) is None  # seen inside
+    with storage.unit_of_work() as work:
+        assert work.conversations.get(moved.key) is None
+    with pytest.raises(StaleConversation), storage.unit_of_work() as work:
+        work.conversations.delete(moved.key, moved.version)  # someone deleted it first
+
+
+def test_of_a_delete_and_a_put_racing_exactly_one_wins(storage: Storage) -> None:
+    with storage.unit_of_work() as work:
+        loaded = work.conversations.put(a_conversation())
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def race(name: str) -> None:
+        start.wait()
+        try:
+            with storage.unit_of_work() as work:
+                if name == "delete":
+                    work.conversations.delete(loaded.key, loaded.version)
+                else:
+                    work.conversations.put(replace(loaded, state="put"))
+            outcomes[name] = "won"
+        except StaleConversation:
+            outcomes[name] = "stale"
+
+    racers = [threading.Thread(target=race, args=(name,)) for name in ("delete", "put")]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=30)
+
+    assert sorted(outcomes.values()) == ["stale", "won"]
+    with storage.unit_of_work() as work:
+        stored = work.conversations.get(loaded.key)
+    assert (stored is None) == (outcomes["delete"] == "won")
 
 
 def test_conversations_for_an_owner_most_recent_first(storage: Storage) -> None:

@@ -191,7 +191,7 @@ def test_the_migration_seals_what_was_stored_before_and_leaves_no_trace_of_it(
     write_everything(storage_a)
     everything = read_everything(storage_a)
     storage_a.close()
-    downgrade(url, "0005", keys(A))  # as a database was before encryption: plain text
+    downgrade(url, "0006", keys(A))  # as a database was before encryption: plain text
     plain = open_storage(url, keys(A))
     try:
         assert sorted(found(url, plain)) == sorted(EVERYTHING)  # so the check below can fail
@@ -213,7 +213,7 @@ def test_downgrading_with_another_key_changes_nothing(url: str, storage_a: SqlSt
     storage_a.close()
 
     with pytest.raises(Undecryptable):
-        downgrade(url, "0005", keys(B))
+        downgrade(url, "0006", keys(B))
 
     again = open_storage(url, keys(A))
     try:

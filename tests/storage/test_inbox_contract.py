@@ -172,6 +172,50 @@ def test_handled_items_are_forgotten_after_a_while_and_waiting_ones_never(
     assert keep(storage, an_update(1)) == [True]  # long forgotten: new again
 
 
+def test_forgetting_a_chat_drops_its_handled_items_and_the_one_named_only(
+    storage: Storage,
+) -> None:
+    keep(
+        storage, an_update(1), an_update(2), an_update(3), an_update(4), an_update(5, "telegram:7")
+    )
+    for _ in range(2):
+        item = take(storage)
+        assert item is not None
+        handle(storage, item.id)  # 1 and 2 handled
+    now = take(storage)
+    assert now is not None and now.seq == 3  # being handled; 4 still waits
+    handled_elsewhere = take(storage, "telegram:7")
+    assert handled_elsewhere is not None
+    handle(storage, handled_elsewhere.id)
+
+    with storage.unit_of_work() as work:
+        assert work.inbox.forget_chat("telegram:42", now.key) == 3
+        assert [i.seq for i in work.inbox.for_chat("telegram:42")] == [4]  # seen inside
+
+    with storage.unit_of_work() as work:
+        assert [i.seq for i in work.inbox.for_chat("telegram:42")] == [4]
+        assert [i.seq for i in work.inbox.for_chat("telegram:7")] == [5]  # another chat's
+        assert work.inbox.count("telegram:42") == 1
+        assert not work.inbox.done(now.id, T0)  # its row is gone: nothing to mark
+        assert work.inbox.forget_chat("telegram:42") == 0  # what waits is never dropped
+    waiting = take(storage)
+    assert waiting is not None and waiting.seq == 4
+
+
+def test_forgetting_a_chat_is_rolled_back_with_its_unit_of_work(storage: Storage) -> None:
+    keep(storage, an_update(1))
+    item = take(storage)
+    assert item is not None
+    handle(storage, item.id)
+
+    with pytest.raises(Boom), storage.unit_of_work() as work:
+        work.inbox.forget_chat("telegram:42")
+        raise Boom
+
+    with storage.unit_of_work() as work:
+        assert [i.seq for i in work.inbox.for_chat("telegram:42")] == [1]
+
+
 def test_a_rollback_discards_kept_taken_and_handled(storage: Storage) -> None:
     keep(storage, an_update(1))
 

@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from secret_keys import keys_for
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
-from test_contract import T0, a_concern
+from test_contract import T0, a_concern, a_conversation
 
 from dialogues.records import CONCERN_FIELDS
 from storage.database import (
@@ -67,7 +67,7 @@ def test_upgrade_builds_the_schema_of_the_table_models(database_url: str) -> Non
     upgrade(database_url, keys_for(database_url))
 
     assert schema_differences(database_url) == []
-    assert current_revision(database_url) == head_revision(database_url) == "0006"
+    assert current_revision(database_url) == head_revision(database_url) == "0007"
 
 
 def test_upgrading_twice_is_harmless_and_keeps_the_data(database_url: str) -> None:
@@ -181,6 +181,40 @@ def test_downgrade_to_0002_drops_only_the_inbox(database_url: str) -> None:
     assert schema_differences(database_url) == []
 
 
+def test_upgrading_to_0006_forgets_answered_pathway_questions_and_nothing_else(
+    database_url: str,
+) -> None:
+    upgrade(database_url, keys_for(database_url))
+    downgrade(database_url, "0005", keys_for(database_url))
+    storage = open_storage(database_url, keys_for(database_url))
+    try:
+        # Written as that schema kept them: answers in plain JSON (0007 seals them).
+        with storage.engine.begin() as connection:
+            for key, journey, state in [
+                ("telegram:1/pathway", "pathway", "answered"),  # left by an earlier run
+                ("telegram:1/concern", "concern", "description"),  # paused by it: kept
+                ("telegram:2/pathway", "pathway", "told"),  # being asked: kept
+                ("telegram:3/concern", "concern", "submitted"),
+            ]:
+                connection.execute(
+                    text(
+                        "INSERT INTO conversations (key, owner, journey, state, answers, trail,"
+                        " editing, paused, version, created_at, updated_at) VALUES (:key, 'o',"
+                        " :journey, :state, '{}', '[]', false, false, 1, :at, :at)"
+                    ),
+                    {"key": key, "journey": journey, "state": state, "at": T0},
+                )
+
+        upgrade(database_url, keys_for(database_url))
+
+        with storage.unit_of_work() as work:
+            assert work.conversations.get("telegram:1/pathway") is None
+            for key in ("telegram:1/concern", "telegram:2/pathway", "telegram:3/concern"):
+                assert work.conversations.get(key) is not None, key
+    finally:
+        storage.close()
+
+
 def test_downgrade_to_0004_drops_only_the_live_keyboards(database_url: str) -> None:
     upgrade(database_url, keys_for(database_url))
 
@@ -190,3 +224,42 @@ def test_downgrade_to_0004_drops_only_the_live_keyboards(database_url: str) -> N
     assert table_names(database_url) == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES
     upgrade(database_url, keys_for(database_url))
     assert schema_differences(database_url) == []
+
+
+def test_rows_kept_before_several_barriers_read_as_this_version_asks(database_url: str) -> None:
+    """Issue 9 keeps several barriers in the text column that held one, without a migration:
+    an old row's single key reads as a one-item tuple, and "fear" as fear of the placement."""
+    upgrade(database_url, keys_for(database_url))
+    storage = open_storage(database_url, keys_for(database_url))
+    old = {"QC-0001": "fear", "QC-0002": "involves_school", "QC-0003": "none"}
+    old_answers = storage.keys.encrypt(b'{"barrier": "fear"}')  # sealed, as stored
+    try:
+        with storage.unit_of_work() as work:
+            for reference in old:
+                work.concerns.add(a_concern(reference))
+            work.conversations.put(a_conversation(answers={"barrier": ["none"]}))
+        with storage.engine.begin() as connection:
+            for reference, barrier in old.items():
+                connection.execute(
+                    text("UPDATE concerns SET barrier = :b WHERE reference = :r"),
+                    {"b": barrier, "r": reference},
+                )
+            connection.execute(text("UPDATE conversations SET answers = :a"), {"a": old_answers})
+        with storage.unit_of_work() as work:
+            read = {r: work.concerns.get(r) for r in old}
+            conversation = work.conversations.get("telegram:42")
+        assert {r: c.barrier for r, c in read.items() if c} == {
+            "QC-0001": ("fear_local",),
+            "QC-0002": ("involves_school",),
+            "QC-0003": ("none",),
+        }
+        assert conversation is not None and conversation.answers["barrier"] == ["fear_local"]
+        with storage.unit_of_work() as work:
+            work.concerns.add(a_concern("QC-0004"))
+        with storage.engine.connect() as connection:
+            kept = connection.execute(
+                text("SELECT barrier FROM concerns WHERE reference = 'QC-0004'")
+            ).scalar()
+        assert kept == "fear_local,involves_school"  # several, comma-joined
+    finally:
+        storage.close()

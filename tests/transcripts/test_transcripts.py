@@ -24,6 +24,7 @@ import pytest
 from bot.channels.console import render
 from bot.service import TurnService
 from dialogues.bundle import load_content
+from dialogues.contacts import quality_team_email
 from dialogues.engine import Dialogue
 from dialogues.turns import Command, Event, Press, Reply, Text
 from storage.memory import MemoryStorage
@@ -126,7 +127,32 @@ def test_there_are_transcripts_of_every_kind() -> None:
         "persona_physio_student",
         "level3_physio_student",
         "level3_dental_trainee",
+        "edit_who_was_told",
+        "quick_question_extreme",
+        "fear_at_school",
+        "involvement_and_fear",
+        "learner_at_risk",
+        "extreme_local_unsuitable",
     } <= names
+
+
+def test_an_edit_of_who_was_told_asks_what_came_of_it_again_and_the_advice_follows() -> None:
+    text = (HERE / "edit_who_was_told.txt").read_text(encoding="utf-8")
+    edit = text[text.index("> Change: Who knows") :]
+    asked = edit[edit.index("> done") : edit.index("> waiting")]
+    assert "What came of raising it?" in asked and "Keep it as it is" not in asked
+    assert "Your answer was" not in asked  # the old answer is not offered back
+    assert "What came of it: Waiting to hear back" in edit
+    assert "My advice: Pathway 2" in edit and "pathway 2," in edit
+    assert "Pathway 3" not in text
+
+
+def test_the_quick_question_with_extreme_risk_says_to_alert_the_quality_team_now() -> None:
+    text = (HERE / "quick_question_extreme.txt").read_text(encoding="utf-8")
+    email = CONTENT.catalogue.pathways.quality_team_email
+    advice = text[text.index("My advice:") :]
+    assert f"alert the Quality team now ({email} *)" in advice
+    assert "= stored" not in text  # nothing filed
 
 
 # A typical concern: the golden happy path and the three personas of issue 8.
@@ -156,7 +182,7 @@ def test_at_pathway_3_the_physiotherapy_student_is_told_the_hcpc_only_because_of
     assert "My advice: Pathway 3" in advice
     assert "• Also, because patients may be at risk: the HCPC" in advice.splitlines()
     assert "england.qualityframework.eoe@nhs.net" in advice
-    assert advice.rstrip().splitlines()[-5] == "Support for you:"
+    assert advice.rstrip().splitlines()[-6] == "Support for you:"  # its five lines end it
 
 
 def test_at_pathway_3_a_dental_trainee_whose_teaching_is_cancelled_is_not_sent_to_the_gdc() -> None:
@@ -172,3 +198,45 @@ def _advice(transcript: str) -> str:
     the advice's last section."""
     start = transcript.index("My advice:")
     return transcript[start : transcript.index("\n\n", transcript.index("Support for you:", start))]
+
+
+def _closing(name: str) -> str:
+    """What a transcript's concern is answered with: from the thanks to the end."""
+    text = (HERE / f"{name}.txt").read_text(encoding="utf-8")
+    return text[text.index("Thank you. Your concern is recorded.") :]
+
+
+def test_a_learner_afraid_at_school_is_sent_past_it_to_pathway_3() -> None:
+    advice = _closing("fear_at_school")
+    assert "My advice: Pathway 3" in advice
+    assert CONTENT.prompts.reasons["fear_school"] in advice
+
+
+def test_involved_and_afraid_locally_nothing_recommends_the_placement() -> None:
+    advice = _closing("involvement_and_fear")
+    assert "My advice: Pathway 2" in advice
+    for reason in ("involves_local", "fear_local", "start_2"):
+        assert CONTENT.prompts.reasons[reason] in advice
+    assert CONTENT.prompts.reasons["start_1"] not in advice
+    assert "local routes" not in advice
+
+
+def test_a_learner_at_risk_reads_about_their_own_safety_not_the_patients() -> None:
+    text = (HERE / "learner_at_risk.txt").read_text(encoding="utf-8")
+    assert CONTENT.prompts.step("danger_now").label("learner") in text
+    assert "I can't do that yet" in text  # said, and the concern carried on
+    advice = _closing("learner_at_risk")
+    assert advice.index(CONTENT.prompts.say("advice_act_now_learner")) < advice.index("My advice")
+    assert CONTENT.prompts.say("advice_act_now") not in text
+    assert CONTENT.prompts.step("danger_now").prompt not in text
+
+
+def test_where_local_action_is_unsuitable_nothing_says_to_act_locally() -> None:
+    text = (HERE / "extreme_local_unsuitable.txt").read_text(encoding="utf-8")
+    assert "act locally" not in text.casefold() and "local action" not in text.casefold()
+    email = CONTENT.catalogue.support.mark(quality_team_email(CONTENT.catalogue))
+    advice = _closing("extreme_local_unsuitable")
+    assert CONTENT.prompts.say("advice_act_now_not_local", email=email) in advice
+    assert CONTENT.prompts.say("advice_alert_now_not_local", email=email, pathway=2) in advice
+    extreme = CONTENT.catalogue.risk.band_for(25)
+    assert extreme.explanation_not_local.rstrip(".") in text

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from dialogues.alert import FIELDS, alert_fields
 from dialogues.bundle import load_content
+from dialogues.records import barrier_keys
 
 from .test_engine import TO_REVIEW, run
 
@@ -42,3 +43,13 @@ def test_a_named_concern_shows_name_and_contact() -> None:
     )
     fields = {f.key: f.value for f in alert_fields(concern, CONTENT)}
     assert fields["reporter"] == "Sam Example, sam@nhs.net"
+
+
+def test_every_barrier_is_in_words_and_an_old_single_key_still_reads() -> None:
+    concern = replace(filed(), barrier=("involves_local", "fear_school"))  # type: ignore[type-var]
+    fields = {f.key: f.value for f in alert_fields(concern, CONTENT)}
+    assert fields["barrier"] == "It involves my placement; Afraid to raise at uni/school"
+    old = replace(concern, barrier=barrier_keys("fear"))
+    assert {f.key: f.value for f in alert_fields(old, CONTENT)}["barrier"] == (
+        "Afraid to raise it locally"
+    )

@@ -482,7 +482,7 @@ BROKEN = [
         '    { text = "Your Training Programme Director", source = "pathway", confirmed = true },\n'
         '    { text = "The Head of School", source = "pathway", confirmed = true },\n'
         '    { text = "The Director of Medical Education (DME)", source = "pathway", '
-        "confirmed = true },\n]\n",
+        "confirmed = true, placement = true },\n]\n",
         "",
         "groups[0].contacts.2",
         "missing",

@@ -40,7 +40,7 @@ TO_REVIEW = (
     "2", "done",  # what is being done: a senior I can call on
     "4", "3",  # likelihood, impact
     "7", "done",  # told: nobody yet
-    "1", "3", "anonymous",  # barriers, send to the team, identity
+    "1", "done", "3", "anonymous",  # barriers: none; send to the team, identity
 )  # fmt: skip
 
 
@@ -178,7 +178,7 @@ def test_a_story_told_again_replaces_what_the_first_one_said() -> None:
 
 
 def test_the_rating_comes_with_the_next_question() -> None:
-    outcome = run(*TO_REVIEW[:-5])
+    outcome = run(*TO_REVIEW[:-6])
     assert outcome.conversation is not None and outcome.conversation.state == "told"
     (reply,) = outcome.replies
     assert reply.text.startswith("Your rating: Likely \u00d7 Moderate = 12 of 25, 🟧 High.")
@@ -186,7 +186,7 @@ def test_the_rating_comes_with_the_next_question() -> None:
 
 
 def test_what_the_levels_mean_is_shown_on_request() -> None:
-    outcome = run(*TO_REVIEW[:-7], "What do these mean?")
+    outcome = run(*TO_REVIEW[:-8], "What do these mean?")
     assert outcome.conversation is not None and outcome.conversation.state == "likelihood"
     explained, question = outcome.replies
     assert "• Rare: Not expected to happen or recur" in explained.text
@@ -276,7 +276,7 @@ def test_submit_after_an_unfinished_edit_asks_for_what_is_missing() -> None:
     assert "still needed" in asked.replies[0].text
     barrier = send(asked.conversation, Text("3"))
     assert barrier.conversation is not None and barrier.conversation.state == "barrier"
-    back_to_review = send(barrier.conversation, Text("1"))
+    back_to_review = send(barrier.conversation, Text("done"))  # "none" is still ticked
     assert back_to_review.conversation is not None
     assert back_to_review.conversation.state == "review"
     filed = send(back_to_review.conversation, Text("submit"))
@@ -285,7 +285,7 @@ def test_submit_after_an_unfinished_edit_asks_for_what_is_missing() -> None:
 
 
 def test_typing_the_number_of_skip_skips() -> None:
-    outcome = run(*TO_REVIEW[:-9], "6", "done")  # what is being done: something else
+    outcome = run(*TO_REVIEW[:-10], "6", "done")  # what is being done: something else
     assert outcome.conversation is not None and outcome.conversation.state == "controls_detail"
     skipped = send(outcome.conversation, Text("1"))
     assert skipped.conversation is not None
@@ -363,14 +363,54 @@ def test_finished_conversation_answers_with_its_reference() -> None:
     assert "QC-2345-6789" in outcome.replies[0].text and outcome.concern is None
 
 
-def test_pathway_journey_gives_advice_and_keeps_nothing() -> None:
+def pathway(*inputs: str) -> Outcome:
     outcome = DIALOGUE.begin("chat/pathway", "chat", "pathway", NOW)
-    for text in ("3", "1", "1", "done", "3", "1"):
+    for text in inputs:
         assert outcome.conversation is not None
         outcome = send(outcome.conversation, Text(text))
-    assert outcome.conversation is not None and outcome.conversation.state == "answered"
-    assert dict(outcome.conversation.answers) == {}
+    return outcome
+
+
+# Nobody at risk now, a resident doctor, likelihood and impact, then whom they told.
+PATHWAY_TOLD_SUPERVISOR = ("1", "done", "3", "1", "done")  # the supervisor; unresolved; no barrier
+
+
+def test_pathway_journey_gives_advice_and_leaves_no_conversation() -> None:
+    outcome = pathway("3", "1", "2", "2", *PATHWAY_TOLD_SUPERVISOR)
+    assert outcome.conversation is None  # deleted: nothing of it is kept
     assert "Pathway 2" in outcome.replies[0].text  # raised at level 1, unresolved: move up
+    advice = outcome.replies[0].text
+    assert "Quality team now" not in advice and "would expect" not in advice  # 4 of 25: low
+    assert "deleted" in outcome.replies[-1].text and outcome.concern is None
+
+
+def test_the_pathway_question_asks_how_likely_then_how_serious_and_shows_the_score() -> None:
+    asked = pathway("3", "1")
+    assert asked.replies[-1].step == "likelihood"
+    serious = pathway("3", "1", "4")
+    assert serious.replies[-1].step == "impact"
+    told = pathway("3", "1", "4", "4")
+    assert told.replies[-1].step == "told"
+    assert "16 of 25" in told.replies[-1].text and "Extreme" in told.replies[-1].text
+
+
+@pytest.mark.parametrize(
+    ("likelihood", "impact", "alert_now", "team_expects"),
+    [
+        ("4", "4", True, False),
+        ("5", "5", True, False),
+        ("3", "3", False, True),
+        ("1", "2", False, False),
+    ],
+)
+def test_the_pathway_question_applies_the_risk_overlay(
+    likelihood: str, impact: str, alert_now: bool, team_expects: bool
+) -> None:
+    advice = pathway("3", "1", likelihood, impact, *PATHWAY_TOLD_SUPERVISOR).replies[0].text
+    email = DIALOGUE.content.catalogue.pathways.quality_team_email
+    assert ("alert the Quality team now" in advice) is alert_now
+    assert ("would expect to hear of it" in advice) is team_expects
+    assert (email in advice) is (alert_now or team_expects)
 
 
 def test_references_are_unambiguous() -> None:
@@ -396,7 +436,7 @@ def test_every_question_carries_its_step_and_options(step: str) -> None:
 
 @pytest.mark.parametrize("level", [1, 2, 3])
 def test_advice_for_an_allied_health_student_names_only_their_contacts(level: int) -> None:
-    advice = Advice(level=level, reasons=("start_local",), incident_reminder=True)
+    advice = Advice(level=level, reasons=("start_1",), incident_reminder=True)
     text = DIALOGUE.wording.advice(advice, "ahp_students", "uea")
     assert "Guardian of Safe Working" not in text and "Medical Education" not in text
     assert "exception reporting" not in text.casefold()
@@ -435,3 +475,17 @@ def test_browse_loops_do_not_grow_the_trail_and_back_still_leads_to_the_start() 
         assert back is not None
         presses += 1
     assert back.state == "danger" and presses == len(at_standards)
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_line_at_a_choice_is_not_quoted_back_as_an_answer(empty: str) -> None:
+    at_choice = run("3", STORY_FOR_EMPTY)  # the story read: its check is a choice
+    assert at_choice.conversation is not None
+    state = at_choice.conversation.state
+    outcome = send(at_choice.conversation, Text(empty))
+    assert outcome.conversation is not None and outcome.conversation.state == state
+    assert outcome.replies[0].text.startswith("I did not get an answer there")
+    assert 'Sorry, ""' not in outcome.replies[0].text
+
+
+STORY_FOR_EMPTY = "no supervision on nights on the ward, I am a student nurse"

@@ -127,7 +127,7 @@ def test_broken_pathways_facts_are_refused(old: str, new: str, key: str, message
 SUPPORT_BROKEN = [
     pytest.param('groups = ["other"]', 'groups = ["all"]', "support",
                  "no support of its own for group 'other'", id="group-without-own-support"),
-    pytest.param('groups = ["other"]', 'groups = ["others"]', "support[6].groups[0]",
+    pytest.param('groups = ["other"]', 'groups = ["others"]', "support[7].groups[0]",
                  "unknown group", id="unknown-group"),
     pytest.param('source = "our_own"', 'source = "ours"', "support[2].source", "unknown source",
                  id="unknown-source"),
@@ -143,7 +143,7 @@ SUPPORT_BROKEN = [
                  id="wording-missing"),
     pytest.param("Student support at {university}", "Student support at {uni}",
                  "support[3].text", "unknown placeholder {uni}", id="support-placeholder"),
-    pytest.param('key = "protected"', 'key = "occupational_health_other"', "support[7].key",
+    pytest.param('key = "protected"', 'key = "occupational_health_other"', "support[8].key",
                  "duplicate", id="duplicate-key"),
 ]  # fmt: skip
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli import diagrams
 from dialogues.journeys import CONCERN, JOURNEYS, PATHWAY, Facts, Guards, Journey
-from dialogues.machines import build_machine, next_state, tidy, walk
+from dialogues.machines import build_machine, next_state, walk
 from dialogues.records import Answer, Conversation
 
 ROOT = Path(__file__).parents[2]
@@ -168,34 +168,6 @@ def test_one_shared_machine_keeps_no_models_between_turns() -> None:
     for _ in range(200):
         next_state(CONCERN_MACHINE, conv("danger", danger="no"))
     assert CONCERN_MACHINE.models == []
-
-
-def test_tidy_drops_answers_that_no_longer_apply() -> None:
-    answers: dict[str, Answer] = {
-        "identity": "anonymous",
-        "name": "Sam",
-        "contact": "s@x.org",
-        "organisation": "royal_papworth",
-        "organisation_other": "Hospice",
-        "told": ["nobody"],
-        "told_outcome": "resolved",
-        "group": "resident_doctors",
-        "university": "uea",
-        "controls": ["none"],
-        "controls_detail": "the reg is on call",
-        "description": "kept as it is",
-    }
-    assert tidy(CONCERN, answers, FACTS) == {
-        "identity": "anonymous",
-        "organisation": "royal_papworth",
-        "told": ["nobody"],
-        "group": "resident_doctors",
-        "controls": ["none"],
-        "description": "kept as it is",
-    }
-    named = {**answers, "identity": "named", "group": "nursing_students"}
-    assert tidy(CONCERN, named, FACTS)["name"] == "Sam"
-    assert tidy(CONCERN, named, FACTS)["university"] == "uea"
 
 
 def test_walk_follows_the_answers() -> None:

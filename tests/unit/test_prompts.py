@@ -56,7 +56,7 @@ def test_shipped_prompts_load_with_every_message() -> None:
             "\n[steps.impact]",
             "steps.likelihood.explain",
         ),
-        ('fear = "You are worried', 'fears = "You are worried', "reasons.fear"),
+        ('fear_local = "You are afraid', 'fears = "You are afraid', "reasons.fear_local"),
         ("{symbol} {band}", "{symbol} {colour}", "messages.score"),
         ("so far: {count}.", "so far: {count:>5}.", "messages.resumed"),
         ("so far: {count}.", "so far: {count!r}.", "messages.resumed"),

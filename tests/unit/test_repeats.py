@@ -119,7 +119,7 @@ def test_nothing_to_repeat_at_the_first_question_or_after_an_edit() -> None:
     [
         (Press("danger", "no"), "press_again"),  # the answer stored: it was saved
         (Press("danger", "patient"), "press_answered"),  # another answer: changed nothing
-        (Press("danger_now", "continue"), "stale_button"),  # a branch not taken
+        (Press("danger_now", "acted"), "stale_button"),  # a branch not taken
         (Press("description", "skip"), "press_answered"),
         (Press("review", "submit"), "stale_button"),
     ],
@@ -132,14 +132,15 @@ def test_a_press_on_another_question_says_what_became_of_it(press: Press, key: s
     assert outcome.conversation == replace(AFTER_STARTED, updated_at=SOON)
 
 
-def test_presses_on_ticks_and_continue_already_passed() -> None:
+def test_presses_on_ticks_and_answers_already_passed() -> None:
     ticked = at("likelihood", ("danger", "danger_now", "topics", "controls", "controls_detail"),
-                danger="patient", topics=["supervision"], controls=["none"],
+                danger="patient", danger_now="acted", topics=["supervision"], controls=["none"],
                 controls_detail=None)  # fmt: skip
     steps = DIALOGUE.steps
     assert pressed_again(steps, ticked, Press("topics", "done")) == "press_again"
     assert pressed_again(steps, ticked, Press("topics", "induction")) == "press_answered"
-    assert pressed_again(steps, ticked, Press("danger_now", "continue")) == "press_again"
+    assert pressed_again(steps, ticked, Press("danger_now", "acted")) == "press_again"
+    assert pressed_again(steps, ticked, Press("danger_now", "not_yet")) == "press_answered"
     assert pressed_again(steps, ticked, Press("controls_detail", "skip")) == "press_again"
     assert pressed_again(steps, ticked, Press("told", "done")) == "stale_button"
     assert pressed_again(steps, ticked, Press("nonsense", "x")) == "stale_button"

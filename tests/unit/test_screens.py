@@ -68,6 +68,9 @@ def screens() -> list[tuple[str, str, Conversation]]:
                     key="k", owner="o", journey=journey.name, state=step, answers=answers
                 )
                 found.append((journey.name, step, conversation))
+                if step == "danger_now":  # the learner at risk has words of their own
+                    at_risk = conversation.with_answer("danger", "learner")
+                    found.append((journey.name, step, at_risk))
                 # Asked again from the review: with a Keep button where the step offers one.
                 found.append((journey.name, step, replace(conversation, editing=True)))
     return found

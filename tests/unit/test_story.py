@@ -75,7 +75,7 @@ def test_every_start_refuses_story_rules_that_do_not_fit_the_steps(tmp_path: Pat
     folder = tmp_path / "content"
     shutil.copytree(DEFAULT_CONTENT_DIR, folder)
     (folder / "story.toml").write_text(
-        _edited("[fields.barrier.values.none]", "[fields.barrier.values.never]"), "utf-8"
+        _edited("[fields.barrier.values.fear_school]", "[fields.barrier.values.never]"), "utf-8"
     )
     with pytest.raises(ContentError) as caught:
         load_content(folder)
@@ -85,7 +85,7 @@ def test_every_start_refuses_story_rules_that_do_not_fit_the_steps(tmp_path: Pat
 def test_the_loader_reads_the_file_from_the_content_folder(tmp_path: Path) -> None:
     shutil.copy(STORY_FILE, tmp_path / "story.toml")
     (tmp_path / "story.toml").write_text(
-        _edited("[fields.barrier.values.none]", "[fields.barrier.values.never]"), "utf-8"
+        _edited("[fields.barrier.values.fear_school]", "[fields.barrier.values.never]"), "utf-8"
     )
     with pytest.raises(ContentError, match=r"story\.toml: fields\.barrier\.values\.never"):
         check_story_rules(load_story_rules(tmp_path), load_content())
@@ -185,7 +185,13 @@ EXAMPLES = [
     ("both of us are affected", "affected", {"few"}),
     ("it's not just me", "affected", set()),
     ("about 30 students are affected", "affected", {"many"}),
-    ("I'm scared it'll affect my ARCP", "barrier", {"fear"}),
+    ("I'm scared it'll affect my ARCP", "barrier", {"fear_local"}),
+    ("I'm scared to tell the uni", "barrier", {"fear_school"}),
+    (
+        "he is my supervisor and I'm scared it will affect my ARCP",
+        "barrier",
+        {"involves_local", "fear_local"},
+    ),
     ("it's the consultant himself", "barrier", {"involves_local"}),
     ("I'm not scared of the consequences", "barrier", set()),
     ("the ward is busy", "barrier", set()),

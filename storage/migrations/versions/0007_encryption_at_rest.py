@@ -11,8 +11,8 @@ CONCERNBOT_SECRET_KEY, or from the data folder's key file for the embedded datab
 `alembic` command line reads CONCERNBOT_SECRET_KEY itself (see env.py). Downgrading opens
 every value again, with the same ring.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from alembic import context, op
 
 from storage.crypto import KeyRing, MissingKey, Undecryptable
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
