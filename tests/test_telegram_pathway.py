@@ -116,7 +116,7 @@ async def test_the_answered_pathway_question_leaves_nothing_with_the_chats_id(bo
     during = {trace.partition(":")[0] for trace in await settled(bot.storage, str(USER_ID))}
     assert during == {"conversations", "inbox", "live_keyboards"}
 
-    await bot.answer(user, "1", "I keep nothing from them")  # typed: the buttons must go too
+    await bot.answer(user, "1 done", "I keep nothing from them")  # typed: the buttons must go too
     advice = next(m for m in user.messages() if "My advice" in m.text)
     assert "alert the Quality team now" in advice.text
     assert await settled(bot.storage, str(USER_ID)) == []

@@ -82,7 +82,7 @@ def test_a_whole_concern_by_buttons_and_text(bot: BotProcess, server: BotApiServ
     assert concern.description == DESCRIPTION and concern.reporter_name is None
     # Every press was answered, every old keyboard taken away, the menu registered.
     presses = [r for r in server.requests("answerCallbackQuery") if r.status == 200]
-    assert len(presses) == len(user.callback_answers()) == 17  # every one of the 17 presses
+    assert len(presses) == len(user.callback_answers()) == 18  # every one of the 18 presses
     with_buttons = [m for m in user.messages() if m.labels]
     assert len(with_buttons) <= 1  # only the latest question may still show buttons
     assert {c["command"] for c in server.commands()} >= {"new", "pathway", "status", "privacy"}

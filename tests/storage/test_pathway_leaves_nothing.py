@@ -20,7 +20,7 @@ CHAT, OWNER = f"telegram:{CHAT_ID}", f"telegram:user:{CHAT_ID}"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 # Nobody at risk now, a resident doctor, likely and major (extreme), told the supervisor, no
 # answer in reasonable time, no reason to skip a level.
-PATHWAY = ["3", "1", "4", "4", "1", "done", "4", "1"]
+PATHWAY = ["3", "1", "4", "4", "1", "done", "4", "1 done"]  # the barrier: none, and Done
 
 
 class Channel:
