@@ -37,7 +37,7 @@ JOURNEY: list[Event] = [Command("new")] + [
     for t in ["3",
               "On most night shifts the FY1s cover the wards alone with nobody to escalate to.",
               "yes", "FY1", "Addenbrookes, ward C9", "2", "often", "2 to 5", "2", "2", "done",
-              "4", "3", "1", "done", "3", "1", "2", "confidential",
+              "4", "3", "1", "done", "3", "1", "done", "2", "confidential",
               "Dr Sam Example, sam.example@nhs.net", "submit"]
 ]  # fmt: skip
 
