@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.app import App, SchemaBehind
-from bot.keys import key_problem
+from bot.keys import add_keys_commands, key_problem, say_key_made
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
 from dialogues.journeys import JOURNEYS, Dependent
@@ -158,22 +158,18 @@ def _terminal_app(args: argparse.Namespace, settings: Settings) -> App:
         # Said as soon as the key is made: a run that stops before the chat starts has
         # still said it, and no later run will (the key is made once).
         say_where(prompts)
-        _say_key_made(settings, prompts)
+        say_key_made(settings, prompts)
 
     app = build(settings, terminal=chat_command(args.user), on_new_key=key_made)
     say_where(app.content.prompts)
     return app
 
 
-def _say_key_made(settings: Settings, prompts: Prompts) -> None:
-    print(prompts.terminal_say("key_made", file=settings.key_file) + "\n", flush=True)
-
-
 def _app(settings: Settings) -> App:
     """The app for a command other than the chat; a key made now is announced on stdout."""
     from bot.app import build
 
-    return build(settings, on_new_key=partial(_say_key_made, settings))
+    return build(settings, on_new_key=partial(say_key_made, settings))
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -288,7 +284,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     from storage.database import upgrade
 
     def made() -> None:  # the content is read only for the words of a key made now
-        _say_key_made(settings, load_content(settings.content_dir).prompts)
+        say_key_made(settings, load_content(settings.content_dir).prompts)
 
     upgrade(settings.db_url, key_ring(settings, made))
     print("database upgraded to the newest schema")
@@ -354,17 +350,7 @@ def parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "upgrade", help="migrate the database to the newest schema"
     ).set_defaults(run=_db)
-    keys = commands.add_parser("keys", help="the encryption keys")
-    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
-    keys_commands.add_parser("new", help="print a new key").set_defaults(run=_keys)
-    rotate = keys_commands.add_parser(
-        "rotate", help="re-encrypt everything with the first key (resumable)"
-    )
-    rotate.add_argument("--batch", type=int, default=200, help="rows per transaction")
-    rotate.set_defaults(run=_keys)
-    keys_commands.add_parser(
-        "check", help="count values under older keys; name rows no key opens"
-    ).set_defaults(run=_keys)
+    add_keys_commands(commands, _keys)
     content = commands.add_parser("content", help="content files")
     content_commands = content.add_subparsers(dest="content_command", required=True)
     check = content_commands.add_parser("check", help="load and validate the content files")

@@ -6,6 +6,7 @@ key file), the old one after it, run `concernbot keys rotate`, then drop the old
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -13,6 +14,8 @@ from typing import TextIO
 from tqdm import tqdm
 
 from bot.app import App
+from bot.settings import Settings
+from dialogues.prompts import Prompts
 from storage.crypto import KeyProblem, new_key
 from storage.rotation import Rotation, count_rows, rotate
 
@@ -35,6 +38,27 @@ def key_problem(error: KeyProblem) -> str:
     return KEY_ADVICE.get(error.problem, "{error}").format(
         error=error, where=getattr(error, "where", "")
     )
+
+
+def add_keys_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    run: Callable[[argparse.Namespace, Settings], int],
+) -> None:
+    """`concernbot keys new | rotate [--batch N] | check`, each handled by `run`."""
+    keys = commands.add_parser("keys", help="the encryption keys")
+    chosen = keys.add_subparsers(dest="keys_command", required=True)
+    chosen.add_parser("new", help="print a new key").set_defaults(run=run)
+    rotate = chosen.add_parser("rotate", help="re-encrypt everything with the first key")
+    rotate.add_argument("--batch", type=int, default=200, help="rows per transaction")
+    rotate.set_defaults(run=run)
+    chosen.add_parser(
+        "check", help="count values under older keys; name rows no key opens"
+    ).set_defaults(run=run)
+
+
+def say_key_made(settings: Settings, prompts: Prompts) -> None:
+    """Where the key made on this run is kept, and to back it up: once, on stdout."""
+    print(prompts.terminal_say("key_made", file=settings.key_file) + "\n", flush=True)
 
 
 def run_keys(command: str, batch: int, open_app: Callable[[], App]) -> int:
