@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from bot.keeping import Keeping, Periods
 from bot.service import TurnService
 from bot.settings import Settings
 from bot.triage import Team, TriageService, enqueue_alerts
 from dialogues.bundle import Content, load_content
 from dialogues.engine import Dialogue
+from dialogues.privacy import PrivacyFacts, privacy_words
 from dialogues.prompts import Prompts
 from dialogues.working_hours import Calendar
 from storage.crypto import KeyRing, MissingKey
@@ -38,6 +40,12 @@ class App:
     storage: SqlStorage
     service: TurnService
     triage: TriageService
+    keeping: Keeping
+    terminal: bool = False
+
+    def privacy(self) -> str:
+        """The privacy words for this installation, for its channel."""
+        return privacy_words(self.content.prompts, privacy_facts(self.settings, self.terminal))
 
     def close(self) -> None:
         self.storage.close()
@@ -45,6 +53,28 @@ class App:
 
 def _log_new_key(settings: Settings, prompts: Prompts) -> None:
     log.warning("%s", prompts.terminal_say("key_made", file=settings.key_file))
+
+
+def periods(settings: Settings) -> Periods:
+    return Periods(settings.retention_months, settings.draft_days, settings.draft_warning_days)
+
+
+def privacy_facts(settings: Settings, terminal: bool = False) -> PrivacyFacts:
+    """What the privacy words depend on, read from the settings and the tables."""
+    from storage.rotation import sealed_tables
+
+    sealed = tuple(f"{t.name}.{c}" for t in sealed_tables() for c in t.columns)
+    return PrivacyFacts(
+        closed_months=settings.retention_months,
+        draft_days=settings.draft_days,
+        warn_days=settings.draft_warning_days,
+        postgresql=not settings.embedded,
+        key_in_settings=settings.secret_key is not None,
+        team_chat=settings.team_chat_id is not None,
+        team_email=bool(settings.smtp_url and settings.team_email),
+        sealed=sealed,
+        terminal=terminal,
+    )
 
 
 def key_ring(settings: Settings, on_new_key: Callable[[], None] | None = None) -> KeyRing:
@@ -102,4 +132,5 @@ def build(
         on_filed=lambda uow, concern, now: enqueue_alerts(uow, concern, now, team),
     )
     triage = TriageService(storage, content, team, service.clock)
-    return App(settings, content, storage, service, triage)
+    keeping = Keeping(storage, content.prompts, periods(settings), service.clock, resume_hint)
+    return App(settings, content, storage, service, triage, keeping, terminal is not None)

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.app import App, SchemaBehind
+from bot.keeping_cli import add_keeping_commands
 from bot.keys import add_keys_commands, key_problem, say_key_made
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
@@ -165,6 +166,12 @@ def _terminal_app(args: argparse.Namespace, settings: Settings) -> App:
     return app
 
 
+def _chat_of(args: argparse.Namespace) -> str:
+    from bot.channels.console import chat_key
+
+    return chat_key(args.user)
+
+
 def _app(settings: Settings) -> App:
     """The app for a command other than the chat; a key made now is announced on stdout."""
     from bot.app import build
@@ -177,6 +184,9 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
     app = _terminal_app(args, settings)
     try:
+        warning = app.keeping.warning_for(_chat_of(args))
+        if warning is not None:
+            print(warning + "\n")
         chat = ConsoleChat(app.service, sys.stdin, sys.stdout, user=args.user)
         return asyncio.run(chat.run(journey=args.journey, resume=args.resume))
     finally:
@@ -212,7 +222,7 @@ def _telegram(args: argparse.Namespace, settings: Settings) -> int:
 
     app = _app(settings)
     try:
-        asyncio.run(run(settings, app.service, app.triage))
+        asyncio.run(run(settings, app.service, app.triage, app.keeping, app.privacy()))
     except TelegramStartError as error:
         print(f"concernbot: {error}", file=sys.stderr)
         return 2
@@ -351,6 +361,7 @@ def parser() -> argparse.ArgumentParser:
         "upgrade", help="migrate the database to the newest schema"
     ).set_defaults(run=_db)
     add_keys_commands(commands, _keys)
+    add_keeping_commands(commands, _terminal_app, lambda _args, settings: _app(settings))
     content = commands.add_parser("content", help="content files")
     content_commands = content.add_subparsers(dest="content_command", required=True)
     check = content_commands.add_parser("check", help="load and validate the content files")

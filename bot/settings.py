@@ -69,6 +69,14 @@ class Settings(BaseSettings):
             int(part) for part in self.team_members.replace(" ", "").split(",") if part
         )
 
+    retention_months: int = Field(
+        12, ge=1, description="Months after a concern is closed before it is anonymised."
+    )
+    draft_days: int = Field(30, ge=1, description="Days a draft may lie untouched; then deleted.")
+    draft_warning_days: int = Field(
+        3, ge=0, description="Days before a draft is deleted that its owner is told."
+    )
+
     outbox_send_timeout: float = Field(
         30.0, description="Seconds one outbox send may take; a crashed send goes again after 3x."
     )

@@ -62,6 +62,8 @@ class ConversationRow(SQLModel, table=True):
     version: int
     created_at: datetime = _utc_column()
     updated_at: datetime = _utc_column()
+    # When the owner was told this draft will be deleted (migration 0008b); a save clears it.
+    warned_at: datetime | None = _optional_utc_column()
 
 
 class ConcernRow(SQLModel, table=True):
@@ -112,6 +114,14 @@ class ConcernRow(SQLModel, table=True):
     closed_at: datetime | None = _optional_utc_column()
     # A student's university (migration 0003).
     university: str | None = None
+    # Retention (migration 0008b): the team needs the free text kept past anonymising; when
+    # the concern was anonymised (identity and, unless kept, free text gone).
+    keep_text: bool = False
+    anonymised_at: datetime | None = _optional_utc_column()
+
+
+# What anonymising empties unless the team kept the text: what the reporter wrote.
+FREE_TEXT = ("organisation_other", "site", "programme", "controls_detail", "further_actions")
 
 
 class AuditRow(SQLModel, table=True):

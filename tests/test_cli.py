@@ -791,7 +791,7 @@ def test_the_terminal_with_no_team_channel_says_saved_and_waiting_and_keeps_it_f
 def test_the_terminal_never_points_to_a_telegram_command() -> None:
     prompts = load_content().prompts.for_terminal("concernbot chat")
     shown = dict(prompts.messages)
-    for key in ("privacy", "group_private_only", "edited_ignored", "slow_down"):
+    for key in ("group_private_only", "edited_ignored", "slow_down"):
         del shown[key]  # said only on Telegram
     shown.update(prompts.terminal)
     for step in prompts.steps.values():

@@ -67,7 +67,7 @@ def test_upgrade_builds_the_schema_of_the_table_models(database_url: str) -> Non
     upgrade(database_url, keys_for(database_url))
 
     assert schema_differences(database_url) == []
-    assert current_revision(database_url) == head_revision(database_url) == "0007"
+    assert current_revision(database_url) == head_revision(database_url) == "0008b"
 
 
 def test_upgrading_twice_is_harmless_and_keeps_the_data(database_url: str) -> None:
