@@ -115,8 +115,9 @@ def test_the_concerns_table_has_a_column_for_every_concern_field(database_url: s
     finally:
         storage.close()
 
-    assert set(ConcernRow.model_fields) == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS}
-    assert columns == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS}
+    retention = {"keep_text", "anonymised_at"}  # storage's own bookkeeping (0008b)
+    assert set(ConcernRow.model_fields) == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS, *retention}
+    assert columns == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS, *retention}
 
 
 def table_names(url: str) -> set[str]:
