@@ -80,6 +80,7 @@ class _Tables:
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
     notes: dict[int, Note] = field(default_factory=dict)
     relays: dict[tuple[str, str], Relay] = field(default_factory=dict)
+    unlinked: set[str] = field(default_factory=set)  # concerns whose identity is deleted
 
 
 class MemoryStorage:
@@ -161,6 +162,7 @@ class _MemoryUnitOfWork:
                 tables.conversations.pop(key, None)
             tables.conversations.update(self.pending.conversations)
             tables.concerns.update(self.pending.concerns)
+            tables.unlinked |= self.pending.unlinked
             for reference, status in self.pending.statuses.items():
                 tables.concerns[reference] = replace(tables.concerns[reference], status=status)
             for reference, changes in self.pending.triage.items():
@@ -245,6 +247,11 @@ class _Conversations:
         return [_copy(c) for c in mine]
 
 
+def _unlinked(concern: Concern) -> Concern:
+    """As a concern reads once its identity record is deleted (see `storage.sql`)."""
+    return replace(concern, owner="", reporter_name=None, reporter_contact=None)
+
+
 class _Concerns:
     def __init__(self, work: _MemoryUnitOfWork) -> None:
         self._work = work
@@ -253,9 +260,15 @@ class _Concerns:
         work = self._work
         with work.lock:
             stored = list(work.committed.concerns.values())
+            unlinked = work.committed.unlinked | work.pending.unlinked
         every = stored + list(work.pending.concerns.values())
         statuses = work.pending.statuses
-        return [replace(c, status=statuses.get(c.reference, c.status)) for c in every]
+        return [
+            _unlinked(replace(c, status=statuses.get(c.reference, c.status)))
+            if c.reference in unlinked
+            else replace(c, status=statuses.get(c.reference, c.status))
+            for c in every
+        ]
 
     def add(self, concern: Concern) -> None:
         if self.get(concern.reference) is not None:
@@ -268,10 +281,29 @@ class _Concerns:
         return next((c for c in self._visible() if c.reference == reference), None)
 
     def for_owner(self, owner: str) -> list[Concern]:
-        mine = [c for c in self._visible() if c.owner == owner]
+        mine = [c for c in self._visible() if c.owner == owner]  # an unlinked one has ""
         mine.reverse()  # later additions first among equal times, as the SQL id order
         mine.sort(key=lambda c: c.created_at, reverse=True)
         return mine
+
+    def unlink(self, reference: str) -> bool:
+        concern = self.get(reference)
+        if concern is None:
+            raise UnknownConcern(reference)
+        if self._is_unlinked(reference):
+            return False
+        self._work.pending.unlinked.add(reference)
+        return True
+
+    def forget_owner(self, owner: str) -> list[str]:
+        references = [c.reference for c in self.for_owner(owner)]
+        self._work.pending.unlinked.update(references)
+        return references
+
+    def _is_unlinked(self, reference: str) -> bool:
+        work = self._work
+        with work.lock:
+            return reference in work.committed.unlinked or reference in work.pending.unlinked
 
     def count(self) -> int:
         return len(self._visible())

@@ -169,7 +169,17 @@ class ConcernRepository(Protocol):
     def get(self, reference: str) -> Concern | None: ...
 
     def for_owner(self, owner: str) -> list[Concern]:
-        """The owner's concerns, newest first."""
+        """The owner's concerns still linked to them, newest first."""
+        ...
+
+    def unlink(self, reference: str) -> bool:
+        """Delete the concern's identity record (how to reach its reporter, their name and
+        contact): it reads with owner "" and no name or contact from now on, and nothing
+        joins it to a person. False if already unlinked; UnknownConcern if no such concern."""
+        ...
+
+    def forget_owner(self, owner: str) -> list[str]:
+        """Unlink every concern of `owner` (as `unlink`); the references unlinked."""
         ...
 
     def count(self) -> int: ...

@@ -8,7 +8,7 @@ out is a record from `dialogues.records` or `storage.repositories`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select, update
 
 from dialogues.records import CONCERN_FIELDS, Advice, Concern, Conversation, barrier_keys
+from storage.identity import CHAT, CONVERSATION, OWNER, Hasher, new_identity_id
 from storage.keyboards import SqlKeyboards
 from storage.repositories import (
     CLOSED,
@@ -54,6 +55,7 @@ from storage.tables import (
     AuditRow,
     ConcernRow,
     ConversationRow,
+    IdentityRow,
     InboundRow,
     NoteRow,
     OutboxRow,
@@ -63,12 +65,15 @@ from storage.tables import (
 # Rows <-> records ------------------------------------------------------------------------
 
 _TUPLE_FIELDS = ("topics", "standards", "controls", "told")
+# Fields of `Concern` kept in its identity record, not on its row.
+_IDENTITY_FIELDS = frozenset({"owner", "reporter_name", "reporter_contact"})
 
 
-def _conversation_values(conversation: Conversation) -> dict[str, Any]:
+def _conversation_values(conversation: Conversation, hasher: Hasher) -> dict[str, Any]:
     return {
-        "key": conversation.key,
-        "owner": conversation.owner,
+        "key": hasher.of(CONVERSATION, conversation.key),
+        "owner": hasher.of(OWNER, conversation.owner),
+        "reach": {"key": conversation.key, "owner": conversation.owner},
         "journey": conversation.journey,
         "state": conversation.state,
         "answers": {
@@ -87,8 +92,8 @@ def _conversation_values(conversation: Conversation) -> dict[str, Any]:
 
 def _to_conversation(row: ConversationRow) -> Conversation:
     return Conversation(
-        key=row.key,
-        owner=row.owner,
+        key=str(row.reach["key"]),
+        owner=str(row.reach["owner"]),
         journey=row.journey,
         state=row.state,
         answers=dict(row.answers),
@@ -102,8 +107,11 @@ def _to_conversation(row: ConversationRow) -> Conversation:
     )
 
 
-def _to_concern_row(concern: Concern) -> ConcernRow:
-    values: dict[str, Any] = {name: getattr(concern, name) for name in CONCERN_FIELDS}
+def _to_concern_row(concern: Concern, reporter: str | None) -> ConcernRow:
+    values: dict[str, Any] = {
+        name: getattr(concern, name) for name in CONCERN_FIELDS if name not in _IDENTITY_FIELDS
+    }
+    values["reporter"] = reporter
     for name in _TUPLE_FIELDS:
         values[name] = list(values[name])
     # Several barriers now, in the text column that held one: no migration, old rows read.
@@ -113,8 +121,12 @@ def _to_concern_row(concern: Concern) -> ConcernRow:
     return ConcernRow(**values)
 
 
-def _to_concern(row: ConcernRow) -> Concern:
-    values = row.model_dump(include=set(CONCERN_FIELDS))
+def _to_concern(row: ConcernRow, identity: IdentityRow | None) -> Concern:
+    """The concern with its reporter's identity; an unlinked one (forgotten) has none."""
+    values = row.model_dump(include=set(CONCERN_FIELDS) - _IDENTITY_FIELDS)
+    values["owner"] = "" if identity is None else identity.owner
+    values["reporter_name"] = None if identity is None else identity.name
+    values["reporter_contact"] = None if identity is None else identity.contact
     for name in _TUPLE_FIELDS:
         values[name] = tuple(values[name])
     values["barrier"] = barrier_keys(row.barrier)
@@ -182,11 +194,17 @@ def _savepoint(session: Session) -> Iterator[None]:
 
 
 class SqlConversations:
-    def __init__(self, session: Session) -> None:
+    """Rows keyed by the keyed hashes of the conversation's key and owner."""
+
+    def __init__(self, session: Session, hasher: Hasher) -> None:
         self._session = session
+        self._hasher = hasher
+
+    def _key(self, key: str) -> str:
+        return self._hasher.of(CONVERSATION, key)
 
     def get(self, key: str) -> Conversation | None:
-        statement = select(ConversationRow).where(col(ConversationRow.key) == key)
+        statement = select(ConversationRow).where(col(ConversationRow.key) == self._key(key))
         # populate_existing: another transaction may have moved the row on since we last
         # read it, and the identity map would otherwise hand back the old copy.
         row = self._session.exec(statement.execution_options(populate_existing=True)).first()
@@ -194,7 +212,7 @@ class SqlConversations:
 
     def put(self, conversation: Conversation) -> Conversation:
         saved = replace(conversation, version=conversation.version + 1)
-        values = _conversation_values(saved)
+        values = _conversation_values(saved, self._hasher)
         if conversation.version == 0:
             try:
                 with _savepoint(self._session):
@@ -204,7 +222,7 @@ class SqlConversations:
             return saved
         statement = (
             update(ConversationRow)
-            .where(col(ConversationRow.key) == conversation.key)
+            .where(col(ConversationRow.key) == values["key"])
             .where(col(ConversationRow.version) == conversation.version)
             .values(**values)
             .execution_options(synchronize_session=False)
@@ -214,7 +232,7 @@ class SqlConversations:
         return saved
 
     def delete(self, key: str, version: int | None = None) -> None:
-        statement = delete(ConversationRow).where(col(ConversationRow.key) == key)
+        statement = delete(ConversationRow).where(col(ConversationRow.key) == self._key(key))
         if version is not None:
             statement = statement.where(col(ConversationRow.version) == version)
         result = self._session.exec(statement.execution_options(synchronize_session=False))
@@ -224,7 +242,7 @@ class SqlConversations:
     def for_owner(self, owner: str) -> list[Conversation]:
         statement = (
             select(ConversationRow)
-            .where(col(ConversationRow.owner) == owner)
+            .where(col(ConversationRow.owner) == self._hasher.of(OWNER, owner))
             .order_by(col(ConversationRow.updated_at).desc(), col(ConversationRow.key))
             .execution_options(populate_existing=True)
         )
@@ -232,15 +250,26 @@ class SqlConversations:
 
 
 class SqlConcerns:
-    def __init__(self, session: Session) -> None:
+    """Concern rows, and the identity records they point to (`storage.identity`)."""
+
+    def __init__(self, session: Session, hasher: Hasher) -> None:
         self._session = session
+        self._hasher = hasher
 
     def add(self, concern: Concern) -> None:
         if self.get(concern.reference) is not None:
             raise DuplicateReference(concern.reference)
+        identity = IdentityRow(
+            id=new_identity_id(),
+            owner_hash=self._hasher.of(OWNER, concern.owner),
+            owner=concern.owner,
+            name=concern.reporter_name,
+            contact=concern.reporter_contact,
+        )
         try:
             with _savepoint(self._session):
-                self._session.add(_to_concern_row(concern))
+                self._session.add(identity)
+                self._session.add(_to_concern_row(concern, identity.id))
         except IntegrityError as error:
             # Lost a race with another transaction, or something else is wrong: only the
             # first is a duplicate.
@@ -248,18 +277,72 @@ class SqlConcerns:
                 raise DuplicateReference(concern.reference) from error
             raise
 
+    def _concerns(self, rows: Sequence[ConcernRow]) -> list[Concern]:
+        """The rows as concerns, their identity records read in one query."""
+        ids = [row.reporter for row in rows if row.reporter is not None]
+        identities: dict[str, IdentityRow] = {}
+        if ids:
+            found = select(IdentityRow).where(col(IdentityRow.id).in_(ids))
+            identities = {identity.id: identity for identity in self._session.exec(found)}
+        return [
+            _to_concern(row, None if row.reporter is None else identities.get(row.reporter))
+            for row in rows
+        ]
+
     def get(self, reference: str) -> Concern | None:
         statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
         row = self._session.exec(statement).first()
-        return None if row is None else _to_concern(row)
+        return None if row is None else self._concerns([row])[0]
 
     def for_owner(self, owner: str) -> list[Concern]:
         statement = (
             select(ConcernRow)
-            .where(col(ConcernRow.owner) == owner)
+            .join(IdentityRow, col(IdentityRow.id) == col(ConcernRow.reporter))
+            .where(col(IdentityRow.owner_hash) == self._hasher.of(OWNER, owner))
             .order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
         )
-        return [_to_concern(row) for row in self._session.exec(statement)]
+        return self._concerns(list(self._session.exec(statement)))
+
+    def unlink(self, reference: str) -> bool:
+        """Delete the concern's identity record: it can no longer be joined to its reporter,
+        nor reach them. False if it had none (already unlinked); UnknownConcern if no concern."""
+        row = self._row(reference)
+        if row.reporter is None:
+            return False
+        self._forget_identities([row.reporter])
+        return True
+
+    def forget_owner(self, owner: str) -> list[str]:
+        """Delete every identity record of `owner` and unlink their concerns; the references
+        of the concerns unlinked, newest first."""
+        statement = select(IdentityRow.id).where(
+            col(IdentityRow.owner_hash) == self._hasher.of(OWNER, owner)
+        )
+        ids = list(self._session.exec(statement))
+        if not ids:
+            return []
+        linked = (
+            select(ConcernRow.reference)
+            .where(col(ConcernRow.reporter).in_(ids))
+            .order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
+        )
+        references = list(self._session.exec(linked))
+        self._forget_identities(ids)
+        return references
+
+    def _forget_identities(self, ids: list[str]) -> None:
+        self._session.exec(
+            update(ConcernRow)
+            .where(col(ConcernRow.reporter).in_(ids))
+            .values(reporter=None)
+            .execution_options(synchronize_session=False)
+        )
+        self._session.exec(
+            delete(IdentityRow)
+            .where(col(IdentityRow.id).in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        self._session.expire_all()  # rows read before must not keep their reporter
 
     def count(self) -> int:
         return self._session.exec(select(func.count()).select_from(ConcernRow)).one()
@@ -310,7 +393,7 @@ class SqlConcerns:
                 col(ConcernRow.closed_at).is_(None), col(ConcernRow.status) != CLOSED
             )
         statement = statement.order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
-        return [_to_concern(row) for row in self._session.exec(statement)]
+        return self._concerns(list(self._session.exec(statement)))
 
 
 class SqlAuditLog:
@@ -482,14 +565,18 @@ class SqlNotes:
 
 
 class SqlRelays:
-    def __init__(self, session: Session) -> None:
+    """Relays by the keyed hash of their chat: given the chat, they are found again."""
+
+    def __init__(self, session: Session, hasher: Hasher) -> None:
         self._session = session
+        self._hasher = hasher
 
     def add(self, reference: str, direction: str, chat: str, message_id: str, at: datetime) -> None:
         row = RelayRow(
             reference=reference,
             direction=check_direction(direction),
-            chat=chat,
+            chat=self._hasher.of(CHAT, chat),
+            reach=chat,
             message_id=message_id,
             at=require_aware(at),
         )
@@ -505,7 +592,8 @@ class SqlRelays:
 
     def find(self, chat: str, message_id: str) -> Relay | None:
         statement = select(RelayRow).where(
-            col(RelayRow.chat) == chat, col(RelayRow.message_id) == message_id
+            col(RelayRow.chat) == self._hasher.of(CHAT, chat),
+            col(RelayRow.message_id) == message_id,
         )
         row = self._session.exec(statement).first()
         if row is None:
@@ -513,7 +601,7 @@ class SqlRelays:
         return Relay(
             reference=row.reference,
             direction=row.direction,
-            chat=row.chat,
+            chat=chat,
             message_id=row.message_id,
             at=as_utc(row.at),
         )
@@ -522,13 +610,13 @@ class SqlRelays:
 class SqlUnitOfWork:
     """The repositories of one transaction, sharing one session."""
 
-    def __init__(self, session: Session) -> None:
-        self.conversations: ConversationRepository = SqlConversations(session)
-        self.concerns: ConcernRepository = SqlConcerns(session)
+    def __init__(self, session: Session, hasher: Hasher) -> None:
+        self.conversations: ConversationRepository = SqlConversations(session, hasher)
+        self.concerns: ConcernRepository = SqlConcerns(session, hasher)
         self.audit: AuditLog = SqlAuditLog(session)
         self.inbound: InboundLog = SqlInboundLog(session)
         self.outbox: OutboxRepository = SqlOutbox(session)
         self.notes: NoteRepository = SqlNotes(session)
-        self.relays: RelayRepository = SqlRelays(session)
-        self.inbox: InboxRepository = SqlInbox(session)
-        self.keyboards: KeyboardRepository = SqlKeyboards(session)
+        self.relays: RelayRepository = SqlRelays(session, hasher)
+        self.inbox: InboxRepository = SqlInbox(session, hasher)
+        self.keyboards: KeyboardRepository = SqlKeyboards(session, hasher)

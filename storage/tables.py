@@ -46,12 +46,16 @@ def _encrypted_json() -> Any:
 
 
 class ConversationRow(SQLModel, table=True):
-    """One chat in one journey: the state name and the answers, never a pickled machine."""
+    """One chat in one journey: the state name and the answers, never a pickled machine.
+
+    `key` and `owner` are keyed hashes (`storage.identity`) of the conversation's key and
+    its owner's channel key, which are kept only sealed, in `reach`."""
 
     __tablename__ = "conversations"
 
     key: str = Field(primary_key=True)
     owner: str = Field(index=True)
+    reach: dict[str, Any] = _encrypted_json()  # {"key": ..., "owner": ...} in clear
     journey: str
     state: str
     answers: dict[str, Any] = _encrypted_json()  # the draft description among them
@@ -71,10 +75,9 @@ class ConcernRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, index=True)
-    owner: str = Field(index=True)
+    # The identity record's random id (migration 0008); None once unlinked (forgotten).
+    reporter: str | None = Field(default=None, index=True)
     identity: str
-    reporter_name: str | None = _encrypted()
-    reporter_contact: str | None = _encrypted()
     learner_group: str
     organisation: str
     organisation_other: str | None = _encrypted()
@@ -112,6 +115,28 @@ class ConcernRow(SQLModel, table=True):
     closed_at: datetime | None = _optional_utc_column()
     # A student's university (migration 0003).
     university: str | None = None
+
+
+class IdentityRow(SQLModel, table=True):
+    """How to reach a concern's reporter, and the name and contact they gave, kept apart
+    from the concern and sealed; `owner_hash` finds a person's records (`storage.identity`)."""
+
+    __tablename__ = "identities"
+
+    id: str = Field(primary_key=True)  # random, see storage.identity.new_identity_id
+    owner_hash: str = Field(index=True)
+    owner: str = _encrypted(nullable=False)  # the channel key, e.g. telegram:<user id>
+    name: str | None = _encrypted()
+    contact: str | None = _encrypted()
+
+
+class HashKeyRow(SQLModel, table=True):
+    """One row: the secret of the keyed hashes (`storage.identity`), sealed with the key."""
+
+    __tablename__ = "hash_key"
+
+    id: int = Field(primary_key=True)
+    secret: str = _encrypted(nullable=False)
 
 
 class AuditRow(SQLModel, table=True):
@@ -173,7 +198,9 @@ class NoteRow(SQLModel, table=True):
 
 
 class RelayRow(SQLModel, table=True):
-    """A message the bot sent, by chat and message id, so a reply to it finds its concern."""
+    """A message the bot sent, by chat and message id, so a reply to it finds its concern.
+    `chat` is a keyed hash of the chat, which is matched; the chat itself is kept sealed in
+    `reach`, so that the relays survive a downgrade to when chats were kept in clear."""
 
     __tablename__ = "relays"
     __table_args__ = (Index("ix_relays_chat_message_id", "chat", "message_id", unique=True),)
@@ -182,6 +209,7 @@ class RelayRow(SQLModel, table=True):
     reference: str = Field(index=True)
     direction: str
     chat: str
+    reach: str = _encrypted(nullable=False)
     message_id: str
     at: datetime = _utc_column()
 
@@ -202,7 +230,8 @@ class InboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, index=True)
-    chat: str
+    chat: str  # a keyed hash of the chat (storage.identity), matched
+    reach: str | None = _encrypted()  # the chat itself, to be handled; None once handled
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     payload: dict[str, Any] = _encrypted_json()  # the update as received: message text
     received_at: datetime = _utc_column()
@@ -213,7 +242,8 @@ class InboxRow(SQLModel, table=True):
 
 class KeyboardRow(SQLModel, table=True):
     """Per chat, the one message the bot sent whose buttons are still live, so that they can
-    be taken away when the chat moves on, even after a restart. No row: none is live."""
+    be taken away when the chat moves on, even after a restart. No row: none is live.
+    `chat` is a keyed hash of the chat: it is only ever matched."""
 
     __tablename__ = "live_keyboards"
 

@@ -39,9 +39,10 @@ ANSWER = "Every Thursday since the new rota began"
 DRAFT = "Draft: the registrar was in theatre again"
 UPDATE_TEXT = "the registrar was in theatre all night long"
 EVERYTHING = [*WRITTEN.values(), ASSIGNED, NOTE, QUESTION, ANSWER, DRAFT, UPDATE_TEXT]
-# Rows holding sealed values after `write_everything`: the conversation, the concern, the
-# note, two outbox items, the inbox item, and the key check.
-SEALED_ROWS = 7
+# Rows holding sealed values after `write_everything`: the conversation, the concern, its
+# identity record, the note, two outbox items, the relay, the inbox item, the hashes' secret
+# and the key check.
+SEALED_ROWS = 10
 
 
 def keys(*ring: str) -> KeyRing:
@@ -73,7 +74,7 @@ def write_everything(storage: SqlStorage) -> None:
         uow.concerns.add(concern)
         uow.concerns.set_triage(REFERENCE, assigned_to=ASSIGNED)
         uow.notes.add(REFERENCE, T0, "telegram:9001", NOTE)
-        asked = {"owner": "telegram:user:42", "text": QUESTION, "relay": True}
+        asked = {"text": QUESTION, "relay": True}  # the reporter looked up when sending
         uow.outbox.add(OutboxItem.new("reporter_message", asked, T0, REFERENCE))
         uow.outbox.add(OutboxItem.new("team_message", {"text": ANSWER}, T0, REFERENCE))
         uow.relays.add(REFERENCE, "to_reporter", "telegram:42", "501", T0)
@@ -137,7 +138,7 @@ def test_a_raw_read_finds_nothing_anyone_wrote_and_the_bot_reads_it_all(
     concern = everything[0]
     assert concern == replace(a_concern(REFERENCE), **WRITTEN)
     assert everything[3] == [
-        ("reporter_message", {"owner": "telegram:user:42", "text": QUESTION, "relay": True}),
+        ("reporter_message", {"text": QUESTION, "relay": True}),
         ("team_message", {"text": ANSWER}),
     ]
 

@@ -30,6 +30,8 @@ TEAM_TABLES = {"outbox", "notes", "relays"}
 INBOX_TABLES = {"inbox"}
 KEYBOARD_TABLES = {"live_keyboards"}
 KEY_TABLES = {"key_check"}
+IDENTITY_TABLES = {"identities", "hash_key"}
+IDENTITY_FIELDS = {"owner", "reporter_name", "reporter_contact"}
 
 
 def schema_differences(url: str) -> list[Any]:
@@ -59,7 +61,9 @@ def test_an_empty_database_is_empty_until_upgraded(database_url: str) -> None:
     differences = schema_differences(database_url)
 
     missing = {diff[1].name for diff in differences if diff[0] == "add_table"}
-    assert missing == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES | KEYBOARD_TABLES | KEY_TABLES
+    assert missing == (
+        FIRST_TABLES | TEAM_TABLES | INBOX_TABLES | KEYBOARD_TABLES | KEY_TABLES | IDENTITY_TABLES
+    )
     assert current_revision(database_url) is None
 
 
@@ -67,7 +71,7 @@ def test_upgrade_builds_the_schema_of_the_table_models(database_url: str) -> Non
     upgrade(database_url, keys_for(database_url))
 
     assert schema_differences(database_url) == []
-    assert current_revision(database_url) == head_revision(database_url) == "0007"
+    assert current_revision(database_url) == head_revision(database_url) == "0008"
 
 
 def test_upgrading_twice_is_harmless_and_keeps_the_data(database_url: str) -> None:
@@ -115,8 +119,10 @@ def test_the_concerns_table_has_a_column_for_every_concern_field(database_url: s
     finally:
         storage.close()
 
-    assert set(ConcernRow.model_fields) == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS}
-    assert columns == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS}
+    # Who reported it lives in their identity record; the concern keeps the record's id.
+    kept = {"id", "reporter", *CONCERN_FIELDS, *TRIAGE_FIELDS} - IDENTITY_FIELDS
+    assert set(ConcernRow.model_fields) == kept
+    assert columns == kept
 
 
 def table_names(url: str) -> set[str]:
