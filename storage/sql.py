@@ -576,7 +576,6 @@ class SqlRelays:
             reference=reference,
             direction=check_direction(direction),
             chat=self._hasher.of(CHAT, chat),
-            reach=chat,
             message_id=message_id,
             at=require_aware(at),
         )

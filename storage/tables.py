@@ -199,8 +199,8 @@ class NoteRow(SQLModel, table=True):
 
 class RelayRow(SQLModel, table=True):
     """A message the bot sent, by chat and message id, so a reply to it finds its concern.
-    `chat` is a keyed hash of the chat, which is matched; the chat itself is kept sealed in
-    `reach`, so that the relays survive a downgrade to when chats were kept in clear."""
+    `chat` is a keyed hash of the chat: it is only matched (a reply in that chat), never read
+    back; the reporter's chat, to send to, is read from their identity record."""
 
     __tablename__ = "relays"
     __table_args__ = (Index("ix_relays_chat_message_id", "chat", "message_id", unique=True),)
@@ -209,7 +209,6 @@ class RelayRow(SQLModel, table=True):
     reference: str = Field(index=True)
     direction: str
     chat: str
-    reach: str = _encrypted(nullable=False)
     message_id: str
     at: datetime = _utc_column()
 

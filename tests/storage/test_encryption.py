@@ -40,9 +40,9 @@ DRAFT = "Draft: the registrar was in theatre again"
 UPDATE_TEXT = "the registrar was in theatre all night long"
 EVERYTHING = [*WRITTEN.values(), ASSIGNED, NOTE, QUESTION, ANSWER, DRAFT, UPDATE_TEXT]
 # Rows holding sealed values after `write_everything`: the conversation, the concern, its
-# identity record, the note, two outbox items, the relay, the inbox item, the hashes' secret
-# and the key check.
-SEALED_ROWS = 10
+# identity record, the note, two outbox items, the inbox item, the hashes' secret and the
+# key check.
+SEALED_ROWS = 9
 
 
 def keys(*ring: str) -> KeyRing:
@@ -77,7 +77,7 @@ def write_everything(storage: SqlStorage) -> None:
         asked = {"text": QUESTION, "relay": True}  # the reporter looked up when sending
         uow.outbox.add(OutboxItem.new("reporter_message", asked, T0, REFERENCE))
         uow.outbox.add(OutboxItem.new("team_message", {"text": ANSWER}, T0, REFERENCE))
-        uow.relays.add(REFERENCE, "to_reporter", "telegram:42", "501", T0)
+        uow.relays.add(REFERENCE, "to_team", "telegram:42", "501", T0)  # the reporter's chat
         uow.conversations.put(a_conversation("telegram:42", answers={"description": DRAFT}))
         update = {"update_id": 7, "message": {"chat": {"id": 42}, "text": UPDATE_TEXT}}
         uow.inbox.add([InboxItem("telegram:update:7", "telegram:42", 7, update, T0)])

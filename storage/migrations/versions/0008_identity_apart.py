@@ -4,14 +4,15 @@ Each concern's reporter (their channel key, name and contact) moves to a record 
 in `identities`, sealed, found by a keyed hash of the channel key; the concern keeps only
 the record's random id. Conversations, relays, live keyboards and the inbox are keyed by
 keyed hashes of their chat or owner; what must be read back (a conversation's key and
-owner, an unhandled inbox item's chat, a relay's chat) is kept sealed beside the hash.
+owner, an unhandled inbox item's chat) is kept sealed beside the hash.
 Questions waiting for the reporter in the outbox lose the reporter's channel key: the
 sender looks it up in the identity record when it sends. The hashes' secret is made here
 (`hash_key`), sealed.
 
 Downgrading puts everything back as 0007 kept it, except what only a hash remembers: the
-live keyboards (dropped: their buttons stay live), and the chat of handled inbox items (they
-keep their update's key instead, which is all they were kept for).
+live keyboards (dropped: their buttons stay live), the relays in the team chat (prompts
+awaiting a member's question or note: dropped, the member asks again), and the chat of
+handled inbox items (they keep their update's key instead, all they were kept for).
 
 Like 0007, this needs the key ring (`config.attributes["keys"]`).
 
@@ -45,6 +46,8 @@ branch_labels = None
 depends_on = None
 
 BATCH = 500
+# As bot.channels.telegram keys them, frozen here: an owner is a user, a chat its private chat.
+TELEGRAM_OWNER, TELEGRAM_CHAT = "telegram:user:", "telegram:"
 
 
 def _keys() -> KeyRing:
@@ -100,15 +103,12 @@ def upgrade() -> None:
     hasher = Hasher(bytes.fromhex(keys.decrypt(token).decode("ascii")))
     changed = _concerns_apart(keys, hasher)
     changed += _conversations_hashed(keys, hasher)
-    op.add_column("relays", sa.Column("reach", sa.String(), nullable=True))
-    relays = _table("relays", "id", "chat", "reach")
+    relays = _table("relays", "id", "chat")
     for batch in _rows(relays, "id"):
         for row in batch:
-            values = {"chat": hasher.of(CHAT, row.chat), "reach": _seal(keys, row.chat)}
-            connection.execute(relays.update().where(relays.c.id == row.id).values(**values))
+            hashed = hasher.of(CHAT, row.chat)
+            connection.execute(relays.update().where(relays.c.id == row.id).values(chat=hashed))
             changed += 1
-    with op.batch_alter_table("relays") as table:
-        table.alter_column("reach", existing_type=sa.String(), nullable=False)
     keyboards = _table("live_keyboards", "chat")
     for batch in _all_rows(keyboards):
         for row in batch:
@@ -241,13 +241,18 @@ def downgrade() -> None:
             connection.execute(conversations.update().where(where).values(**values))
     with op.batch_alter_table("conversations") as table:
         table.drop_column("reach")
-    relays = _table("relays", "id", "chat", "reach")
+    # A reply in the reporter's chat is known again by their chat, from their identity;
+    # one in the team chat (a prompt awaiting a member's question or note) cannot be.
+    relays = _table("relays", "id", "reference", "direction", "chat")
     for batch in _rows(relays, "id"):
         for row in batch:
-            chat = _open(keys, row.reach)
-            connection.execute(relays.update().where(relays.c.id == row.id).values(chat=chat))
-    with op.batch_alter_table("relays") as table:
-        table.drop_column("reach")
+            where = relays.c.id == row.id
+            owner = owners.get(row.reference, "")
+            if row.direction == "to_team" and owner.startswith(TELEGRAM_OWNER):
+                chat = TELEGRAM_CHAT + owner.removeprefix(TELEGRAM_OWNER)
+                connection.execute(relays.update().where(where).values(chat=chat))
+            else:
+                connection.execute(relays.delete().where(where))
     connection.execute(sa.delete(_table("live_keyboards", "chat")))
     op.drop_table(HASH_KEY_TABLE)
 
