@@ -87,6 +87,8 @@ def read_everything(storage: SqlStorage) -> list[object]:
     with storage.unit_of_work() as uow:
         return [
             uow.concerns.get(REFERENCE),
+            # Found by the keyed hash of its owner, whose secret a rotation only re-seals.
+            [c.reference for c in uow.concerns.for_owner("telegram:user:42")],
             uow.concerns.triage(REFERENCE),
             uow.notes.for_reference(REFERENCE),
             [(i.kind, dict(i.payload)) for i in uow.outbox.for_reference(REFERENCE)],
@@ -137,7 +139,8 @@ def test_a_raw_read_finds_nothing_anyone_wrote_and_the_bot_reads_it_all(
         again.close()
     concern = everything[0]
     assert concern == replace(a_concern(REFERENCE), **WRITTEN)
-    assert everything[3] == [
+    assert everything[1] == [REFERENCE]
+    assert everything[4] == [
         ("reporter_message", {"text": QUESTION, "relay": True}),
         ("team_message", {"text": ANSWER}),
     ]
