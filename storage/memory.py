@@ -25,6 +25,7 @@ from storage.repositories import (
     DEAD,
     PENDING,
     SENT,
+    TO_TEAM,
     AuditEntry,
     AuditLog,
     ConcernRepository,
@@ -177,6 +178,11 @@ class _MemoryUnitOfWork:
             _apply_outbox_changes(tables.outbox, self.outbox_changes)
             tables.notes.update(self.pending.notes)
             tables.relays.update(self.pending.relays)
+            tables.relays = {
+                at: relay
+                for at, relay in tables.relays.items()
+                if not (relay.reference in self.pending.unlinked and relay.direction == TO_TEAM)
+            }
             self._inbox.apply()
             self._keyboards.apply()
 

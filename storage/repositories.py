@@ -127,7 +127,8 @@ class Note:
 
 # to_reporter: a reply goes to the reporter; to_team: a reply goes to the team chat;
 # note: a reply is the team's internal note.
-RELAY_DIRECTIONS = ("to_reporter", "to_team", "note")
+TO_TEAM = "to_team"  # a relay in the reporter's own chat
+RELAY_DIRECTIONS = ("to_reporter", TO_TEAM, "note")
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,10 @@ class ConcernRepository(Protocol):
 
     def unlink(self, reference: str) -> bool:
         """Delete the concern's identity record (how to reach its reporter, their name and
-        contact): it reads with owner "" and no name or contact from now on, and nothing
-        joins it to a person. False if already unlinked; UnknownConcern if no such concern."""
+        contact) and the relays in the reporter's chat: it reads with owner "" and no name
+        or contact from now on, and nothing joins it to a person (a question still waiting
+        for them is then sent to nobody). False if already unlinked; UnknownConcern if no
+        such concern."""
         ...
 
     def forget_owner(self, owner: str) -> list[str]:

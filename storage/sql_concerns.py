@@ -4,7 +4,8 @@ A concern row carries no identity: `add` writes the reporter's channel key, name
 to an identity record of their own (sealed; found by the keyed hash of the channel key, see
 `storage.identity`) and the concern keeps its random id. Reading joins them again; a concern
 whose record was deleted (`unlink`, `forget_owner`) reads with owner "" and no name or
-contact. Repositories never commit (see `storage.sql`).
+contact, and the relays in its reporter's chat are deleted with it. Repositories never
+commit (see `storage.sql`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dialogues.records import CONCERN_FIELDS, Advice, Concern, barrier_keys
 from storage.identity import OWNER, Hasher, new_identity_id
 from storage.repositories import (
     CLOSED,
+    TO_TEAM,
     DuplicateReference,
     Triage,
     UnknownConcern,
@@ -27,7 +29,7 @@ from storage.repositories import (
     require_aware,
     triage_changes,
 )
-from storage.tables import ConcernRow, IdentityRow
+from storage.tables import ConcernRow, IdentityRow, RelayRow
 
 _TUPLE_FIELDS = ("topics", "standards", "controls", "told")
 # Fields of `Concern` kept in its identity record, not on its row.
@@ -155,6 +157,15 @@ class SqlConcerns:
         return references
 
     def _forget_identities(self, ids: list[str]) -> None:
+        # The relays in the reporter's own chat (a reply there is an answer) are keyed by the
+        # hash of that chat: with the key, the chat would still lead to the reference.
+        linked = select(ConcernRow.reference).where(col(ConcernRow.reporter).in_(ids))
+        self._session.exec(
+            delete(RelayRow)
+            .where(col(RelayRow.reference).in_(linked.scalar_subquery()))
+            .where(col(RelayRow.direction) == TO_TEAM)
+            .execution_options(synchronize_session=False)
+        )
         self._session.exec(
             update(ConcernRow)
             .where(col(ConcernRow.reporter).in_(ids))

@@ -98,3 +98,19 @@ def test_a_persons_drafts_are_found_by_owner_and_deleted(storage: Storage) -> No
         assert work.conversations.for_owner(ALEX) == []
         assert work.conversations.get("telegram:5550001/concern") is None
         assert [c.owner for c in work.conversations.for_owner(SAM)] == [SAM]
+
+
+def test_unlinking_deletes_the_relays_in_the_reporters_chat_and_only_those(
+    storage: Storage,
+) -> None:
+    file_three(storage)
+    with storage.unit_of_work() as work:
+        work.relays.add("QC-A1", "to_team", "telegram:5550001", "71", T0)  # a question to Alex
+        work.relays.add("QC-A1", "to_reporter", "telegram:-100", "72", T0)  # a team prompt
+        work.relays.add("QC-S1", "to_team", "telegram:5550002", "73", T0)
+    with storage.unit_of_work() as work:
+        work.concerns.forget_owner(ALEX)
+    with storage.unit_of_work() as work:
+        assert work.relays.find("telegram:5550001", "71") is None  # nothing leads to QC-A1
+        assert work.relays.find("telegram:-100", "72") is not None
+        assert work.relays.find("telegram:5550002", "73") is not None
