@@ -252,6 +252,13 @@ class TriageService:
                 uow.outbox.add(OutboxItem.new("team_message", {"text": body}, now, reference))
             uow.audit.record(AuditEntry(now, "reporter", "answer", reference, {}))
 
+    def reporter_chat(self, reference: str) -> int | None:
+        """The Telegram chat of the concern's reporter, read from their identity record at
+        the moment of sending; None if they cannot be reached (a terminal, or forgotten)."""
+        with self.storage.unit_of_work() as uow:
+            concern = uow.concerns.get(reference)
+        return None if concern is None else telegram_chat_of(concern.owner)
+
     def refuse(self, action: str) -> None:
         """Write a refused attempt to the audit log: what was tried, not who or on what.
 
@@ -335,8 +342,16 @@ class TriageService:
         """A message to the reporter's own chat, when there is one to reach."""
         if not concern.owner.startswith(TELEGRAM_OWNER):
             return  # a terminal chat cannot be reached later; /status still shows the change
-        payload = {"owner": concern.owner, "text": text, "relay": relay}
+        # No owner in the item: the sender looks it up in the identity record when sending.
+        payload = {"text": text, "relay": relay}
         uow.outbox.add(OutboxItem.new("reporter_message", payload, now, concern.reference))
+
+
+def telegram_chat_of(owner: str) -> int | None:
+    """The private chat of a Telegram owner key (a user's private chat has their id)."""
+    if not owner.startswith(TELEGRAM_OWNER):
+        return None
+    return int(owner.removeprefix(TELEGRAM_OWNER))
 
 
 def _band_rank(band: str) -> int:

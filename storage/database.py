@@ -43,6 +43,7 @@ from sqlmodel import Session
 
 from storage.crypto import KEY_FILE, KeyRing, Undecryptable, key_file_ring
 from storage.encrypted import bind_keys, check_keys
+from storage.identity import Hasher, load_hasher
 from storage.repositories import StorageUnavailable as StorageUnavailable  # raised here
 from storage.repositories import UnitOfWork
 from storage.sql import SqlUnitOfWork
@@ -169,6 +170,7 @@ class SqlStorage:
         bind_keys(engine, keys)
         self.engine = engine
         self.keys = keys
+        self._hasher: Hasher | None = None  # read from the database at the first unit of work
         # SQLite has one writer at a time, and here every transaction begins IMMEDIATE.
         # Within this process, transactions queue on a lock, not in SQLite's busy handler,
         # which sleeps longer and longer between tries: a thread that writes often (one
@@ -186,7 +188,7 @@ class SqlStorage:
                     Session(self.engine, expire_on_commit=False) as session,
                     session.begin(),
                 ):
-                    yield SqlUnitOfWork(session)
+                    yield SqlUnitOfWork(session, self._hasher_for(session))
             except PoolTimeout as error:
                 raise StorageUnavailable(
                     "unreachable", "no connection free in time", where(self.engine.url)
@@ -205,6 +207,12 @@ class SqlStorage:
                         "lost", "connection lost", where(self.engine.url)
                     ) from error
                 raise
+
+    def _hasher_for(self, session: Session) -> Hasher:
+        # Read once, when first needed: the schema may be migrated after opening.
+        if self._hasher is None:
+            self._hasher = load_hasher(session.connection(), self.keys)
+        return self._hasher
 
     @contextmanager
     def _writing(self) -> Iterator[None]:

@@ -11,14 +11,21 @@ import threading
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from storage.identity import CHAT, Hasher
 from storage.tables import KeyboardRow
 
 
 class SqlKeyboards:
-    def __init__(self, session: Session) -> None:
+    """Rows keyed by the keyed hash of the chat: only ever matched, never read back."""
+
+    def __init__(self, session: Session, hasher: Hasher) -> None:
         self._session = session
+        self._hasher = hasher
 
     def swap(self, chat: str, message_id: int | None) -> int | None:
+        return self._swap(self._hasher.of(CHAT, chat), message_id)
+
+    def _swap(self, chat: str, message_id: int | None) -> int | None:
         row = self._session.get(KeyboardRow, chat, with_for_update=True)
         before = None if row is None else row.message_id
         if row is not None and message_id is None:
@@ -31,7 +38,7 @@ class SqlKeyboards:
                 with self._session.begin_nested():
                     self._session.add(KeyboardRow(chat=chat, message_id=message_id))
             except IntegrityError:  # another transaction recorded one first: take its place
-                return self.swap(chat, message_id)
+                return self._swap(chat, message_id)
         self._session.flush()
         return before
 

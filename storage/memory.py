@@ -27,6 +27,7 @@ from storage.repositories import (
     NO_OWNER,
     PENDING,
     SENT,
+    TO_TEAM,
     AuditEntry,
     AuditLog,
     ConcernRepository,
@@ -85,6 +86,7 @@ class _Tables:
     warned: dict[str, datetime] = field(default_factory=dict)  # conversation key -> when
     kept_text: set[str] = field(default_factory=set)
     anonymised: dict[str, datetime] = field(default_factory=dict)
+    unlinked: set[str] = field(default_factory=set)  # concerns whose identity is deleted
 
 
 class MemoryStorage:
@@ -172,6 +174,7 @@ class _MemoryUnitOfWork:
                 tables.warned.pop(key, None)  # saved again: the warning no longer holds
             tables.conversations.update(self.pending.conversations)
             tables.concerns.update(self.pending.concerns)
+            tables.unlinked |= self.pending.unlinked
             for reference, status in self.pending.statuses.items():
                 tables.concerns[reference] = replace(tables.concerns[reference], status=status)
             for reference, changes in self.pending.triage.items():
@@ -186,6 +189,11 @@ class _MemoryUnitOfWork:
             _apply_outbox_changes(tables.outbox, self.outbox_changes)
             tables.notes.update(self.pending.notes)
             tables.relays.update(self.pending.relays)
+            tables.relays = {
+                at: relay
+                for at, relay in tables.relays.items()
+                if not (relay.reference in self.pending.unlinked and relay.direction == TO_TEAM)
+            }
             for rewrite in self.later:
                 rewrite(tables)
             self._inbox.apply()
@@ -280,6 +288,11 @@ class _Conversations:
         self._work.later.append(warn)
 
 
+def _unlinked(concern: Concern) -> Concern:
+    """As a concern reads once its identity record is deleted (see `storage.sql`)."""
+    return replace(concern, owner="", reporter_name=None, reporter_contact=None)
+
+
 class _Concerns:
     def __init__(self, work: _MemoryUnitOfWork) -> None:
         self._work = work
@@ -288,9 +301,15 @@ class _Concerns:
         work = self._work
         with work.lock:
             stored = list(work.committed.concerns.values())
+            unlinked = work.committed.unlinked | work.pending.unlinked
         every = stored + list(work.pending.concerns.values())
         statuses = work.pending.statuses
-        return [replace(c, status=statuses.get(c.reference, c.status)) for c in every]
+        return [
+            _unlinked(replace(c, status=statuses.get(c.reference, c.status)))
+            if c.reference in unlinked
+            else replace(c, status=statuses.get(c.reference, c.status))
+            for c in every
+        ]
 
     def add(self, concern: Concern) -> None:
         if self.get(concern.reference) is not None:
@@ -303,10 +322,29 @@ class _Concerns:
         return next((c for c in self._visible() if c.reference == reference), None)
 
     def for_owner(self, owner: str) -> list[Concern]:
-        mine = [c for c in self._visible() if c.owner == owner]
+        mine = [c for c in self._visible() if c.owner == owner]  # an unlinked one has ""
         mine.reverse()  # later additions first among equal times, as the SQL id order
         mine.sort(key=lambda c: c.created_at, reverse=True)
         return mine
+
+    def unlink(self, reference: str) -> bool:
+        concern = self.get(reference)
+        if concern is None:
+            raise UnknownConcern(reference)
+        if self._is_unlinked(reference):
+            return False
+        self._work.pending.unlinked.add(reference)
+        return True
+
+    def forget_owner(self, owner: str) -> list[str]:
+        references = [c.reference for c in self.for_owner(owner)]
+        self._work.pending.unlinked.update(references)
+        return references
+
+    def _is_unlinked(self, reference: str) -> bool:
+        work = self._work
+        with work.lock:
+            return reference in work.committed.unlinked or reference in work.pending.unlinked
 
     def count(self) -> int:
         return len(self._visible())
@@ -325,7 +363,7 @@ class _Concerns:
         self._work.pending.triage.setdefault(reference, {}).update(changes)
 
     def forget_identity(self, reference: str) -> None:
-        self._require(reference)
+        self.unlink(reference)  # raises UnknownConcern; its relays in the reporter's chat go
         self._work.later.append(lambda tables: _unlink(tables, reference))
 
     def keep_text(self, reference: str, keep: bool) -> None:
@@ -348,7 +386,7 @@ class _Concerns:
         return [reference for _, reference in sorted(due)]
 
     def anonymise(self, reference: str, at: datetime) -> bool:
-        self._require(reference)
+        self.unlink(reference)
         moment = require_aware(at)
         with self._work.lock:
             kept = reference in self._work.committed.kept_text

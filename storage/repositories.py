@@ -131,7 +131,8 @@ class Note:
 
 # to_reporter: a reply goes to the reporter; to_team: a reply goes to the team chat;
 # note: a reply is the team's internal note.
-RELAY_DIRECTIONS = ("to_reporter", "to_team", "note")
+TO_TEAM = "to_team"  # a relay in the reporter's own chat
+RELAY_DIRECTIONS = ("to_reporter", TO_TEAM, "note")
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,19 @@ class ConcernRepository(Protocol):
     def get(self, reference: str) -> Concern | None: ...
 
     def for_owner(self, owner: str) -> list[Concern]:
-        """The owner's concerns, newest first."""
+        """The owner's concerns still linked to them, newest first."""
+        ...
+
+    def unlink(self, reference: str) -> bool:
+        """Delete the concern's identity record (how to reach its reporter, their name and
+        contact) and the relays in the reporter's chat: it reads with owner "" and no name
+        or contact from now on, and nothing joins it to a person (a question still waiting
+        for them is then sent to nobody). False if already unlinked; UnknownConcern if no
+        such concern."""
+        ...
+
+    def forget_owner(self, owner: str) -> list[str]:
+        """Unlink every concern of `owner` (as `unlink`); the references unlinked."""
         ...
 
     def count(self) -> int: ...

@@ -16,20 +16,18 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select, update
 
-from dialogues.records import CONCERN_FIELDS, Advice, Concern, Conversation, barrier_keys
+from dialogues.records import Conversation
+from storage.identity import CHAT, CONVERSATION, OWNER, Hasher
 from storage.keyboards import SqlKeyboards
 from storage.repositories import (
     CANCELLED,
-    CLOSED,
     DEAD,
-    NO_OWNER,
     PENDING,
     SENT,
     AuditEntry,
     AuditLog,
     ConcernRepository,
     ConversationRepository,
-    DuplicateReference,
     DuplicateRelay,
     InboundLog,
     InboxRepository,
@@ -41,21 +39,17 @@ from storage.repositories import (
     Relay,
     RelayRepository,
     StaleConversation,
-    Triage,
-    UnknownConcern,
     as_utc,
     check_direction,
     check_error_name,
     check_outbox_item,
     plain_json,
     require_aware,
-    triage_changes,
 )
+from storage.sql_concerns import SqlConcerns
 from storage.sql_inbox import SqlInbox
 from storage.tables import (
-    FREE_TEXT,
     AuditRow,
-    ConcernRow,
     ConversationRow,
     InboundRow,
     NoteRow,
@@ -65,13 +59,12 @@ from storage.tables import (
 
 # Rows <-> records ------------------------------------------------------------------------
 
-_TUPLE_FIELDS = ("topics", "standards", "controls", "told")
 
-
-def _conversation_values(conversation: Conversation) -> dict[str, Any]:
+def _conversation_values(conversation: Conversation, hasher: Hasher) -> dict[str, Any]:
     return {
-        "key": conversation.key,
-        "owner": conversation.owner,
+        "key": hasher.of(CONVERSATION, conversation.key),
+        "owner": hasher.of(OWNER, conversation.owner),
+        "reach": {"key": conversation.key, "owner": conversation.owner},
         "journey": conversation.journey,
         "state": conversation.state,
         "answers": {
@@ -91,8 +84,8 @@ def _conversation_values(conversation: Conversation) -> dict[str, Any]:
 
 def _to_conversation(row: ConversationRow) -> Conversation:
     return Conversation(
-        key=row.key,
-        owner=row.owner,
+        key=str(row.reach["key"]),
+        owner=str(row.reach["owner"]),
         journey=row.journey,
         state=row.state,
         answers=dict(row.answers),
@@ -104,27 +97,6 @@ def _to_conversation(row: ConversationRow) -> Conversation:
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
     )
-
-
-def _to_concern_row(concern: Concern) -> ConcernRow:
-    values: dict[str, Any] = {name: getattr(concern, name) for name in CONCERN_FIELDS}
-    for name in _TUPLE_FIELDS:
-        values[name] = list(values[name])
-    # Several barriers now, in the text column that held one: no migration, old rows read.
-    values["barrier"] = ",".join(concern.barrier)
-    values["advice"] = concern.advice.to_dict()
-    values["created_at"] = require_aware(concern.created_at)
-    return ConcernRow(**values)
-
-
-def _to_concern(row: ConcernRow) -> Concern:
-    values = row.model_dump(include=set(CONCERN_FIELDS))
-    for name in _TUPLE_FIELDS:
-        values[name] = tuple(values[name])
-    values["barrier"] = barrier_keys(row.barrier)
-    values["advice"] = Advice.from_dict(row.advice)
-    values["created_at"] = as_utc(row.created_at)
-    return Concern(**values)
 
 
 def _to_audit_row(entry: AuditEntry) -> AuditRow:
@@ -144,17 +116,6 @@ def _to_audit_entry(row: AuditRow) -> AuditEntry:
         action=row.action,
         reference=row.reference,
         detail=dict(row.detail),
-    )
-
-
-def _to_triage(row: ConcernRow) -> Triage:
-    return Triage(
-        reference=row.reference,
-        acknowledged_at=None if row.acknowledged_at is None else as_utc(row.acknowledged_at),
-        acknowledged_by=row.acknowledged_by,
-        assigned_to=row.assigned_to,
-        outcome=row.outcome,
-        closed_at=None if row.closed_at is None else as_utc(row.closed_at),
     )
 
 
@@ -186,11 +147,17 @@ def _savepoint(session: Session) -> Iterator[None]:
 
 
 class SqlConversations:
-    def __init__(self, session: Session) -> None:
+    """Rows keyed by the keyed hashes of the conversation's key and owner."""
+
+    def __init__(self, session: Session, hasher: Hasher) -> None:
         self._session = session
+        self._hasher = hasher
+
+    def _key(self, key: str) -> str:
+        return self._hasher.of(CONVERSATION, key)
 
     def get(self, key: str) -> Conversation | None:
-        statement = select(ConversationRow).where(col(ConversationRow.key) == key)
+        statement = select(ConversationRow).where(col(ConversationRow.key) == self._key(key))
         # populate_existing: another transaction may have moved the row on since we last
         # read it, and the identity map would otherwise hand back the old copy.
         row = self._session.exec(statement.execution_options(populate_existing=True)).first()
@@ -198,7 +165,7 @@ class SqlConversations:
 
     def put(self, conversation: Conversation) -> Conversation:
         saved = replace(conversation, version=conversation.version + 1)
-        values = _conversation_values(saved)
+        values = _conversation_values(saved, self._hasher)
         if conversation.version == 0:
             try:
                 with _savepoint(self._session):
@@ -208,7 +175,7 @@ class SqlConversations:
             return saved
         statement = (
             update(ConversationRow)
-            .where(col(ConversationRow.key) == conversation.key)
+            .where(col(ConversationRow.key) == values["key"])
             .where(col(ConversationRow.version) == conversation.version)
             .values(**values)
             .execution_options(synchronize_session=False)
@@ -218,7 +185,7 @@ class SqlConversations:
         return saved
 
     def delete(self, key: str, version: int | None = None) -> None:
-        statement = delete(ConversationRow).where(col(ConversationRow.key) == key)
+        statement = delete(ConversationRow).where(col(ConversationRow.key) == self._key(key))
         if version is not None:
             statement = statement.where(col(ConversationRow.version) == version)
         result = self._session.exec(statement.execution_options(synchronize_session=False))
@@ -228,7 +195,7 @@ class SqlConversations:
     def for_owner(self, owner: str) -> list[Conversation]:
         statement = (
             select(ConversationRow)
-            .where(col(ConversationRow.owner) == owner)
+            .where(col(ConversationRow.owner) == self._hasher.of(OWNER, owner))
             .order_by(col(ConversationRow.updated_at).desc(), col(ConversationRow.key))
             .execution_options(populate_existing=True)
         )
@@ -248,126 +215,11 @@ class SqlConversations:
     def mark_warned(self, key: str, at: datetime) -> None:
         statement = (
             update(ConversationRow)
-            .where(col(ConversationRow.key) == key)
+            .where(col(ConversationRow.key) == self._key(key))
             .values(warned_at=require_aware(at))
             .execution_options(synchronize_session=False)
         )
         self._session.exec(statement)
-
-
-class SqlConcerns:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def add(self, concern: Concern) -> None:
-        if self.get(concern.reference) is not None:
-            raise DuplicateReference(concern.reference)
-        try:
-            with _savepoint(self._session):
-                self._session.add(_to_concern_row(concern))
-        except IntegrityError as error:
-            # Lost a race with another transaction, or something else is wrong: only the
-            # first is a duplicate.
-            if self.get(concern.reference) is not None:
-                raise DuplicateReference(concern.reference) from error
-            raise
-
-    def get(self, reference: str) -> Concern | None:
-        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
-        row = self._session.exec(statement).first()
-        return None if row is None else _to_concern(row)
-
-    def for_owner(self, owner: str) -> list[Concern]:
-        statement = (
-            select(ConcernRow)
-            .where(col(ConcernRow.owner) == owner)
-            .order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
-        )
-        return [_to_concern(row) for row in self._session.exec(statement)]
-
-    def count(self) -> int:
-        return self._session.exec(select(func.count()).select_from(ConcernRow)).one()
-
-    def _row(self, reference: str) -> ConcernRow:
-        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
-        row = self._session.exec(statement).first()
-        if row is None:
-            raise UnknownConcern(reference)
-        return row
-
-    def set_status(self, reference: str, status: str) -> None:
-        row = self._row(reference)
-        row.status = status
-        self._session.add(row)
-
-    def set_triage(self, reference: str, **fields: datetime | str | None) -> None:
-        changes = triage_changes(fields)
-        row = self._row(reference)
-        for name, value in changes.items():
-            setattr(row, name, value)
-        self._session.add(row)
-
-    def triage(self, reference: str) -> Triage | None:
-        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
-        row = self._session.exec(statement).first()
-        return None if row is None else _to_triage(row)
-
-    def search(
-        self,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        status: str | None = None,
-        organisation: str | None = None,
-        open_only: bool = False,
-    ) -> list[Concern]:
-        statement = select(ConcernRow)
-        if since is not None:
-            statement = statement.where(col(ConcernRow.created_at) >= require_aware(since))
-        if until is not None:
-            statement = statement.where(col(ConcernRow.created_at) < require_aware(until))
-        if status is not None:
-            statement = statement.where(col(ConcernRow.status) == status)
-        if organisation is not None:
-            statement = statement.where(col(ConcernRow.organisation) == organisation)
-        if open_only:
-            statement = statement.where(
-                col(ConcernRow.closed_at).is_(None), col(ConcernRow.status) != CLOSED
-            )
-        statement = statement.order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
-        return [_to_concern(row) for row in self._session.exec(statement)]
-
-    def forget_identity(self, reference: str) -> None:
-        row = self._row(reference)
-        row.owner, row.identity = NO_OWNER, "anonymous"
-        row.reporter_name = row.reporter_contact = None
-        self._session.add(row)
-
-    def keep_text(self, reference: str, keep: bool) -> None:
-        row = self._row(reference)
-        row.keep_text = keep
-        self._session.add(row)
-
-    def due_for_anonymising(self, closed_before: datetime) -> list[str]:
-        statement = (
-            select(ConcernRow.reference)
-            .where(
-                col(ConcernRow.closed_at) < require_aware(closed_before),
-                col(ConcernRow.anonymised_at).is_(None),
-            )
-            .order_by(col(ConcernRow.closed_at), col(ConcernRow.id))
-        )
-        return list(self._session.exec(statement))
-
-    def anonymise(self, reference: str, at: datetime) -> bool:
-        self.forget_identity(reference)
-        row = self._row(reference)
-        if not row.keep_text:
-            row.description = ""
-            for name in FREE_TEXT:
-                setattr(row, name, None)
-        row.anonymised_at = require_aware(at)
-        self._session.add(row)
-        return row.keep_text
 
 
 class SqlAuditLog:
@@ -557,14 +409,17 @@ class SqlNotes:
 
 
 class SqlRelays:
-    def __init__(self, session: Session) -> None:
+    """Relays by the keyed hash of their chat: given the chat, they are found again."""
+
+    def __init__(self, session: Session, hasher: Hasher) -> None:
         self._session = session
+        self._hasher = hasher
 
     def add(self, reference: str, direction: str, chat: str, message_id: str, at: datetime) -> None:
         row = RelayRow(
             reference=reference,
             direction=check_direction(direction),
-            chat=chat,
+            chat=self._hasher.of(CHAT, chat),
             message_id=message_id,
             at=require_aware(at),
         )
@@ -580,7 +435,8 @@ class SqlRelays:
 
     def find(self, chat: str, message_id: str) -> Relay | None:
         statement = select(RelayRow).where(
-            col(RelayRow.chat) == chat, col(RelayRow.message_id) == message_id
+            col(RelayRow.chat) == self._hasher.of(CHAT, chat),
+            col(RelayRow.message_id) == message_id,
         )
         row = self._session.exec(statement).first()
         if row is None:
@@ -588,7 +444,7 @@ class SqlRelays:
         return Relay(
             reference=row.reference,
             direction=row.direction,
-            chat=row.chat,
+            chat=chat,
             message_id=row.message_id,
             at=as_utc(row.at),
         )
@@ -606,13 +462,13 @@ class SqlRelays:
 class SqlUnitOfWork:
     """The repositories of one transaction, sharing one session."""
 
-    def __init__(self, session: Session) -> None:
-        self.conversations: ConversationRepository = SqlConversations(session)
-        self.concerns: ConcernRepository = SqlConcerns(session)
+    def __init__(self, session: Session, hasher: Hasher) -> None:
+        self.conversations: ConversationRepository = SqlConversations(session, hasher)
+        self.concerns: ConcernRepository = SqlConcerns(session, hasher)
         self.audit: AuditLog = SqlAuditLog(session)
         self.inbound: InboundLog = SqlInboundLog(session)
         self.outbox: OutboxRepository = SqlOutbox(session)
         self.notes: NoteRepository = SqlNotes(session)
-        self.relays: RelayRepository = SqlRelays(session)
-        self.inbox: InboxRepository = SqlInbox(session)
-        self.keyboards: KeyboardRepository = SqlKeyboards(session)
+        self.relays: RelayRepository = SqlRelays(session, hasher)
+        self.inbox: InboxRepository = SqlInbox(session, hasher)
+        self.keyboards: KeyboardRepository = SqlKeyboards(session, hasher)

@@ -46,12 +46,16 @@ def _encrypted_json() -> Any:
 
 
 class ConversationRow(SQLModel, table=True):
-    """One chat in one journey: the state name and the answers, never a pickled machine."""
+    """One chat in one journey: the state name and the answers, never a pickled machine.
+
+    `key` and `owner` are keyed hashes (`storage.identity`) of the conversation's key and
+    its owner's channel key, which are kept only sealed, in `reach`."""
 
     __tablename__ = "conversations"
 
     key: str = Field(primary_key=True)
     owner: str = Field(index=True)
+    reach: dict[str, Any] = _encrypted_json()  # {"key": ..., "owner": ...} in clear
     journey: str
     state: str
     answers: dict[str, Any] = _encrypted_json()  # the draft description among them
@@ -73,10 +77,9 @@ class ConcernRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, index=True)
-    owner: str = Field(index=True)
+    # The identity record's random id (migration 0008); None once unlinked (forgotten).
+    reporter: str | None = Field(default=None, index=True)
     identity: str
-    reporter_name: str | None = _encrypted()
-    reporter_contact: str | None = _encrypted()
     learner_group: str
     organisation: str
     organisation_other: str | None = _encrypted()
@@ -122,6 +125,28 @@ class ConcernRow(SQLModel, table=True):
 
 # What anonymising empties unless the team kept the text: what the reporter wrote.
 FREE_TEXT = ("organisation_other", "site", "programme", "controls_detail", "further_actions")
+
+
+class IdentityRow(SQLModel, table=True):
+    """How to reach a concern's reporter, and the name and contact they gave, kept apart
+    from the concern and sealed; `owner_hash` finds a person's records (`storage.identity`)."""
+
+    __tablename__ = "identities"
+
+    id: str = Field(primary_key=True)  # random, see storage.identity.new_identity_id
+    owner_hash: str = Field(index=True)
+    owner: str = _encrypted(nullable=False)  # the channel key, e.g. telegram:<user id>
+    name: str | None = _encrypted()
+    contact: str | None = _encrypted()
+
+
+class HashKeyRow(SQLModel, table=True):
+    """One row: the secret of the keyed hashes (`storage.identity`), sealed with the key."""
+
+    __tablename__ = "hash_key"
+
+    id: int = Field(primary_key=True)
+    secret: str = _encrypted(nullable=False)
 
 
 class AuditRow(SQLModel, table=True):
@@ -183,7 +208,9 @@ class NoteRow(SQLModel, table=True):
 
 
 class RelayRow(SQLModel, table=True):
-    """A message the bot sent, by chat and message id, so a reply to it finds its concern."""
+    """A message the bot sent, by chat and message id, so a reply to it finds its concern.
+    `chat` is a keyed hash of the chat: it is only matched (a reply in that chat), never read
+    back; the reporter's chat, to send to, is read from their identity record."""
 
     __tablename__ = "relays"
     __table_args__ = (Index("ix_relays_chat_message_id", "chat", "message_id", unique=True),)
@@ -212,7 +239,8 @@ class InboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, index=True)
-    chat: str
+    chat: str  # a keyed hash of the chat (storage.identity), matched
+    reach: str | None = _encrypted()  # the chat itself, to be handled; None once handled
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     payload: dict[str, Any] = _encrypted_json()  # the update as received: message text
     received_at: datetime = _utc_column()
@@ -223,7 +251,8 @@ class InboxRow(SQLModel, table=True):
 
 class KeyboardRow(SQLModel, table=True):
     """Per chat, the one message the bot sent whose buttons are still live, so that they can
-    be taken away when the chat moves on, even after a restart. No row: none is live."""
+    be taken away when the chat moves on, even after a restart. No row: none is live.
+    `chat` is a keyed hash of the chat: it is only ever matched."""
 
     __tablename__ = "live_keyboards"
 

@@ -180,10 +180,10 @@ def test_questions_go_to_the_reporter_and_only_the_reporter_can_answer() -> None
         items = uow.outbox.for_reference("QC-2345-6789")
     question, answer = items
     assert question.kind == "reporter_message" and question.payload["relay"] is True
-    assert (
-        "Which nights?" in question.payload["text"]
-        and question.payload["owner"] == "telegram:user:555"
-    )
+    assert "Which nights?" in question.payload["text"]
+    # The item does not say whom it is for: the sender reads that from the identity record.
+    assert "owner" not in question.payload and "555" not in repr(question.payload)
+    assert service.reporter_chat("QC-2345-6789") == 555
     assert answer.kind == "team_message" and "Weekends." in answer.payload["text"]
     assert "555" not in answer.payload["text"]  # the team hears the answer, not who gave it
 

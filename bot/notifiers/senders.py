@@ -33,7 +33,7 @@ from bot.notifiers.email import EmailSettings, build_message, send_email
 from bot.outbox import OnDead, PermanentFailure, Sender
 from bot.reports.card import card_html
 from bot.reports.qca import qca_docx
-from bot.triage import TELEGRAM_OWNER, TriageService
+from bot.triage import TriageService, telegram_chat_of
 from dialogues.alert import alert_fields
 from dialogues.prompts import Prompts
 from storage.repositories import OutboxItem, UnitOfWork
@@ -61,10 +61,6 @@ _WHY = {
     "BotBlocked": "why_blocked",
     "BotKicked": "why_kicked",
 }
-
-
-def _chat_of(owner: str) -> int:
-    return int(owner.removeprefix(TELEGRAM_OWNER))
 
 
 async def refused_for_good(call: Callable[[], Awaitable[T]]) -> T:
@@ -116,7 +112,10 @@ def telegram_senders(bot: Bot, desk: TriageService, team_chat_id: int) -> dict[s
 
     async def reporter_message(item: OutboxItem) -> str | None:
         extra = {"reply_markup": ForceReply()} if item.payload.get("relay") else {}
-        return await send(_chat_of(str(item.payload["owner"])), str(item.payload["text"]), **extra)
+        chat = await asyncio.to_thread(desk.reporter_chat, item.reference or "")
+        if chat is None:
+            return None  # the reporter was forgotten meanwhile: nobody to send it to
+        return await send(chat, str(item.payload["text"]), **extra)
 
     async def team_message(item: OutboxItem) -> str | None:
         return await send(team_chat_id, str(item.payload["text"]))
@@ -134,7 +133,9 @@ def learner_senders(bot: Bot) -> dict[str, Sender]:
 
     async def draft_warning(item: OutboxItem) -> str | None:
         text = html.escape(str(item.payload["text"]), quote=False)
-        chat = _chat_of(str(item.payload["owner"]))
+        chat = telegram_chat_of(str(item.payload["owner"]))
+        if chat is None:  # only Telegram drafts are warned this way; a terminal one at start
+            raise PermanentFailure("NotTelegram")
         message = await refused_for_good(
             lambda: bot.send_message(chat, text, parse_mode=ParseMode.HTML)
         )
@@ -146,8 +147,11 @@ def learner_senders(bot: Bot) -> dict[str, Sender]:
 def remember_relays(uow: UnitOfWork, item: OutboxItem, external_id: str | None) -> None:
     """In the transaction that marks a question sent: a reply to it is an answer for the team."""
     if item.kind == "reporter_message" and item.payload.get("relay") and external_id:
-        chat = chat_key(_chat_of(str(item.payload["owner"])))
-        uow.relays.add(item.reference or "", "to_team", chat, external_id, item.created_at)
+        concern = uow.concerns.get(item.reference or "")
+        reporter = None if concern is None else telegram_chat_of(concern.owner)
+        if reporter is not None:
+            uow.relays.add(item.reference or "", "to_team", chat_key(reporter), external_id,
+                           item.created_at)  # fmt: skip
 
 
 def email_sender(settings: EmailSettings, desk: TriageService) -> Mapping[str, Sender]:

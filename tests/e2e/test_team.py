@@ -12,8 +12,10 @@ from botapi import BotApiServer
 from botapi.state import BotMessage
 from botapi.user import ChatUser
 from notifiers.smtp_server import SmtpServer, serve
+from sqlmodel import SQLModel
 
 from bot.reports.qca import qca_text
+from storage.database import DATABASE_FILE, SqlStorage
 
 from .conftest import CONCERNBOT, BotProcess, after
 
@@ -199,6 +201,21 @@ def test_a_concern_reaches_the_team_once_is_worked_to_closed_and_anonymity_holds
         seen.append(out.read_bytes().decode("latin-1"))
         if fmt == "csv":
             assert reference in seen[-1]
+    # The database's tables the team's side reads (opened with the key, as the bot reads them)
+    # and the database file itself, with its write-ahead log, as anyone holding it reads it.
+    storage = team_bot.storage()
+    assert isinstance(storage, SqlStorage)
+    try:
+        with storage.engine.connect() as connection:
+            for table in SQLModel.metadata.sorted_tables:
+                if table.name in ("concerns", "audit_log", "notes", "outbox", "relays"):
+                    seen += [repr(tuple(row)) for row in connection.execute(table.select())]
+    finally:
+        storage.close()
+    database = team_bot.data_dir / DATABASE_FILE
+    files = [database, database.with_name(database.name + "-wal")]
+    seen.append(b"".join(f.read_bytes() for f in files if f.exists()).decode("latin-1"))
+    assert reference in seen[-1]  # the raw read reads something
     for secret in (str(LEARNER), "Zebedee", "zeb_learner"):
         assert all(secret not in text for text in seen), secret
 

@@ -39,9 +39,10 @@ ANSWER = "Every Thursday since the new rota began"
 DRAFT = "Draft: the registrar was in theatre again"
 UPDATE_TEXT = "the registrar was in theatre all night long"
 EVERYTHING = [*WRITTEN.values(), ASSIGNED, NOTE, QUESTION, ANSWER, DRAFT, UPDATE_TEXT]
-# Rows holding sealed values after `write_everything`: the conversation, the concern, the
-# note, two outbox items, the inbox item, and the key check.
-SEALED_ROWS = 7
+# Rows holding sealed values after `write_everything`: the conversation, the concern, its
+# identity record, the note, two outbox items, the inbox item, the hashes' secret and the
+# key check.
+SEALED_ROWS = 9
 
 
 def keys(*ring: str) -> KeyRing:
@@ -73,10 +74,10 @@ def write_everything(storage: SqlStorage) -> None:
         uow.concerns.add(concern)
         uow.concerns.set_triage(REFERENCE, assigned_to=ASSIGNED)
         uow.notes.add(REFERENCE, T0, "telegram:9001", NOTE)
-        asked = {"owner": "telegram:user:42", "text": QUESTION, "relay": True}
+        asked = {"text": QUESTION, "relay": True}  # the reporter looked up when sending
         uow.outbox.add(OutboxItem.new("reporter_message", asked, T0, REFERENCE))
         uow.outbox.add(OutboxItem.new("team_message", {"text": ANSWER}, T0, REFERENCE))
-        uow.relays.add(REFERENCE, "to_reporter", "telegram:42", "501", T0)
+        uow.relays.add(REFERENCE, "to_team", "telegram:42", "501", T0)  # the reporter's chat
         uow.conversations.put(a_conversation("telegram:42", answers={"description": DRAFT}))
         update = {"update_id": 7, "message": {"chat": {"id": 42}, "text": UPDATE_TEXT}}
         uow.inbox.add([InboxItem("telegram:update:7", "telegram:42", 7, update, T0)])
@@ -86,6 +87,8 @@ def read_everything(storage: SqlStorage) -> list[object]:
     with storage.unit_of_work() as uow:
         return [
             uow.concerns.get(REFERENCE),
+            # Found by the keyed hash of its owner, whose secret a rotation only re-seals.
+            [c.reference for c in uow.concerns.for_owner("telegram:user:42")],
             uow.concerns.triage(REFERENCE),
             uow.notes.for_reference(REFERENCE),
             [(i.kind, dict(i.payload)) for i in uow.outbox.for_reference(REFERENCE)],
@@ -136,8 +139,9 @@ def test_a_raw_read_finds_nothing_anyone_wrote_and_the_bot_reads_it_all(
         again.close()
     concern = everything[0]
     assert concern == replace(a_concern(REFERENCE), **WRITTEN)
-    assert everything[3] == [
-        ("reporter_message", {"owner": "telegram:user:42", "text": QUESTION, "relay": True}),
+    assert everything[1] == [REFERENCE]
+    assert everything[4] == [
+        ("reporter_message", {"text": QUESTION, "relay": True}),
         ("team_message", {"text": ANSWER}),
     ]
 

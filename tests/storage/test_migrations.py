@@ -30,6 +30,8 @@ TEAM_TABLES = {"outbox", "notes", "relays"}
 INBOX_TABLES = {"inbox"}
 KEYBOARD_TABLES = {"live_keyboards"}
 KEY_TABLES = {"key_check"}
+IDENTITY_TABLES = {"identities", "hash_key"}
+IDENTITY_FIELDS = {"owner", "reporter_name", "reporter_contact"}
 
 
 def schema_differences(url: str) -> list[Any]:
@@ -59,7 +61,9 @@ def test_an_empty_database_is_empty_until_upgraded(database_url: str) -> None:
     differences = schema_differences(database_url)
 
     missing = {diff[1].name for diff in differences if diff[0] == "add_table"}
-    assert missing == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES | KEYBOARD_TABLES | KEY_TABLES
+    assert missing == (
+        FIRST_TABLES | TEAM_TABLES | INBOX_TABLES | KEYBOARD_TABLES | KEY_TABLES | IDENTITY_TABLES
+    )
     assert current_revision(database_url) is None
 
 
@@ -115,9 +119,11 @@ def test_the_concerns_table_has_a_column_for_every_concern_field(database_url: s
     finally:
         storage.close()
 
+    # Who reported it lives in their identity record; the concern keeps the record's id.
     retention = {"keep_text", "anonymised_at"}  # storage's own bookkeeping (0008b)
-    assert set(ConcernRow.model_fields) == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS, *retention}
-    assert columns == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS, *retention}
+    kept = {"id", "reporter", *CONCERN_FIELDS, *TRIAGE_FIELDS, *retention} - IDENTITY_FIELDS
+    assert set(ConcernRow.model_fields) == kept
+    assert columns == kept
 
 
 def table_names(url: str) -> set[str]:

@@ -12,6 +12,7 @@ from bot.service import Turn, TurnService
 from dialogues.bundle import load_content
 from dialogues.engine import Dialogue
 from dialogues.turns import Command, Event, Text
+from storage.database import SqlStorage
 from storage.repositories import InboxItem, Storage
 
 DIALOGUE = Dialogue(load_content())
@@ -67,7 +68,14 @@ def test_the_pathway_question_answered_leaves_nothing_keyed_to_the_chat(
     channel = Channel(storage)
     channel.pathway(PATHWAY[:-1])
     tables = {trace.partition(":")[0] for trace in traces(storage, CHAT_ID)}
-    assert tables == {"conversations", "inbox", "live_keyboards"}  # while it is being asked
+    # While it is being asked. On SQL the inbox and the live keyboard hold only a keyed hash
+    # of the chat; the conversation keeps it sealed, and traces reads through the key.
+    kept = (
+        {"conversations"}
+        if isinstance(storage, SqlStorage)
+        else {"conversations", "inbox", "live_keyboards"}
+    )
+    assert tables == kept
     turn = channel.send(Text(PATHWAY[-1]))
 
     advice, closing = (reply.text for reply in turn.replies)

@@ -1,0 +1,265 @@
+"""Concerns over SQL, with their reporters' identity records kept apart.
+
+A concern row carries no identity: `add` writes the reporter's channel key, name and contact
+to an identity record of their own (sealed; found by the keyed hash of the channel key, see
+`storage.identity`) and the concern keeps its random id. Reading joins them again; a concern
+whose record was deleted (`unlink`, `forget_owner`) reads with owner "" and no name or
+contact, and the relays in its reporter's chat are deleted with it. Repositories never
+commit (see `storage.sql`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, func, select, update
+
+from dialogues.records import CONCERN_FIELDS, Advice, Concern, barrier_keys
+from storage.identity import OWNER, Hasher, new_identity_id
+from storage.repositories import (
+    CLOSED,
+    TO_TEAM,
+    DuplicateReference,
+    Triage,
+    UnknownConcern,
+    as_utc,
+    require_aware,
+    triage_changes,
+)
+from storage.tables import FREE_TEXT, ConcernRow, IdentityRow, RelayRow
+
+_TUPLE_FIELDS = ("topics", "standards", "controls", "told")
+# Fields of `Concern` kept in its identity record, not on its row.
+_IDENTITY_FIELDS = frozenset({"owner", "reporter_name", "reporter_contact"})
+
+
+def _to_concern_row(concern: Concern, reporter: str | None) -> ConcernRow:
+    values: dict[str, Any] = {
+        name: getattr(concern, name) for name in CONCERN_FIELDS if name not in _IDENTITY_FIELDS
+    }
+    values["reporter"] = reporter
+    for name in _TUPLE_FIELDS:
+        values[name] = list(values[name])
+    # Several barriers now, in the text column that held one: no migration, old rows read.
+    values["barrier"] = ",".join(concern.barrier)
+    values["advice"] = concern.advice.to_dict()
+    values["created_at"] = require_aware(concern.created_at)
+    return ConcernRow(**values)
+
+
+def _to_concern(row: ConcernRow, identity: IdentityRow | None) -> Concern:
+    """The concern with its reporter's identity; an unlinked one (forgotten) has none."""
+    values = row.model_dump(include=set(CONCERN_FIELDS) - _IDENTITY_FIELDS)
+    values["owner"] = "" if identity is None else identity.owner
+    values["reporter_name"] = None if identity is None else identity.name
+    values["reporter_contact"] = None if identity is None else identity.contact
+    for name in _TUPLE_FIELDS:
+        values[name] = tuple(values[name])
+    values["barrier"] = barrier_keys(row.barrier)
+    values["advice"] = Advice.from_dict(row.advice)
+    values["created_at"] = as_utc(row.created_at)
+    return Concern(**values)
+
+
+def _to_triage(row: ConcernRow) -> Triage:
+    return Triage(
+        reference=row.reference,
+        acknowledged_at=None if row.acknowledged_at is None else as_utc(row.acknowledged_at),
+        acknowledged_by=row.acknowledged_by,
+        assigned_to=row.assigned_to,
+        outcome=row.outcome,
+        closed_at=None if row.closed_at is None else as_utc(row.closed_at),
+    )
+
+
+class SqlConcerns:
+    """Concern rows, and the identity records they point to (`storage.identity`)."""
+
+    def __init__(self, session: Session, hasher: Hasher) -> None:
+        self._session = session
+        self._hasher = hasher
+
+    def add(self, concern: Concern) -> None:
+        if self.get(concern.reference) is not None:
+            raise DuplicateReference(concern.reference)
+        identity = IdentityRow(
+            id=new_identity_id(),
+            owner_hash=self._hasher.of(OWNER, concern.owner),
+            owner=concern.owner,
+            name=concern.reporter_name,
+            contact=concern.reporter_contact,
+        )
+        try:
+            with self._session.begin_nested():  # a failed insert leaves the unit usable
+                self._session.add(identity)
+                self._session.add(_to_concern_row(concern, identity.id))
+        except IntegrityError as error:
+            # Lost a race with another transaction, or something else is wrong: only the
+            # first is a duplicate.
+            if self.get(concern.reference) is not None:
+                raise DuplicateReference(concern.reference) from error
+            raise
+
+    def _concerns(self, rows: Sequence[ConcernRow]) -> list[Concern]:
+        """The rows as concerns, their identity records read in one query."""
+        ids = [row.reporter for row in rows if row.reporter is not None]
+        identities: dict[str, IdentityRow] = {}
+        if ids:
+            found = select(IdentityRow).where(col(IdentityRow.id).in_(ids))
+            identities = {identity.id: identity for identity in self._session.exec(found)}
+        return [
+            _to_concern(row, None if row.reporter is None else identities.get(row.reporter))
+            for row in rows
+        ]
+
+    def get(self, reference: str) -> Concern | None:
+        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
+        row = self._session.exec(statement).first()
+        return None if row is None else self._concerns([row])[0]
+
+    def for_owner(self, owner: str) -> list[Concern]:
+        statement = (
+            select(ConcernRow)
+            .join(IdentityRow, col(IdentityRow.id) == col(ConcernRow.reporter))
+            .where(col(IdentityRow.owner_hash) == self._hasher.of(OWNER, owner))
+            .order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
+        )
+        return self._concerns(list(self._session.exec(statement)))
+
+    def unlink(self, reference: str) -> bool:
+        """Delete the concern's identity record: it can no longer be joined to its reporter,
+        nor reach them. False if it had none (already unlinked); UnknownConcern if no concern."""
+        row = self._row(reference)
+        if row.reporter is None:
+            return False
+        self._forget_identities([row.reporter])
+        return True
+
+    def forget_owner(self, owner: str) -> list[str]:
+        """Delete every identity record of `owner` and unlink their concerns; the references
+        of the concerns unlinked, newest first."""
+        statement = select(IdentityRow.id).where(
+            col(IdentityRow.owner_hash) == self._hasher.of(OWNER, owner)
+        )
+        ids = list(self._session.exec(statement))
+        if not ids:
+            return []
+        linked = (
+            select(ConcernRow.reference)
+            .where(col(ConcernRow.reporter).in_(ids))
+            .order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
+        )
+        references = list(self._session.exec(linked))
+        self._forget_identities(ids)
+        return references
+
+    def _forget_identities(self, ids: list[str]) -> None:
+        # The relays in the reporter's own chat (a reply there is an answer) are keyed by the
+        # hash of that chat: with the key, the chat would still lead to the reference.
+        linked = select(ConcernRow.reference).where(col(ConcernRow.reporter).in_(ids))
+        self._session.exec(
+            delete(RelayRow)
+            .where(col(RelayRow.reference).in_(linked.scalar_subquery()))
+            .where(col(RelayRow.direction) == TO_TEAM)
+            .execution_options(synchronize_session=False)
+        )
+        self._session.exec(
+            update(ConcernRow)
+            .where(col(ConcernRow.reporter).in_(ids))
+            .values(reporter=None)
+            .execution_options(synchronize_session=False)
+        )
+        self._session.exec(
+            delete(IdentityRow)
+            .where(col(IdentityRow.id).in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        self._session.expire_all()  # rows read before must not keep their reporter
+
+    def count(self) -> int:
+        return self._session.exec(select(func.count()).select_from(ConcernRow)).one()
+
+    def _row(self, reference: str) -> ConcernRow:
+        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
+        row = self._session.exec(statement).first()
+        if row is None:
+            raise UnknownConcern(reference)
+        return row
+
+    def set_status(self, reference: str, status: str) -> None:
+        row = self._row(reference)
+        row.status = status
+        self._session.add(row)
+
+    def set_triage(self, reference: str, **fields: datetime | str | None) -> None:
+        changes = triage_changes(fields)
+        row = self._row(reference)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        self._session.add(row)
+
+    def triage(self, reference: str) -> Triage | None:
+        statement = select(ConcernRow).where(col(ConcernRow.reference) == reference)
+        row = self._session.exec(statement).first()
+        return None if row is None else _to_triage(row)
+
+    def search(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: str | None = None,
+        organisation: str | None = None,
+        open_only: bool = False,
+    ) -> list[Concern]:
+        statement = select(ConcernRow)
+        if since is not None:
+            statement = statement.where(col(ConcernRow.created_at) >= require_aware(since))
+        if until is not None:
+            statement = statement.where(col(ConcernRow.created_at) < require_aware(until))
+        if status is not None:
+            statement = statement.where(col(ConcernRow.status) == status)
+        if organisation is not None:
+            statement = statement.where(col(ConcernRow.organisation) == organisation)
+        if open_only:
+            statement = statement.where(
+                col(ConcernRow.closed_at).is_(None), col(ConcernRow.status) != CLOSED
+            )
+        statement = statement.order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
+        return self._concerns(list(self._session.exec(statement)))
+
+    def forget_identity(self, reference: str) -> None:
+        """Unlink the concern from its reporter (`unlink`) and file it as anonymous."""
+        self.unlink(reference)
+        row = self._row(reference)
+        row.identity = "anonymous"
+        self._session.add(row)
+
+    def keep_text(self, reference: str, keep: bool) -> None:
+        row = self._row(reference)
+        row.keep_text = keep
+        self._session.add(row)
+
+    def due_for_anonymising(self, closed_before: datetime) -> list[str]:
+        statement = (
+            select(ConcernRow.reference)
+            .where(
+                col(ConcernRow.closed_at) < require_aware(closed_before),
+                col(ConcernRow.anonymised_at).is_(None),
+            )
+            .order_by(col(ConcernRow.closed_at), col(ConcernRow.id))
+        )
+        return list(self._session.exec(statement))
+
+    def anonymise(self, reference: str, at: datetime) -> bool:
+        self.forget_identity(reference)
+        row = self._row(reference)
+        if not row.keep_text:
+            row.description = ""
+            for name in FREE_TEXT:
+                setattr(row, name, None)
+        row.anonymised_at = require_aware(at)
+        self._session.add(row)
+        return row.keep_text
