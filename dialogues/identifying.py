@@ -111,7 +111,10 @@ def review_lines(
 ) -> tuple[str, ...]:
     """The heading, the anonymous warning when it applies, and one line per finding."""
     items = [
-        rules.words.item.format(label=rules.kinds[f.kind].label, text=f.text) for f in findings
+        rules.words.item.format(
+            label=rules.kinds[f.kind].label, text=f.text, replacement=f.replacement
+        )
+        for f in findings
     ]
     if not items:
         return ()

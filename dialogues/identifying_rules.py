@@ -45,8 +45,9 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 # The placeholders each of the review's words may use.
 WORD_PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "heading": frozenset({"count"}),
-    "item": frozenset({"label", "text"}),
+    "item": frozenset({"label", "text", "replacement"}),
     "anonymous": frozenset(),
+    "more": frozenset({"count"}),
 }
 BUTTONS = ("keep", "change", "replace")
 # Longest plain number a registration pattern without context words is tried against.
@@ -83,6 +84,8 @@ class ReviewWords:
     heading: str
     item: str
     anonymous: str
+    # Said of the findings a short screen has no room to list.
+    more: str
     keep: str
     change: str
     replace: str
@@ -330,9 +333,8 @@ def _review_words(table: Table) -> ReviewWords:
         if used - allowed:
             raise table.error(key, f"unknown placeholder {{{sorted(used - allowed)[0]}}}")
     buttons = {key: table.button(key, table.text(key)) for key in BUTTONS}
-    return ReviewWords(
-        table.text("heading"), table.text("item"), table.text("anonymous"), **buttons
-    )
+    texts = {key: table.text(key) for key in WORD_PLACEHOLDERS}
+    return ReviewWords(**texts, **buttons)
 
 
 def _nonempty(row: Table, key: str) -> str:

@@ -59,11 +59,15 @@ def next_state(
     """Where the journey goes from the conversation's state on `trigger`.
 
     On the way through, steps the learner confirmed from their story are passed over. When a
-    review section is being changed, the rest of that section is asked, then the review.
+    review section is being changed, the rest of that section is asked, then the review
+    (unless the journey's `edit_follows` guard holds: then the transitions lead).
     """
     journey = JOURNEYS[conversation.journey]
     state = _move(machine, conversation, conversation.state, trigger, intent, facts)
     if trigger != "next":
+        return state
+    guards = Guards(conversation.answers, conversation.editing, intent, facts)
+    if journey.edit_follows is not None and getattr(guards, journey.edit_follows)():
         return state
     if conversation.editing:
         section = journey.section_of(conversation.state)

@@ -314,8 +314,8 @@ def test_review_lines_list_each_finding_and_warn_an_anonymous_learner() -> None:
     named = review_lines(findings, RULES, anonymous=False)
     assert named == (
         "Before you send: 2 thing(s) in your words could point to a person.",
-        'a name: "Dr Patel"',
-        'a phone number: "07700 900461"',
+        '• a name: "Dr Patel" → [a doctor]',
+        '• a phone number: "07700 900461" → [a phone number]',
     )
     anonymous = review_lines(findings, RULES, anonymous=True)
     assert anonymous[1] == RULES.words.anonymous
