@@ -25,9 +25,10 @@ from dialogues.journeys import CHANGE, CHECKED_WORDS, DETAILS_IN, PRIVACY_CHECK,
 from dialogues.records import Conversation
 
 REVIEW = "review"
-# The list of findings stays within BUDGET characters (the rest are counted, not listed), so
-# that the check fits a phone's screen; each finding is quoted up to QUOTE characters.
-BUDGET = 380
+# The list of findings, with its heading, stays within BUDGET characters (the rest are
+# counted, not listed), so that the whole check fits a phone's screen (600 characters with
+# its question and buttons); each finding is quoted up to QUOTE characters.
+BUDGET = 300
 QUOTE = 40
 
 
@@ -100,14 +101,16 @@ def _quoted(text: str) -> str:
 
 
 def _within_budget(lines: Sequence[str], items: int, more: str) -> list[str]:
-    """The heading lines, then as many items as fit the budget; the rest counted."""
+    """The heading lines, then as many items as fit the budget, the rest counted (the line
+    that counts them fits the budget too)."""
     head, rest = list(lines[: len(lines) - items]), list(lines[len(lines) - items :])
+    if sum(len(line) for line in lines) <= BUDGET:
+        return [*head, *rest]
+    room = BUDGET - sum(len(line) for line in head) - len(more.format(count=len(rest)))
     kept: list[str] = []
-    used = sum(len(line) for line in head)
     for line in rest:
-        if used + len(line) > BUDGET and kept:
+        if len(line) > room and kept:
             break
         kept.append(line)
-        used += len(line)
-    left = len(rest) - len(kept)
-    return [*head, *kept, *([more.format(count=left)] if left else [])]
+        room -= len(line)
+    return [*head, *kept, more.format(count=len(rest) - len(kept))]

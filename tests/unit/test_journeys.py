@@ -116,6 +116,29 @@ FACTS = Facts(students=frozenset({"nursing_students", "ahp_students"}))
         (conv("barrier", editing=True), "review"),
         (conv("identity", editing=True, identity="named"), "name"),
         (conv("identity", editing=True, identity="anonymous"), "review"),
+        # Changing the words after the privacy check: each answer holding a detail, then the
+        # review; the rest of a review section is not asked.
+        (conv("privacy_check", privacy_check="keep", details_in=["description"]), "submitted"),
+        (conv("privacy_check", privacy_check="replace", details_in=["actions"]), "submitted"),
+        (
+            conv("privacy_check", True, privacy_check="change", details_in=["description"]),
+            "description",
+        ),
+        (conv("privacy_check", True, privacy_check="change", details_in=["actions"]), "actions"),
+        (conv("description", True, privacy_check="change", details_in=["description"]), "review"),
+        (
+            conv(
+                "description",
+                True,
+                privacy_check="change",
+                details_in=["description", "controls_detail", "actions"],
+            ),
+            "controls_detail",
+        ),
+        (conv("controls_detail", True, privacy_check="change", details_in=["actions"]), "actions"),
+        (conv("actions", True, privacy_check="change", details_in=["actions"]), "review"),
+        # On the way through (as `walk` reads it), a decision left over changes nothing.
+        (conv("description", privacy_check="change", details_in=["actions"]), "group"),
     ],
 )
 def test_concern_next_state(conversation: Conversation, expected: str) -> None:
@@ -136,8 +159,10 @@ def test_a_second_page_of_groups_and_topics() -> None:
     assert next_state(CONCERN_MACHINE, conv("topics_more")) == "standards"
 
 
-def test_review_submits() -> None:
+def test_review_submits_or_checks_the_words_first() -> None:
     assert next_state(CONCERN_MACHINE, conv("review"), trigger="submit") == "submitted"
+    found = conv("review", details_in=["description"])
+    assert next_state(CONCERN_MACHINE, found, trigger="submit") == "privacy_check"
 
 
 def test_the_story_can_answer_only_steps_of_the_journey() -> None:
