@@ -22,7 +22,8 @@ from datetime import datetime
 from dialogues.bundle import CANCEL_STEP, RESTART_STEP, Content
 from dialogues.dependents import tidy
 from dialogues.filing import advice_for, file_concern, where_it_went
-from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, Facts
+from dialogues.guards import Facts
+from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED
 from dialogues.machines import build_machine, next_state, walk
 from dialogues.matching import command_word
 from dialogues.privacy_check import PrivacyCheck

@@ -14,7 +14,8 @@ from dataclasses import replace
 from transitions import Machine
 from transitions.extensions import GraphMachine
 
-from dialogues.journeys import FROM_STORY, JOURNEYS, NO_FACTS, Facts, Guards, Journey
+from dialogues.guards import NO_FACTS, Facts, Guards
+from dialogues.journeys import FROM_STORY, JOURNEYS, Journey
 from dialogues.records import Conversation
 
 # States a "next" can leave: every question (the review and the ends are left otherwise).

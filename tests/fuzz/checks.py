@@ -36,15 +36,8 @@ from bot.channels.telegram_render import MAX_CALLBACK_BYTES, MAX_TEXT, parse_cal
 from bot.service import Turn
 from dialogues.dependents import GIVEN_ON, notes, value_of
 from dialogues.engine import CANCEL_STEP, RESTART_STEP, Dialogue
-from dialogues.journeys import (
-    DETAILS_IN,
-    FROM_STORY,
-    JOURNEYS,
-    PRIVACY_CHECK,
-    STORY_PROPOSALS,
-    Facts,
-    Guards,
-)
+from dialogues.guards import Facts, Guards
+from dialogues.journeys import DETAILS_IN, FROM_STORY, JOURNEYS, PRIVACY_CHECK, STORY_PROPOSALS
 from dialogues.privacy_check import PrivacyCheck
 from dialogues.records import Concern, Conversation
 from dialogues.turns import Command, Event, Press, Reply

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import diagrams
-from dialogues.journeys import CONCERN, JOURNEYS, PATHWAY, Facts, Guards, Journey
+from dialogues.guards import Facts, Guards
+from dialogues.journeys import CONCERN, JOURNEYS, PATHWAY, Journey
 from dialogues.machines import build_machine, next_state, walk
 from dialogues.records import Answer, Conversation
 
