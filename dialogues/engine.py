@@ -9,8 +9,8 @@ then passes over what the story answered, and an answer changed has those that f
 it asked again (`dialogues.dependents`). Submit checks the learner's words for details that
 could identify someone (`dialogues.privacy_check`) and, once nothing is found or the learner
 has decided what to do with them, files the concern and shows the advice; the caller stores
-both at once. The quick pathway question ends with its advice and leaves
-no conversation behind.
+both at once. The quick pathway question ends with its advice and leaves no conversation
+behind.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class Dialogue:
         if action in ("browse", "more"):
             return self._advance(conversation, intent=action)
         if action == "keep":
-            return self._advance(conversation)
+            return self._advance(conversation, new_reference=new_reference)
         if action == "explain":
             explained = Reply(self.wording.explain(step))
             return Outcome(conversation, (explained, self.question(conversation)))
@@ -228,7 +228,7 @@ class Dialogue:
                 return self._submit(checked, now, new_reference)
             asking = replace(checked, state=state, trail=(*checked.trail, step))
             return Outcome(asking, (self.question(asking),))
-        return self._advance(conversation)  # continue
+        return self._advance(conversation, new_reference=new_reference)  # continue
 
     def _advance(
         self,
