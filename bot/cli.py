@@ -1,4 +1,4 @@
-"""The `concernbot` command line: chat in the terminal, diagrams, database and content checks."""
+"""The `concernbot` command line: chat in the terminal, diagrams, database, keys and content."""
 
 from __future__ import annotations
 
@@ -8,15 +8,20 @@ import logging
 import shlex
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot.app import App, SchemaBehind
+from bot.keeping_cli import add_keeping_commands
+from bot.keys import add_keys_commands, key_problem, say_key_made
 from bot.settings import Settings
 from dialogues.catalogue import ContentError
 from dialogues.journeys import JOURNEYS, Dependent
 from dialogues.machines import mermaid
+from dialogues.prompts import Prompts
+from storage.crypto import KeyProblem
 from storage.database import StorageUnavailable
 
 DIAGRAM_HEADER = (
@@ -62,6 +67,9 @@ DATABASE_ADVICE = {
     " from a backup, or set CONCERNBOT_DATA_DIR to another folder.",
     "bad_url": "CONCERNBOT_DATABASE_URL is not a database URL ({reason}). Set it to one such as"
     " postgresql+psycopg://user@host/db, or leave it unset for the data folder.",
+    "undecryptable": "a value in the database at {where} cannot be decrypted ({reason}). Set"
+    " CONCERNBOT_SECRET_KEY to the keys it was written with, the newest first; `concernbot keys"
+    " check` names the rows.",
     "other": "cannot use the database at {where} ({reason}). Check CONCERNBOT_DATABASE_URL or"
     " CONCERNBOT_DATA_DIR.",
 }
@@ -144,10 +152,36 @@ def _terminal_app(args: argparse.Namespace, settings: Settings) -> App:
         and not database.exists()
         and "data_dir" not in settings.model_fields_set
     )
-    app = build(settings, terminal=chat_command(args.user))
-    if first:
-        print(app.content.prompts.terminal_say("data_folder", folder=settings.data_dir) + "\n")
+    said = False
+
+    def say_where(prompts: Prompts) -> None:
+        nonlocal said
+        if first and not said:
+            said = True
+            print(prompts.terminal_say("data_folder", folder=settings.data_dir) + "\n")
+
+    def key_made(prompts: Prompts) -> None:
+        # Said as soon as the key is made: a run that stops before the chat starts has
+        # still said it, and no later run will (the key is made once).
+        say_where(prompts)
+        say_key_made(settings, prompts)
+
+    app = build(settings, terminal=chat_command(args.user), on_new_key=key_made)
+    say_where(app.content.prompts)
     return app
+
+
+def _chat_of(args: argparse.Namespace) -> str:
+    from bot.channels.console import chat_key
+
+    return chat_key(args.user)
+
+
+def _app(settings: Settings) -> App:
+    """The app for a command other than the chat; a key made now is announced on stdout."""
+    from bot.app import build
+
+    return build(settings, on_new_key=partial(say_key_made, settings))
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -155,6 +189,9 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
     app = _terminal_app(args, settings)
     try:
+        warning = app.keeping.warning_for(_chat_of(args))
+        if warning is not None:
+            print(warning + "\n")
         chat = ConsoleChat(app.service, sys.stdin, sys.stdout, user=args.user)
         return asyncio.run(chat.run(journey=args.journey, resume=args.resume))
     finally:
@@ -186,12 +223,11 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _telegram(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import build
     from bot.channels.telegram_runner import TelegramStartError, run
 
-    app = build(settings)
+    app = _app(settings)
     try:
-        asyncio.run(run(settings, app.service, app.triage))
+        asyncio.run(run(settings, app.service, app.triage, app.keeping, app.privacy()))
     except TelegramStartError as error:
         print(f"concernbot: {error}", file=sys.stderr)
         return 2
@@ -204,12 +240,11 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     """The register (CSV or XLSX, filtered), or one concern as its QCA document."""
     from datetime import date
 
-    from bot.app import build
     from bot.reports.qca import qca_docx
     from bot.reports.register import select, write_csv, write_xlsx
     from dialogues.filing import normalise_reference
 
-    app = build(settings)
+    app = _app(settings)
     out = Path(args.out)
     try:
         with app.storage.unit_of_work() as uow:
@@ -238,10 +273,9 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     """The outbox: what is still to go, waiting for a channel, or failed for good (exit 1)."""
-    from bot.app import build
     from bot.doctor import outbox_report, sendable_kinds
 
-    app = build(settings)
+    app = _app(settings)
     try:
         lines, healthy = outbox_report(app.storage, sendable_kinds(settings))
     finally:
@@ -260,11 +294,22 @@ def _diagram(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import key_ring
+    from dialogues.bundle import load_content
     from storage.database import upgrade
 
-    upgrade(settings.db_url)
+    def made() -> None:  # the content is read only for the words of a key made now
+        say_key_made(settings, load_content(settings.content_dir).prompts)
+
+    upgrade(settings.db_url, key_ring(settings, made))
     print("database upgraded to the newest schema")
     return 0
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.keys import run_keys
+
+    return run_keys(args.keys_command, getattr(args, "batch", 0), lambda: _app(settings))
 
 
 def _content(args: argparse.Namespace, settings: Settings) -> int:
@@ -320,6 +365,8 @@ def parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "upgrade", help="migrate the database to the newest schema"
     ).set_defaults(run=_db)
+    add_keys_commands(commands, _keys)
+    add_keeping_commands(commands, _terminal_app, lambda _args, settings: _app(settings))
     content = commands.add_parser("content", help="content files")
     content_commands = content.add_subparsers(dest="content_command", required=True)
     check = content_commands.add_parser("check", help="load and validate the content files")
@@ -356,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SchemaBehind as error:
         print(f"concernbot: {error}", file=sys.stderr)
+        return 2
+    except KeyProblem as error:
+        print(f"concernbot: {key_problem(error)}", file=sys.stderr)
         return 2
     except StorageUnavailable as error:
         print(f"concernbot: {database_problem(error)}", file=sys.stderr)

@@ -31,6 +31,8 @@ def sendable_kinds(settings: Settings) -> frozenset[str]:
         kinds.update(EMAIL_KINDS)
     if kinds:
         kinds.add(WAITING)  # the bot hands these on to whichever team channel it has
+    if settings.telegram_token is not None:
+        kinds.add("draft_warning")  # to the learner: no team channel needed
     return frozenset(kinds)
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogues.catalogue import DEFAULT_CONTENT_DIR
+from storage.crypto import KEY_FILE
 from storage.database import DATABASE_FILE, sqlite_url_for
 
 
@@ -28,6 +29,12 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; PostgreSQL for more than one machine."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Encryption key(s), comma-separated: the first encrypts, all decrypt"
+        " (`concernbot keys new` makes one). Unset: the key file in the data folder, made on"
+        " first run, for the embedded database; required with CONCERNBOT_DATABASE_URL.",
     )
     content_dir: Path = Field(DEFAULT_CONTENT_DIR, description="Folder of the TOML content files.")
     log_level: str = Field("WARNING", description="DEBUG, INFO, WARNING or ERROR.")
@@ -62,6 +69,14 @@ class Settings(BaseSettings):
             int(part) for part in self.team_members.replace(" ", "").split(",") if part
         )
 
+    retention_months: int = Field(
+        12, ge=1, description="Months after a concern is closed before it is anonymised."
+    )
+    draft_days: int = Field(30, ge=1, description="Days a draft may lie untouched; then deleted.")
+    draft_warning_days: int = Field(
+        3, ge=0, description="Days before a draft is deleted that its owner is told."
+    )
+
     outbox_send_timeout: float = Field(
         30.0, description="Seconds one outbox send may take; a crashed send goes again after 3x."
     )
@@ -82,3 +97,8 @@ class Settings(BaseSettings):
     def database_file(self) -> Path | None:
         """The embedded database's file, or None when the database is a server."""
         return None if self.database_url else self.data_dir / DATABASE_FILE
+
+    @property
+    def key_file(self) -> Path:
+        """Where the embedded database's key is kept when CONCERNBOT_SECRET_KEY is unset."""
+        return self.data_dir / KEY_FILE

@@ -224,6 +224,11 @@ class TriageService:
             uow.concerns.set_triage(reference, assigned_to=name)
             return concern
 
+    def keep_text(self, user_id: int, reference: str, dedupe: str | None = None) -> None:
+        """Keep the concern's free text when it is anonymised after closing (retention)."""
+        with self._acting(user_id, "text kept", reference, dedupe, open_only=False) as (uow, _, _):
+            uow.concerns.keep_text(reference, True)
+
     def add_note(self, user_id: int, reference: str, text: str, dedupe: str | None = None) -> None:
         with self._acting(user_id, "note", reference, dedupe, open_only=False) as (uow, _, now):
             uow.notes.add(reference, now, telegram_user(user_id), text)

@@ -148,10 +148,15 @@ COMMANDS = (
     "cancel",
     "status",
     "privacy",
+    "forgetme",
+    "withdraw",
     "help",
 )
 # A concern's statuses, and "waiting": queued while the team has no channel to receive it.
-STATUSES = ("recorded", "queued", "waiting", "received", "under_review", "with_provider", "closed")
+STATUSES = (
+    "recorded", "queued", "waiting", "received", "under_review", "with_provider", "closed",
+    "withdrawn",
+)  # fmt: skip
 
 
 def _contract(spec: Mapping[str, str]) -> Mapping[str, frozenset[str]]:
@@ -192,7 +197,6 @@ ALERT = (
     "not_given", "footer", "content_version", "content_version_now", "shortened",
 )  # fmt: skip
 CHANNEL: Mapping[str, frozenset[str]] = {
-    "privacy": frozenset(),
     "status_heading": frozenset(),
     "status_line": frozenset({"reference", "date", "status"}),
     "status_none": frozenset({"start"}),
@@ -202,6 +206,25 @@ CHANNEL: Mapping[str, frozenset[str]] = {
     "numbered_choices": frozenset(),
     "slow_down": frozenset(),
 }
+
+# The privacy words' parts (`dialogues.privacy` puts them together from the settings).
+PRIVACY = _contract({
+    "heading": "", "where_sqlite": "", "where_postgresql": "", "sealed": "fields",
+    "key_file": "", "key_setting": "", "drafts": "draft_days warn_days", "pathway": "",
+    "submitted": "", "retention": "months", "readers": "how", "how_chat": "", "how_email": "",
+    "how_both": "", "how_none": "", "forget_telegram": "", "forget_terminal": "", "logs": "",
+    "details": "",
+})  # fmt: skip
+KEEPING = _contract({
+    "forget_preview": "drafts concerns", "forget_confirm_telegram": "",
+    "forget_confirm_terminal": "", "forget_nothing": "",
+    "forget_done": "drafts concerns references", "forget_done_drafts": "drafts",
+    "forget_kept": "", "withdraw_usage": "", "withdraw_done": "reference",
+    "withdraw_done_told": "reference", "withdraw_unknown": "reference",
+    "withdraw_too_late": "reference status", "draft_warning": "idle date resume",
+    "tidy_done": "anonymised expired warned", "keep_done": "reference",
+    "keep_unknown": "reference", "team_withdrawn": "reference", "team_keep_usage": "",
+})  # fmt: skip
 
 # The terminal's own words. Those of TERMINAL_WORDS replace the message of the same key in a
 # terminal, where Telegram's name commands it does not have (/new, /pathway); {chat} is the
@@ -213,6 +236,7 @@ TERMINAL_WORDS: Mapping[str, frozenset[str]] = {
 TERMINAL: Mapping[str, frozenset[str]] = {
     **TERMINAL_WORDS,
     "data_folder": frozenset({"folder"}),
+    "key_made": frozenset({"file"}),
     "in_progress": frozenset({"count", "resume"}),
 }
 
@@ -228,6 +252,12 @@ class Prompts:
     team: Mapping[str, str] = field(default_factory=dict)
     reporter: Mapping[str, str] = field(default_factory=dict)
     terminal: Mapping[str, str] = field(default_factory=dict)
+    privacy: Mapping[str, str] = field(default_factory=dict)
+    privacy_fields: Mapping[str, str] = field(default_factory=dict)
+    keeping: Mapping[str, str] = field(default_factory=dict)
+
+    def keeping_say(self, key: str, **values: object) -> str:
+        return self.keeping[key].format(**values)
 
     def for_terminal(self, chat: str) -> Prompts:
         """These prompts as a terminal shows them: its own words where Telegram's name a
@@ -378,6 +408,9 @@ def load_prompts(directory: Path) -> Prompts:
         "terminal",
         {key: allowed | MESSAGES.get(key, frozenset()) for key, allowed in TERMINAL.items()},
     )
+    privacy_table = data.get("privacy", {})
+    fields = privacy_table.get("fields", {}) if isinstance(privacy_table, dict) else {}
+    privacy_fields = {name: _text(fields, name, "privacy.fields") for name in fields}
     return Prompts(
         MappingProxyType(steps),
         MappingProxyType(messages),
@@ -388,4 +421,7 @@ def load_prompts(directory: Path) -> Prompts:
         MappingProxyType(team),
         MappingProxyType(reporter),
         MappingProxyType(terminal),
+        MappingProxyType(_table(data, "privacy", PRIVACY)),
+        MappingProxyType(privacy_fields),
+        MappingProxyType(_table(data, "keeping", KEEPING)),
     )

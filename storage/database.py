@@ -9,6 +9,10 @@ database, a data folder that is a file) is raised as `StorageUnavailable`: one k
 problem and a plain reason, read from the driver's error here and nowhere else, and where
 the database is, with any password hidden. The transaction is rolled back, so everything
 saved before stays saved.
+
+Every engine carries the key ring its encrypted columns are sealed with (`storage.encrypted`):
+opening a database checks the ring against the database's key check value (WrongKey), and
+a value no key opens, met later, is StorageUnavailable("undecryptable").
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
+from storage.crypto import KEY_FILE, KeyRing, Undecryptable, key_file_ring
+from storage.encrypted import bind_keys, check_keys
 from storage.repositories import StorageUnavailable as StorageUnavailable  # raised here
 from storage.repositories import UnitOfWork
 from storage.sql import SqlUnitOfWork
@@ -88,7 +94,7 @@ _OS_ERRORS = {
 PROBLEMS = frozenset(
     {problem for _, problem, _ in _DRIVER_MESSAGES}
     | {problem for problem, _ in _OS_ERRORS.values()}
-    | {"bad_url", "other"}
+    | {"bad_url", "undecryptable", "other"}
 )
 
 
@@ -155,10 +161,14 @@ def _plainly(url: str | URL, opening: bool = False) -> Iterator[None]:
 
 
 class SqlStorage:
-    """Storage over one SQLAlchemy engine; each unit of work is one session and transaction."""
+    """Storage over one SQLAlchemy engine; each unit of work is one session and transaction.
 
-    def __init__(self, engine: Engine) -> None:
+    `keys` seal and open the encrypted columns (they are bound to the engine)."""
+
+    def __init__(self, engine: Engine, keys: KeyRing) -> None:
+        bind_keys(engine, keys)
         self.engine = engine
+        self.keys = keys
         # SQLite has one writer at a time, and here every transaction begins IMMEDIATE.
         # Within this process, transactions queue on a lock, not in SQLite's busy handler,
         # which sleeps longer and longer between tries: a thread that writes often (one
@@ -180,6 +190,14 @@ class SqlStorage:
             except PoolTimeout as error:
                 raise StorageUnavailable(
                     "unreachable", "no connection free in time", where(self.engine.url)
+                ) from error
+            except Undecryptable as error:
+                # Written with a key this process was not given, or damaged: say so, and
+                # never hand garbage on. `concernbot keys check` names the rows.
+                raise StorageUnavailable(
+                    "undecryptable",
+                    "a stored value opens with none of the keys given",
+                    where(self.engine.url),
                 ) from error
             except DBAPIError as error:
                 if error.connection_invalidated:  # the connection died under us
@@ -214,27 +232,53 @@ def sqlite_url_for(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / DATABASE_FILE).as_posix()}"
 
 
-def open_storage(url: str) -> SqlStorage:
-    """Storage on the database at `url` (the schema is not touched; see `upgrade`)."""
+def embedded_keys(data_dir: Path) -> tuple[KeyRing, bool]:
+    """The embedded database's key ring, from the key file in `data_dir` (made there on
+    first run, see `storage.crypto.key_file_ring`), and whether it was made now.
+
+    A data folder that cannot hold it is StorageUnavailable, as it would be for the database.
+    """
+    with _plainly(sqlite_url_for(data_dir), opening=True):
+        return key_file_ring(data_dir / KEY_FILE)
+
+
+def check_url(url: str) -> None:
+    """StorageUnavailable("bad_url") unless `url` names a database this bot can open (no
+    connection is made)."""
     with _plainly(url, opening=True):
-        return SqlStorage(_create_engine(url))
+        _create_engine(url).dispose()
 
 
-def upgrade(url: str) -> None:
-    """Run the migrations up to head, in one transaction.
+def open_storage(url: str, keys: KeyRing) -> SqlStorage:
+    """Storage on the database at `url`, sealing with `keys` (the schema is not touched; see
+    `upgrade`). WrongKey if the database was encrypted with a key `keys` does not hold."""
+    with _plainly(url, opening=True):
+        storage = SqlStorage(_create_engine(url), keys)
+        try:
+            with storage.engine.begin() as connection:
+                check_keys(connection, keys, where(url))
+        except BaseException:
+            storage.close()
+            raise
+        return storage
+
+
+def upgrade(url: str, keys: KeyRing) -> None:
+    """Run the migrations up to head, in one transaction; `keys` seal what they encrypt.
 
     On PostgreSQL a transaction-scoped advisory lock makes concurrent upgrades (several
     replicas starting together) take turns; on SQLite, BEGIN IMMEDIATE does the same.
     """
     with _plainly(url, opening=True), _sqlite_migration_lock(url):
-        _migrate(url, "head", command.upgrade)
+        if _migrate(url, "head", command.upgrade, keys):
+            _compact_sqlite(url)
 
 
-def downgrade(url: str, revision: str) -> None:
+def downgrade(url: str, revision: str, keys: KeyRing) -> None:
     """Undo migrations down to `revision` (e.g. "0001"; "base" for an empty database),
-    under the same locks and in one transaction, as `upgrade`."""
+    under the same locks and in one transaction, as `upgrade`; `keys` open what was sealed."""
     with _plainly(url, opening=True), _sqlite_migration_lock(url):
-        _migrate(url, revision, command.downgrade)
+        _migrate(url, revision, command.downgrade, keys)
 
 
 @contextmanager
@@ -259,7 +303,8 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _migrate(url: str, revision: str, action: Callable[[Config, str], None]) -> None:
+def _migrate(url: str, revision: str, action: Callable[[Config, str], None], keys: KeyRing) -> int:
+    """Run `action` to `revision`; how many rows a migration sealed that held plain text."""
     engine = _create_engine(url)
     try:
         with engine.begin() as connection:
@@ -269,7 +314,29 @@ def _migrate(url: str, revision: str, action: Callable[[Config, str], None]) -> 
                 )
             config = alembic_config(url)
             config.attributes["connection"] = connection
+            config.attributes["keys"] = keys
             action(config, revision)
+            return int(config.attributes.get("sealed_rows", 0))
+    finally:
+        engine.dispose()
+
+
+def _compact_sqlite(url: str) -> None:
+    """Rebuild an SQLite file and empty its write-ahead log, so that what rows held before
+    they were sealed is not left in free pages or old log frames."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    engine = _create_engine(url)
+    try:
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("VACUUM")  # not in a transaction: the connection autocommits
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.close()
+        finally:
+            connection.close()
     finally:
         engine.dispose()
 

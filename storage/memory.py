@@ -21,8 +21,10 @@ from dialogues.records import Concern, Conversation
 from storage.keyboards import MemoryKeyboards
 from storage.memory_inbox import InboxTable, MemoryInbox
 from storage.repositories import (
+    CANCELLED,
     CLOSED,
     DEAD,
+    NO_OWNER,
     PENDING,
     SENT,
     AuditEntry,
@@ -80,6 +82,9 @@ class _Tables:
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
     notes: dict[int, Note] = field(default_factory=dict)
     relays: dict[tuple[str, str], Relay] = field(default_factory=dict)
+    warned: dict[str, datetime] = field(default_factory=dict)  # conversation key -> when
+    kept_text: set[str] = field(default_factory=set)
+    anonymised: dict[str, datetime] = field(default_factory=dict)
 
 
 class MemoryStorage:
@@ -119,6 +124,9 @@ class _MemoryUnitOfWork:
         self.claims: set[int] = set()
         self.deleted: set[str] = set()
         self.forget_inbound_before: datetime | None = None
+        # Retention's rewrites of stored rows, applied at commit in order (this unit of work
+        # does not see them before: the service reads, then rewrites, never the other way).
+        self.later: list[Callable[[_Tables], None]] = []
         # For each conversation this unit of work wrote: the version it found stored.
         self.seen_versions: dict[str, int] = {}
         self.conversations: ConversationRepository = _Conversations(self)
@@ -159,6 +167,9 @@ class _MemoryUnitOfWork:
                     raise DuplicateRelay(chat, message_id)
             for key in self.deleted:
                 tables.conversations.pop(key, None)
+                tables.warned.pop(key, None)
+            for key in self.pending.conversations:
+                tables.warned.pop(key, None)  # saved again: the warning no longer holds
             tables.conversations.update(self.pending.conversations)
             tables.concerns.update(self.pending.concerns)
             for reference, status in self.pending.statuses.items():
@@ -175,6 +186,8 @@ class _MemoryUnitOfWork:
             _apply_outbox_changes(tables.outbox, self.outbox_changes)
             tables.notes.update(self.pending.notes)
             tables.relays.update(self.pending.relays)
+            for rewrite in self.later:
+                rewrite(tables)
             self._inbox.apply()
             self._keyboards.apply()
 
@@ -244,6 +257,28 @@ class _Conversations:
         mine.sort(key=lambda c: c.updated_at, reverse=True)
         return [_copy(c) for c in mine]
 
+    def untouched_since(self, cutoff: datetime, unwarned: bool = False) -> list[Conversation]:
+        work = self._work
+        cutoff = require_aware(cutoff)
+        with work.lock:
+            stored = dict(work.committed.conversations)
+            warned = set(work.committed.warned)
+        stored.update(work.pending.conversations)
+        fresh = work.pending.conversations  # saved in this unit of work: no warning holds
+        old = [c for k, c in stored.items() if k not in work.deleted and c.updated_at < cutoff
+               and not (unwarned and k in warned and k not in fresh)]  # fmt: skip
+        old.sort(key=lambda c: (c.updated_at, c.key))
+        return [_copy(c) for c in old]
+
+    def mark_warned(self, key: str, at: datetime) -> None:
+        moment = require_aware(at)
+
+        def warn(tables: _Tables) -> None:
+            if key in tables.conversations:
+                tables.warned[key] = moment
+
+        self._work.later.append(warn)
+
 
 class _Concerns:
     def __init__(self, work: _MemoryUnitOfWork) -> None:
@@ -289,6 +324,47 @@ class _Concerns:
         self._require(reference)
         self._work.pending.triage.setdefault(reference, {}).update(changes)
 
+    def forget_identity(self, reference: str) -> None:
+        self._require(reference)
+        self._work.later.append(lambda tables: _unlink(tables, reference))
+
+    def keep_text(self, reference: str, keep: bool) -> None:
+        self._require(reference)
+
+        def mark(tables: _Tables) -> None:
+            (tables.kept_text.add if keep else tables.kept_text.discard)(reference)
+
+        self._work.later.append(mark)
+
+    def due_for_anonymising(self, closed_before: datetime) -> list[str]:
+        cutoff = require_aware(closed_before)
+        with self._work.lock:
+            done = set(self._work.committed.anonymised)
+        due = []
+        for concern in self._visible():
+            closed = (self.triage(concern.reference) or Triage(concern.reference)).closed_at
+            if closed is not None and closed < cutoff and concern.reference not in done:
+                due.append((closed, concern.reference))
+        return [reference for _, reference in sorted(due)]
+
+    def anonymise(self, reference: str, at: datetime) -> bool:
+        self._require(reference)
+        moment = require_aware(at)
+        with self._work.lock:
+            kept = reference in self._work.committed.kept_text
+
+        def rewrite(tables: _Tables) -> None:
+            _unlink(tables, reference)
+            if reference not in tables.kept_text:
+                tables.concerns[reference] = replace(
+                    tables.concerns[reference], description="", organisation_other=None,
+                    site=None, programme=None, controls_detail=None, further_actions=None,
+                )  # fmt: skip
+            tables.anonymised[reference] = moment
+
+        self._work.later.append(rewrite)
+        return kept
+
     def triage(self, reference: str) -> Triage | None:
         if self.get(reference) is None:
             return None
@@ -326,6 +402,13 @@ class _Concerns:
         found.reverse()  # later additions first among equal times, as the SQL id order
         found.sort(key=lambda c: c.created_at, reverse=True)
         return found
+
+
+def _unlink(tables: _Tables, reference: str) -> None:
+    tables.concerns[reference] = replace(
+        tables.concerns[reference], owner=NO_OWNER, identity="anonymous",
+        reporter_name=None, reporter_contact=None,
+    )  # fmt: skip
 
 
 class _AuditLog:
@@ -454,6 +537,20 @@ class _Outbox:
         given_up = sorted((i for i in view.values() if i.status == DEAD), key=lambda i: -i.id)
         return [_copy_item(item) for item in given_up[: max(limit, 0)]]
 
+    def cancel(self, id: int) -> bool:
+        return self._change(id, lambda item: replace(item, status=CANCELLED))
+
+    def forget_payloads(self, reference: str, kinds: Collection[str] | None = None) -> int:
+        chosen = [item.id for item in self.for_reference(reference)
+                  if item.status != PENDING and (kinds is None or item.kind in kinds)]  # fmt: skip
+
+        def empty(tables: _Tables) -> None:
+            for id in chosen:
+                tables.outbox[id] = replace(tables.outbox[id], payload={})
+
+        self._work.later.append(empty)
+        return len(chosen)
+
 
 class _Notes:
     def __init__(self, work: _MemoryUnitOfWork) -> None:
@@ -473,6 +570,19 @@ class _Notes:
         with work.lock:
             every = {**work.committed.notes, **work.pending.notes}
         return [every[id] for id in sorted(every) if every[id].reference == reference]
+
+    def forget(self, reference: str) -> int:
+        work = self._work
+        gone = [note.id for note in self.for_reference(reference)]
+        for id in gone:
+            work.pending.notes.pop(id, None)
+
+        def drop(tables: _Tables) -> None:
+            for id in gone:
+                tables.notes.pop(id, None)
+
+        work.later.append(drop)
+        return len(gone)
 
 
 class _Relays:
@@ -497,3 +607,21 @@ class _Relays:
             return work.pending.relays[(chat, message_id)]
         with work.lock:
             return work.committed.relays.get((chat, message_id))
+
+    def forget(self, reference: str, direction: str) -> int:
+        work = self._work
+        check_direction(direction)
+        with work.lock:
+            every = {**work.committed.relays, **work.pending.relays}
+        gone = [
+            k for k, r in every.items() if r.reference == reference and r.direction == direction
+        ]
+        for key in gone:
+            work.pending.relays.pop(key, None)
+
+        def drop(tables: _Tables) -> None:
+            for key in gone:
+                tables.relays.pop(key, None)
+
+        work.later.append(drop)
+        return len(gone)

@@ -79,7 +79,11 @@ class Triage:
 
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
-OUTBOX_STATUSES = (PENDING, SENT, DEAD)
+# An item that must no longer go: its concern was withdrawn, or its reporter forgotten.
+CANCELLED = "cancelled"
+OUTBOX_STATUSES = (PENDING, SENT, DEAD, CANCELLED)
+# A concern whose reporter asked to be forgotten, or that was anonymised, has this owner.
+NO_OWNER = ""
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,15 @@ class ConversationRepository(Protocol):
         """The owner's conversations, most recently updated first."""
         ...
 
+    def untouched_since(self, cutoff: datetime, unwarned: bool = False) -> list[Conversation]:
+        """Conversations last updated before `cutoff`, oldest first; `unwarned`: only those
+        not yet warned of their deletion since they were last updated."""
+        ...
+
+    def mark_warned(self, key: str, at: datetime) -> None:
+        """Remember that the owner was warned; saving the conversation again forgets it."""
+        ...
+
 
 class ConcernRepository(Protocol):
     def add(self, concern: Concern) -> None:
@@ -199,6 +212,24 @@ class ConcernRepository(Protocol):
     ) -> list[Concern]:
         """Concerns created in [since, until), newest first, optionally of one status or
         organisation; `open_only` leaves out closed ones (a closed_at, or status "closed")."""
+        ...
+
+    def forget_identity(self, reference: str) -> None:
+        """Unlink the concern from its reporter: no owner, no name, no contact, anonymous.
+        UnknownConcern if there is none."""
+        ...
+
+    def keep_text(self, reference: str, keep: bool) -> None:
+        """Mark the concern's free text as needed by the team (kept when it is anonymised)."""
+        ...
+
+    def due_for_anonymising(self, closed_before: datetime) -> list[str]:
+        """References of concerns closed before the cutoff and not anonymised yet."""
+        ...
+
+    def anonymise(self, reference: str, at: datetime) -> bool:
+        """Forget the identity and, unless the team kept it, the free text; whether the
+        text was kept. Done once: `due_for_anonymising` no longer lists it."""
         ...
 
 
@@ -251,6 +282,15 @@ class OutboxRepository(Protocol):
         """Items given up on, the latest first, at most `limit` of them."""
         ...
 
+    def cancel(self, id: int) -> bool:
+        """Pending -> cancelled: it will never go; False if the item is not pending."""
+        ...
+
+    def forget_payloads(self, reference: str, kinds: Collection[str] | None = None) -> int:
+        """Empty the payloads of the concern's items that are no longer pending (of `kinds`,
+        when given); how many."""
+        ...
+
 
 class NoteRepository(Protocol):
     def add(self, reference: str, at: datetime, author: str, text: str) -> int:
@@ -261,6 +301,10 @@ class NoteRepository(Protocol):
         """The concern's notes in the order they were added."""
         ...
 
+    def forget(self, reference: str) -> int:
+        """Delete the concern's notes; how many."""
+        ...
+
 
 class RelayRepository(Protocol):
     def add(self, reference: str, direction: str, chat: str, message_id: str, at: datetime) -> None:
@@ -268,6 +312,11 @@ class RelayRepository(Protocol):
         ...
 
     def find(self, chat: str, message_id: str) -> Relay | None: ...
+
+    def forget(self, reference: str, direction: str) -> int:
+        """Forget the concern's relays in one direction (to_reporter: the reporter's chat);
+        how many."""
+        ...
 
 
 class AuditLog(Protocol):

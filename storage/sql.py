@@ -19,8 +19,10 @@ from sqlmodel import Session, col, delete, func, select, update
 from dialogues.records import CONCERN_FIELDS, Advice, Concern, Conversation, barrier_keys
 from storage.keyboards import SqlKeyboards
 from storage.repositories import (
+    CANCELLED,
     CLOSED,
     DEAD,
+    NO_OWNER,
     PENDING,
     SENT,
     AuditEntry,
@@ -51,6 +53,7 @@ from storage.repositories import (
 )
 from storage.sql_inbox import SqlInbox
 from storage.tables import (
+    FREE_TEXT,
     AuditRow,
     ConcernRow,
     ConversationRow,
@@ -82,6 +85,7 @@ def _conversation_values(conversation: Conversation) -> dict[str, Any]:
         "version": conversation.version,
         "created_at": require_aware(conversation.created_at),
         "updated_at": require_aware(conversation.updated_at),
+        "warned_at": None,  # touched again: a warning given before no longer holds
     }
 
 
@@ -230,6 +234,26 @@ class SqlConversations:
         )
         return [_to_conversation(row) for row in self._session.exec(statement)]
 
+    def untouched_since(self, cutoff: datetime, unwarned: bool = False) -> list[Conversation]:
+        statement = select(ConversationRow).where(
+            col(ConversationRow.updated_at) < require_aware(cutoff)
+        )
+        if unwarned:
+            statement = statement.where(col(ConversationRow.warned_at).is_(None))
+        statement = statement.order_by(
+            col(ConversationRow.updated_at), col(ConversationRow.key)
+        ).execution_options(populate_existing=True)
+        return [_to_conversation(row) for row in self._session.exec(statement)]
+
+    def mark_warned(self, key: str, at: datetime) -> None:
+        statement = (
+            update(ConversationRow)
+            .where(col(ConversationRow.key) == key)
+            .values(warned_at=require_aware(at))
+            .execution_options(synchronize_session=False)
+        )
+        self._session.exec(statement)
+
 
 class SqlConcerns:
     def __init__(self, session: Session) -> None:
@@ -311,6 +335,39 @@ class SqlConcerns:
             )
         statement = statement.order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
         return [_to_concern(row) for row in self._session.exec(statement)]
+
+    def forget_identity(self, reference: str) -> None:
+        row = self._row(reference)
+        row.owner, row.identity = NO_OWNER, "anonymous"
+        row.reporter_name = row.reporter_contact = None
+        self._session.add(row)
+
+    def keep_text(self, reference: str, keep: bool) -> None:
+        row = self._row(reference)
+        row.keep_text = keep
+        self._session.add(row)
+
+    def due_for_anonymising(self, closed_before: datetime) -> list[str]:
+        statement = (
+            select(ConcernRow.reference)
+            .where(
+                col(ConcernRow.closed_at) < require_aware(closed_before),
+                col(ConcernRow.anonymised_at).is_(None),
+            )
+            .order_by(col(ConcernRow.closed_at), col(ConcernRow.id))
+        )
+        return list(self._session.exec(statement))
+
+    def anonymise(self, reference: str, at: datetime) -> bool:
+        self.forget_identity(reference)
+        row = self._row(reference)
+        if not row.keep_text:
+            row.description = ""
+            for name in FREE_TEXT:
+                setattr(row, name, None)
+        row.anonymised_at = require_aware(at)
+        self._session.add(row)
+        return row.keep_text
 
 
 class SqlAuditLog:
@@ -452,6 +509,20 @@ class SqlOutbox:
         )
         return [_to_outbox_item(row) for row in self._session.exec(statement)]
 
+    def cancel(self, id: int) -> bool:
+        return self._update_pending(id, status=CANCELLED)
+
+    def forget_payloads(self, reference: str, kinds: Collection[str] | None = None) -> int:
+        statement = (
+            update(OutboxRow)
+            .where(col(OutboxRow.reference) == reference, col(OutboxRow.status) != PENDING)
+            .values(payload={})
+            .execution_options(synchronize_session=False)
+        )
+        if kinds is not None:
+            statement = statement.where(col(OutboxRow.kind).in_(list(kinds)))
+        return int(self._session.exec(statement).rowcount or 0)
+
 
 class SqlNotes:
     def __init__(self, session: Session) -> None:
@@ -479,6 +550,10 @@ class SqlNotes:
             for row in self._session.exec(statement)
             if row.id is not None
         ]
+
+    def forget(self, reference: str) -> int:
+        result = self._session.exec(delete(NoteRow).where(col(NoteRow.reference) == reference))
+        return int(result.rowcount or 0)
 
 
 class SqlRelays:
@@ -517,6 +592,15 @@ class SqlRelays:
             message_id=row.message_id,
             at=as_utc(row.at),
         )
+
+    def forget(self, reference: str, direction: str) -> int:
+        result = self._session.exec(
+            delete(RelayRow).where(
+                col(RelayRow.reference) == reference,
+                col(RelayRow.direction) == check_direction(direction),
+            )
+        )
+        return int(result.rowcount or 0)
 
 
 class SqlUnitOfWork:

@@ -3,6 +3,10 @@
 Rows are plain storage shapes: the repositories turn them into `dialogues.records` values
 and back, so nothing outside `storage/` ever sees one. Lists and mappings live in JSON
 columns (the same type on SQLite and PostgreSQL); datetimes are written in UTC.
+
+What a learner or the team wrote, and anything that carries it, is in encrypted columns
+(`_encrypted`, `_encrypted_json`, see `storage.encrypted`): plain here, sealed on disk.
+Such a column cannot be searched; `storage.rotation` finds them all by their type.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
+
+from storage.encrypted import EncryptedJSON, EncryptedText
 
 
 def _utc_column() -> Any:
@@ -27,6 +33,18 @@ def _json_column() -> Any:
     return Field(sa_column=Column(JSON, nullable=False))
 
 
+def _encrypted(*, nullable: bool = True) -> Any:
+    """Text someone wrote, sealed at rest."""
+    if nullable:
+        return Field(default=None, sa_column=Column(EncryptedText, nullable=True))
+    return Field(sa_column=Column(EncryptedText, nullable=False))
+
+
+def _encrypted_json() -> Any:
+    """A mapping that holds what someone wrote, sealed at rest as a whole."""
+    return Field(sa_column=Column(EncryptedJSON, nullable=False))
+
+
 class ConversationRow(SQLModel, table=True):
     """One chat in one journey: the state name and the answers, never a pickled machine."""
 
@@ -36,7 +54,7 @@ class ConversationRow(SQLModel, table=True):
     owner: str = Field(index=True)
     journey: str
     state: str
-    answers: dict[str, Any] = _json_column()
+    answers: dict[str, Any] = _encrypted_json()  # the draft description among them
     trail: list[str] = _json_column()
     editing: bool
     paused: bool
@@ -44,6 +62,8 @@ class ConversationRow(SQLModel, table=True):
     version: int
     created_at: datetime = _utc_column()
     updated_at: datetime = _utc_column()
+    # When the owner was told this draft will be deleted (migration 0008b); a save clears it.
+    warned_at: datetime | None = _optional_utc_column()
 
 
 class ConcernRow(SQLModel, table=True):
@@ -55,14 +75,14 @@ class ConcernRow(SQLModel, table=True):
     reference: str = Field(unique=True, index=True)
     owner: str = Field(index=True)
     identity: str
-    reporter_name: str | None = None
-    reporter_contact: str | None = None
+    reporter_name: str | None = _encrypted()
+    reporter_contact: str | None = _encrypted()
     learner_group: str
     organisation: str
-    organisation_other: str | None = None
-    site: str | None = None
-    programme: str | None = None
-    description: str
+    organisation_other: str | None = _encrypted()
+    site: str | None = _encrypted()
+    programme: str | None = _encrypted()
+    description: str = _encrypted(nullable=False)
     started: str
     frequency: str
     topics: list[str] = _json_column()
@@ -72,8 +92,8 @@ class ConcernRow(SQLModel, table=True):
     score: int
     band: str
     controls: list[str] = _json_column()
-    controls_detail: str | None = None
-    further_actions: str | None = None
+    controls_detail: str | None = _encrypted()
+    further_actions: str | None = _encrypted()
     told: list[str] = _json_column()
     told_outcome: str | None = None
     barrier: str
@@ -89,11 +109,19 @@ class ConcernRow(SQLModel, table=True):
     # Triage by the Quality team (migration 0002); not part of `Concern`, see `Triage`.
     acknowledged_at: datetime | None = _optional_utc_column()
     acknowledged_by: str | None = None
-    assigned_to: str | None = None
+    assigned_to: str | None = _encrypted()  # a name the team typed
     outcome: str | None = None
     closed_at: datetime | None = _optional_utc_column()
     # A student's university (migration 0003).
     university: str | None = None
+    # Retention (migration 0008b): the team needs the free text kept past anonymising; when
+    # the concern was anonymised (identity and, unless kept, free text gone).
+    keep_text: bool = False
+    anonymised_at: datetime | None = _optional_utc_column()
+
+
+# What anonymising empties unless the team kept the text: what the reporter wrote.
+FREE_TEXT = ("organisation_other", "site", "programme", "controls_detail", "further_actions")
 
 
 class AuditRow(SQLModel, table=True):
@@ -132,7 +160,7 @@ class OutboxRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str
     reference: str | None = Field(default=None, index=True)
-    payload: dict[str, Any] = _json_column()
+    payload: dict[str, Any] = _encrypted_json()  # relayed text, the reporter's channel
     status: str
     attempts: int
     next_attempt_at: datetime = _utc_column()
@@ -151,7 +179,7 @@ class NoteRow(SQLModel, table=True):
     reference: str = Field(index=True)
     at: datetime = _utc_column()
     author: str
-    text: str
+    text: str = _encrypted(nullable=False)
 
 
 class RelayRow(SQLModel, table=True):
@@ -186,7 +214,7 @@ class InboxRow(SQLModel, table=True):
     key: str = Field(unique=True, index=True)
     chat: str
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    payload: dict[str, Any] = _json_column()
+    payload: dict[str, Any] = _encrypted_json()  # the update as received: message text
     received_at: datetime = _utc_column()
     takes: int
     taken_until: datetime | None = _optional_utc_column()
@@ -201,3 +229,13 @@ class KeyboardRow(SQLModel, table=True):
 
     chat: str = Field(primary_key=True)
     message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class KeyCheckRow(SQLModel, table=True):
+    """One row: a known text sealed with the key, so that a wrong key is told at start
+    (`storage.encrypted.check_keys`) rather than met value by value. Rotated last."""
+
+    __tablename__ = "key_check"
+
+    id: int = Field(primary_key=True)
+    token: str = _encrypted(nullable=False)

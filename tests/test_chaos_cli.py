@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from livechat import FIRST_HALF, SECOND_HALF, LiveChat
+from secret_keys import keys_for
 
 from bot.channels.console import CONSOLE_RESUME, chat_key, render
 from bot.service import Turn, TurnService
@@ -106,6 +107,8 @@ class Chaos:
         }
         self.seed = seed
         self.rng = random.Random(seed)
+        # The key, as a first run makes it: its words would come before the golden start.
+        keys_for(sqlite_url_for(self.data))
         self.golden = golden(LINES)
         self.tally = Tally()
 
@@ -138,7 +141,7 @@ class Chaos:
         url = sqlite_url_for(self.data)
         if not schema_is_current(url):  # killed before the first migration committed
             return None
-        storage = open_storage(url)
+        storage = open_storage(url, keys_for(url))
         try:
             with storage.unit_of_work() as uow:
                 return snapshot(uow.conversations.get(f"{chat_key(user)}/concern"))
@@ -220,7 +223,8 @@ def test_kill_9_at_random_moments_loses_and_corrupts_nothing(tmp_path: Path) -> 
         f"lines acknowledged {tally.lines_acknowledged}; integrity_check ok after every kill, "
         "no acknowledged line lost"
     )
-    storage = open_storage(sqlite_url_for(tmp_path / "data"))
+    url = sqlite_url_for(tmp_path / "data")
+    storage = open_storage(url, keys_for(url))
     try:
         with storage.unit_of_work() as uow:
             assert uow.concerns.count() == len(tally.concerns)

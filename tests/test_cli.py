@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from livechat import ABOUT, CONCERNBOT, DESCRIPTION, FIRST_HALF, NAME, SECOND_HALF, LiveChat
+from secret_keys import SECRET_ENV, keys_for
 from sqlalchemy import make_url
 from traces import traces
 
@@ -73,7 +74,8 @@ def test_a_whole_concern_piped_into_chat_is_stored_with_score_and_band(
     assert done.returncode == 0, done.stderr
     assert "Your reference is QC-" in done.stdout
     reference = done.stdout.split("Your reference is ")[1][:12]
-    storage = open_storage(sqlite_url_for(tmp_path / "data"))
+    url = sqlite_url_for(tmp_path / "data")
+    storage = open_storage(url, keys_for(url))
     try:
         with storage.unit_of_work() as uow:
             concern = uow.concerns.get(reference)
@@ -112,7 +114,8 @@ def test_a_pasted_description_keeps_its_lines_and_commands_act_at_once(
     done = run(["chat", "--user", "lee", "--resume"], rest, data_env, tmp_path)
     assert done.returncode == 0, done.stderr
     reference = done.stdout.split("Your reference is ")[1][:12]
-    storage = open_storage(sqlite_url_for(tmp_path / "data"))
+    url = sqlite_url_for(tmp_path / "data")
+    storage = open_storage(url, keys_for(url))
     try:
         with storage.unit_of_work() as uow:
             concern = uow.concerns.get(reference)
@@ -153,7 +156,8 @@ def test_the_pathway_question_files_nothing_and_keeps_nothing(
     assert done.returncode == 0, done.stderr
     assert "My advice: Pathway 2" in done.stdout  # raised at level 1, no answer: move up
     assert "Your answers to these questions are now deleted" in done.stdout
-    storage = open_storage(sqlite_url_for(tmp_path / "data"))
+    url = sqlite_url_for(tmp_path / "data")
+    storage = open_storage(url, keys_for(url))
     try:
         with storage.unit_of_work() as uow:
             assert uow.concerns.count() == 0
@@ -191,7 +195,7 @@ def test_diagram_prints_what_docs_holds(tmp_path: Path, data_env: dict[str, str]
 def test_postgres_needs_an_upgrade_then_takes_a_concern(
     tmp_path: Path, data_env: dict[str, str], postgres_url: str
 ) -> None:
-    env = {**data_env, "CONCERNBOT_DATABASE_URL": postgres_url}
+    env = {**data_env, **SECRET_ENV, "CONCERNBOT_DATABASE_URL": postgres_url}
     refused = run(["chat"], ["3"], env, tmp_path)
     assert refused.returncode == 2
     assert "concernbot db upgrade" in refused.stderr and "Traceback" not in refused.stderr
@@ -200,7 +204,7 @@ def test_postgres_needs_an_upgrade_then_takes_a_concern(
     done = run(["chat", "--user", "pg"], FIRST_HALF + SECOND_HALF, env, tmp_path)
     assert done.returncode == 0, done.stderr
     reference = done.stdout.split("Your reference is ")[1][:12]
-    storage = open_storage(postgres_url)
+    storage = open_storage(postgres_url, keys_for(postgres_url))
     try:
         with storage.unit_of_work() as uow:
             concern = uow.concerns.get(reference)
@@ -326,7 +330,7 @@ def holds_the_first_four(url: str, user: str) -> bool:
 
 
 def answers(url: str, user: str) -> dict[str, object]:
-    storage = open_storage(url)
+    storage = open_storage(url, keys_for(url))
     try:
         with storage.unit_of_work() as uow:
             conversation = uow.conversations.get(f"console:{user}/concern")
@@ -354,7 +358,7 @@ def test_postgres_down_at_start_is_one_line_without_the_password(
 ) -> None:
     port = free_port()
     url = f"postgresql+psycopg://concernbot:s3cret-pw@127.0.0.1:{port}/concernbot"
-    env = {**quiet_env, **TELEGRAM_ENV, "CONCERNBOT_DATABASE_URL": url}
+    env = {**quiet_env, **TELEGRAM_ENV, **SECRET_ENV, "CONCERNBOT_DATABASE_URL": url}
     done = run(COMMANDS[command], ["3"], env, tmp_path)
     assert one_line(done) == (
         f"concernbot: cannot reach the database at postgresql+psycopg://concernbot:***@127.0.0.1:"
@@ -405,7 +409,9 @@ def test_an_unwritable_data_folder_is_one_line_and_keeps_the_answers(
     finally:
         data.chmod(0o755)
     line = one_line(done)
-    assert line.startswith(f"concernbot: cannot write {data}/concernbot.db")
+    # Fresh, the key file is the first thing the chat would write; then, the database.
+    written = "concernbot.db" if saved_before else "concernbot.key"
+    assert line.startswith(f"concernbot: cannot write {data}/{written} (")
     assert "CONCERNBOT_DATA_DIR" in line
     if saved_before:
         assert holds_the_first_four(url_of(quiet_env), "ro")
@@ -551,12 +557,12 @@ class TcpProxy:
 def test_postgres_cut_mid_conversation_says_so_retries_then_stops_keeping_the_answers(
     tmp_path: Path, quiet_env: dict[str, str], postgres_url: str
 ) -> None:
-    direct = {**quiet_env, "CONCERNBOT_DATABASE_URL": postgres_url}
+    direct = {**quiet_env, **SECRET_ENV, "CONCERNBOT_DATABASE_URL": postgres_url}
     assert run(["db", "upgrade"], [], direct, tmp_path).returncode == 0
     server = make_url(postgres_url)
     proxy = TcpProxy(server.host or "127.0.0.1", server.port or 5432)
     through = server.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    chat = _chat_of_four({**quiet_env, "CONCERNBOT_DATABASE_URL": through}, tmp_path, "pgcut")
+    chat = _chat_of_four({**direct, "CONCERNBOT_DATABASE_URL": through}, tmp_path, "pgcut")
     proxy.cut()
     chat.send(FIRST_HALF[4])
     chat.finish()
@@ -773,7 +779,7 @@ def test_the_terminal_with_no_team_channel_says_saved_and_waiting_and_keeps_it_f
     assert status.returncode == 0, status.stderr
     assert f"• {reference} (" in status.stdout
     assert "saved and waiting: the Quality team has not set up delivery here yet" in status.stdout
-    storage = open_storage(url_of(data_env))
+    storage = open_storage(url_of(data_env), keys_for(url_of(data_env)))
     try:
         with storage.unit_of_work() as uow:
             kept = [(i.kind, i.status) for i in uow.outbox.for_reference(reference)]
@@ -785,7 +791,7 @@ def test_the_terminal_with_no_team_channel_says_saved_and_waiting_and_keeps_it_f
 def test_the_terminal_never_points_to_a_telegram_command() -> None:
     prompts = load_content().prompts.for_terminal("concernbot chat")
     shown = dict(prompts.messages)
-    for key in ("privacy", "group_private_only", "edited_ignored", "slow_down"):
+    for key in ("group_private_only", "edited_ignored", "slow_down"):
         del shown[key]  # said only on Telegram
     shown.update(prompts.terminal)
     for step in prompts.steps.values():

@@ -132,7 +132,8 @@ def test_the_start_up_log_says_how_many_alerts_wait_and_warns_while_no_channel_i
             say_what_waits(TriageService(triage.storage, triage.content, with_chat, triage.clock))
     finally:
         built.close()
-    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+    runner = [r for r in caplog.records if r.name == "bot.channels.telegram_runner"]
+    assert [(r.levelname, r.getMessage()) for r in runner] == [
         ("WARNING", "1 alert(s) for the Quality team are saved and waiting: no team channel "
          "is set up (CONCERNBOT_TEAM_CHAT_ID, or CONCERNBOT_SMTP_URL with CONCERNBOT_TEAM_EMAIL;"
          " see the README). They go to the team once one is."),

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from secret_keys import keys_for
+
 from storage.database import open_storage, sqlite_url_for, upgrade
 from storage.repositories import OutboxItem
 
@@ -27,14 +29,16 @@ def doctor(data: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_doctor_counts_what_waits_and_lists_what_failed_for_good(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    keys_for(sqlite_url_for(data))  # the key an earlier run made (its first run says so)
     healthy = doctor(data, CONCERNBOT_TEAM_CHAT_ID="-100")
     assert healthy.returncode == 0, healthy.stderr
     assert healthy.stdout.splitlines() == [
         "outbox: 0 pending, 0 waiting for a channel, 0 failed permanently"
     ]
 
-    upgrade(sqlite_url_for(data))
-    storage = open_storage(sqlite_url_for(data))
+    url = sqlite_url_for(data)
+    upgrade(url, keys_for(url))
+    storage = open_storage(url, keys_for(url))
     with storage.unit_of_work() as uow:
         uow.outbox.add(OutboxItem.new("team_alert", {}, T0, "QC-AAAA-AAAA"))
         uow.outbox.add(OutboxItem.new("team_email", {}, T0, "QC-AAAA-AAAA"))
@@ -55,8 +59,9 @@ def test_doctor_counts_what_waits_and_lists_what_failed_for_good(tmp_path: Path)
 
 def test_doctor_counts_the_alerts_that_wait_for_a_team_channel(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    upgrade(sqlite_url_for(data))
-    storage = open_storage(sqlite_url_for(data))
+    url = sqlite_url_for(data)
+    upgrade(url, keys_for(url))
+    storage = open_storage(url, keys_for(url))
     with storage.unit_of_work() as uow:
         for reference in ("QC-AAAA-AAAA", "QC-BBBB-BBBB"):
             uow.outbox.add(OutboxItem.new("team_waiting", {}, T0, reference))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from secret_keys import keys_for
 from unit.test_engine import TO_REVIEW, TO_TOPICS
 
 from bot.service import TurnService
@@ -77,8 +78,8 @@ class ConflictOnce:
 
 def test_a_conflicting_write_is_retried_and_applied_once(tmp_path: Path) -> None:
     url = sqlite_url_for(tmp_path)
-    upgrade(url)
-    storage = open_storage(url)
+    upgrade(url, keys_for(url))
+    storage = open_storage(url, keys_for(url))
     try:
         plain = TurnService(DIALOGUE, storage)
         plain.handle_now("c", "c", Command("new"))

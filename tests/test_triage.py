@@ -9,6 +9,7 @@ import pytest
 from unit.test_engine import TO_REVIEW, run
 
 from bot.channels.team import TeamDesk
+from bot.keeping import Keeping, Periods
 from bot.triage import (
     RELAY_LIMIT,
     WAITING,
@@ -234,3 +235,23 @@ def test_a_relay_too_long_for_one_message_goes_in_parts_that_each_fit() -> None:
     assert answers[0].endswith("(part 1 of 2)") and answers[1].endswith("(part 2 of 2)")
     assert all(len(t.encode("utf-16-le")) // 2 <= RELAY_LIMIT for t in texts)
     assert all(i.payload.get("relay") for i in items if i.kind == "reporter_message")
+
+
+def test_the_team_keeps_a_concerns_text_for_after_anonymising_and_others_cannot() -> None:
+    triage, storage = desk(concern(status="closed"))
+    with pytest.raises(Refused):
+        triage.keep_text(12345, "QC-2345-6789")
+    triage.keep_text(MEMBER, "QC-2345-6789")  # a closed concern too: that is when it matters
+    desk_words = TeamDesk(triage, -100)._keep(MEMBER, ["qc-2345-6789"])
+    assert (
+        desk_words == "The free text of QC-2345-6789 will be kept when the concern is anonymised."
+    )
+    assert TeamDesk(triage, -100)._keep(MEMBER, []).startswith("Usage: /keep REF")
+    with storage.unit_of_work() as uow:
+        uow.concerns.set_triage("QC-2345-6789", closed_at=NOW - timedelta(days=400))
+        audit = [(e.action, e.actor) for e in uow.audit.entries("QC-2345-6789")]
+    assert ("text kept", f"telegram:user:{MEMBER}") in audit
+    Keeping(storage, CONTENT.prompts, Periods(), lambda: NOW).sweep()
+    with storage.unit_of_work() as uow:
+        after = uow.concerns.get("QC-2345-6789")
+    assert after is not None and after.description and after.reporter_name is None

@@ -226,6 +226,8 @@ class TeamDesk:
             await self._stats(context)
         elif name == "assign":
             await self._send(context, await asyncio.to_thread(self._assign, user.id, words[1:]))
+        elif name == "keep":
+            await self._send(context, await asyncio.to_thread(self._keep, user.id, words[1:]))
         else:
             await self._send(context, self.prompts.team["help"])
         raise ApplicationHandlerStop
@@ -246,6 +248,18 @@ class TeamDesk:
         except AlreadyClosed:
             return self.prompts.team["already_closed"]
         return self.prompts.team_say("assigned", reference=reference, name=" ".join(args[1:]))
+
+    def _keep(self, user_id: int, args: list[str]) -> str:
+        """/keep REF: the concern's free text is kept when it is anonymised."""
+        keeping = self.prompts.keeping
+        if not args:
+            return keeping["team_keep_usage"]
+        reference = normalise_reference(args[0])
+        try:
+            self.triage.keep_text(user_id, reference)
+        except UnknownConcern:
+            return self.prompts.team_say("case_unknown", reference=reference)
+        return self.prompts.keeping_say("keep_done", reference=reference)
 
     def _queue(self) -> str:
         team = self.prompts.team

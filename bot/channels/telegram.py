@@ -39,7 +39,10 @@ from telegram.ext import (
 )
 
 from bot.channels.telegram_render import parse_callback, render
+from bot.keeping import Keeping
 from bot.service import Turn, TurnService
+from dialogues.filing import normalise_reference
+from dialogues.privacy import default_facts, privacy_words
 from dialogues.prompts import COMMANDS
 from dialogues.turns import Command, Event, Press, Reply, Text
 from storage.repositories import InboxItem, StorageUnavailable
@@ -113,9 +116,15 @@ async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
 class TelegramChannel:
     """Translates between Telegram updates and the turn service."""
 
-    def __init__(self, service: TurnService) -> None:
+    def __init__(
+        self, service: TurnService, keeping: Keeping | None = None, privacy: str | None = None
+    ) -> None:
         self.service = service
         self.prompts = service.dialogue.prompts
+        self.keeping = keeping
+        # The words of this installation's settings (bot.app.privacy_facts); without them,
+        # those of a default installation.
+        self.privacy = privacy or privacy_words(self.prompts, default_facts(self.prompts))
         self._last_sent: LRUCache[int, float] = LRUCache(KNOWN_CHATS)
         self._quiet: set[int] = set()  # chats whose current update is handled quietly
         self._unavailable: dict[int, StorageUnavailable] = {}  # update id -> why it failed
@@ -145,24 +154,42 @@ class TelegramChannel:
         await self._turn(update, context, Text(message.text))
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A /command: status and privacy are answered here, the rest go to the journey."""
+        """A /command: status, privacy, forgetme and withdraw are answered here, the rest go
+        to the journey."""
         message = update.effective_message
         if message is None or message.text is None:
             return
-        name = message.text.split()[0].lstrip("/").split("@")[0].casefold()
+        words = message.text.split()
+        name = words[0].lstrip("/").split("@")[0].casefold()
         chat = update.effective_chat
         if chat is None:
             return
+        owner = owner_key(update.effective_user.id) if update.effective_user else chat_key(chat.id)
         if name == "privacy":
-            await self._send(context, chat.id, [Reply(self.prompts.say("privacy"))])
+            await self._send(context, chat.id, [Reply(self.privacy)])
         elif name == "status":
-            owner = (
-                owner_key(update.effective_user.id) if update.effective_user else chat_key(chat.id)
-            )
             reply = await asyncio.to_thread(self.service.status, owner)
             await self._send(context, chat.id, [reply])
+        elif name in ("forgetme", "withdraw") and self.keeping is not None:
+            text = await asyncio.to_thread(self._keeping, self.keeping, name, owner, words[1:])
+            await self._send(context, chat.id, [Reply(text)])
         else:
             await self._turn(update, context, Command(name))
+
+    def _keeping(self, keeping: Keeping, name: str, owner: str, args: list[str]) -> str:
+        """/forgetme: what it deletes, then with "yes" deletes it; /withdraw REF."""
+        say = self.prompts.keeping_say
+        if name == "withdraw":
+            if not args:
+                return say("withdraw_usage")
+            return keeping.withdrawal_words(keeping.withdraw(owner, normalise_reference(args[0])))
+        if args and args[0].casefold() == "yes":
+            done = keeping.forget(owner)
+            return keeping.preview_words(done) if done.empty else keeping.forget_words(done)
+        plan = keeping.forgettable(owner)
+        if plan.empty:
+            return keeping.preview_words(plan)
+        return f"{keeping.preview_words(plan)}\n\n{say('forget_confirm_telegram')}"
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button: toggles edit the question in place; anything else moves on."""
@@ -385,7 +412,12 @@ class TelegramChannel:
 
 
 def build_application(
-    token: str, api_url: str, service: TurnService, timeout: float = 15.0
+    token: str,
+    api_url: str,
+    service: TurnService,
+    timeout: float = 15.0,
+    keeping: Keeping | None = None,
+    privacy: str | None = None,
 ) -> tuple[Application[Any, Any, Any, Any, Any, Any], TelegramChannel]:
     """The PTB application: our handlers, a rate limiter that retries 429s, no Updater."""
     api = api_url.rstrip("/")
@@ -401,6 +433,6 @@ def build_application(
         .write_timeout(timeout)
         .build()
     )
-    channel = TelegramChannel(service)
+    channel = TelegramChannel(service, keeping, privacy)
     channel.install(app)
     return app, channel

@@ -41,8 +41,15 @@ from bot.channels.telegram import (
 )
 from bot.channels.telegram_render import oversized_callbacks
 from bot.inbox import InboxDrain, Outage, keep_all, patiently
+from bot.keeping import Keeping
 from bot.notifiers.email import EmailSettings
-from bot.notifiers.senders import email_sender, failure_notices, remember_relays, telegram_senders
+from bot.notifiers.senders import (
+    email_sender,
+    failure_notices,
+    learner_senders,
+    remember_relays,
+    telegram_senders,
+)
 from bot.outbox import Backoff, OutboxWorker, Sender
 from bot.service import TurnService
 from bot.settings import Settings
@@ -216,7 +223,7 @@ async def serve_webhook(
         server.stop()
 
 
-def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWorker | None:
+def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWorker:
     """The outbox worker with a sender for each way the team is reached."""
     senders: dict[str, Sender] = {}
     if settings.team_chat_id is not None:
@@ -226,12 +233,13 @@ def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWor
             settings.smtp_url.get_secret_value(), settings.email_from, settings.team_email
         )
         senders.update(email_sender(email, triage))
-    if not senders:
-        return None
+    # A draft's warning goes to its owner whether or not the team has a channel.
+    senders.update(learner_senders(app.bot))
     return OutboxWorker(
         triage.storage,
         senders,
-        forwards={WAITING: hand_on(triage.team)},
+        # A waiting alert is handed on only once the team has a channel to take it.
+        forwards={WAITING: hand_on(triage.team)} if triage.team.reachable else {},
         on_sent=remember_relays,
         on_dead=failure_notices(triage.content.prompts, senders),
         send_timeout=settings.outbox_send_timeout,
@@ -281,6 +289,18 @@ async def forget_old_updates(storage: Storage, stop: asyncio.Event, outage: Outa
             await asyncio.wait_for(stop.wait(), TIDY_EVERY)
 
 
+SWEEP_EVERY = 3600.0
+
+
+async def keep_tidy(keeping: Keeping, stop: asyncio.Event, outage: Outage) -> None:
+    """The retention sweep, every hour: old closed concerns anonymised, old drafts deleted,
+    their owners warned before (each sweep is idempotent, so a missed one costs nothing)."""
+    while not stop.is_set():
+        await patiently(keeping.sweep, outage, stop)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SWEEP_EVERY)
+
+
 class _Kept:
     """The drain's handler: kept updates through the channel and the application."""
 
@@ -295,7 +315,13 @@ class _Kept:
         await self.channel.slow_down(self.app, item)
 
 
-async def run(settings: Settings, service: TurnService, triage: TriageService) -> None:
+async def run(
+    settings: Settings,
+    service: TurnService,
+    triage: TriageService,
+    keeping: Keeping | None = None,
+    privacy: str | None = None,
+) -> None:
     too_long = oversized_callbacks(service.dialogue)
     if too_long:
         raise TelegramStartError(
@@ -311,6 +337,8 @@ async def run(settings: Settings, service: TurnService, triage: TriageService) -
             settings.telegram_api_url,
             service,
             settings.telegram_request_timeout,
+            keeping,
+            privacy,
         )
         await app.initialize()
     except InvalidToken as error:
@@ -331,9 +359,10 @@ async def run(settings: Settings, service: TurnService, triage: TriageService) -
             TeamDesk(triage, settings.team_chat_id).install(app)
         worker = _worker(app, settings, triage)
         await asyncio.to_thread(say_what_waits, triage)
-        draining = asyncio.create_task(worker.run(stop)) if worker else None
+        draining = asyncio.create_task(worker.run(stop))
         storage, outage = service.storage, Outage()
         tidying = asyncio.create_task(forget_old_updates(storage, stop, outage))
+        sweeping = asyncio.create_task(keep_tidy(keeping, stop, outage)) if keeping else None
         inbox = InboxDrain(storage, _Kept(app, channel), outage)
         webhook = bool(settings.telegram_webhook_url)
         # Polling is one process per token, so what a killed run had taken is free at once.
@@ -345,8 +374,9 @@ async def run(settings: Settings, service: TurnService, triage: TriageService) -
             await with_retries(lambda: app.bot.delete_webhook())
             await Poller(app, settings.telegram_poll_timeout, storage, inbox, outage).run(stop)
         await handling
-        if draining is not None:
-            await draining
+        await draining
         await tidying
+        if sweeping is not None:
+            await sweeping
     finally:
         await app.shutdown()

@@ -129,6 +129,20 @@ def telegram_senders(bot: Bot, desk: TriageService, team_chat_id: int) -> dict[s
     }
 
 
+def learner_senders(bot: Bot) -> dict[str, Sender]:
+    """Messages to a learner that need no team channel: a draft's deletion warning."""
+
+    async def draft_warning(item: OutboxItem) -> str | None:
+        text = html.escape(str(item.payload["text"]), quote=False)
+        chat = _chat_of(str(item.payload["owner"]))
+        message = await refused_for_good(
+            lambda: bot.send_message(chat, text, parse_mode=ParseMode.HTML)
+        )
+        return str(message.message_id)
+
+    return {"draft_warning": draft_warning}
+
+
 def remember_relays(uow: UnitOfWork, item: OutboxItem, external_id: str | None) -> None:
     """In the transaction that marks a question sent: a reply to it is an answer for the team."""
     if item.kind == "reporter_message" and item.payload.get("relay") and external_id:

@@ -3,18 +3,30 @@
 Programmatic callers (see `storage.database.upgrade`) hand over an open connection in
 `config.attributes["connection"]`, so the upgrade runs inside their transaction and lock.
 Without one, an engine is made from `sqlalchemy.url`.
+
+Migrations that seal or open encrypted values take the key ring from
+`config.attributes["keys"]`, which `upgrade` and `downgrade` fill; the `alembic` command line
+fills it here from CONCERNBOT_SECRET_KEY (for the embedded database, that is the key in the
+data folder's concernbot.key).
 """
 
 from __future__ import annotations
+
+import os
 
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage.crypto import KeyRing
 
 config = context.config
 target_metadata = SQLModel.metadata
+if "keys" not in config.attributes and os.environ.get("CONCERNBOT_SECRET_KEY"):
+    config.attributes["keys"] = KeyRing.parse(
+        os.environ["CONCERNBOT_SECRET_KEY"], "CONCERNBOT_SECRET_KEY"
+    )
 
 
 def _configure(connection: Connection) -> None:

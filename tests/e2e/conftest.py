@@ -14,6 +14,7 @@ import pytest
 from botapi import BotApiServer
 from botapi.state import BotMessage
 from botapi.user import ChatUser
+from secret_keys import keys_for
 
 from storage.database import open_storage, sqlite_url_for
 from storage.repositories import Storage
@@ -79,7 +80,8 @@ class BotProcess:
         )
 
     def storage(self) -> Storage:
-        return open_storage(sqlite_url_for(self.data_dir))
+        url = sqlite_url_for(self.data_dir)
+        return open_storage(url, keys_for(url))
 
 
 @pytest.fixture

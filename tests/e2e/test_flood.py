@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from botapi import BotApiServer
 from botapi.user import ChatUser
+from secret_keys import SECRET_ENV, keys_for
 from sqlalchemy import make_url
 
 from storage.database import open_storage, upgrade
@@ -227,10 +228,12 @@ def test_postgres_cut_mid_conversation_delays_an_answer_but_keeps_it(
     real = make_url(postgres_url)
     with TcpProxy(real.host or "127.0.0.1", real.port or 5432) as proxy:
         url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        upgrade(url)
-        bot = BotProcess(server, tmp_path / "data", extra_env={"CONCERNBOT_DATABASE_URL": url})
+        upgrade(url, keys_for(url))
+        bot = BotProcess(
+            server, tmp_path / "data", extra_env={"CONCERNBOT_DATABASE_URL": url, **SECRET_ENV}
+        )
         bot.start()
-        storage = open_storage(postgres_url)
+        storage = open_storage(postgres_url, keys_for(postgres_url))
         try:
             user = server.private_chat(user_id=3007, first_name="Pat")
             start_concern(user)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from botapi import BotApiServer
 from reports.worst_case import worst_concern
+from secret_keys import keys_for
 
 from bot.triage import Team, enqueue_alerts
 from dialogues.bundle import load_content
@@ -49,8 +50,9 @@ TITLE = "Quality Concerns Alert "
 
 def file_concerns(data: Path, first: int, count: int) -> list[str]:
     """Concerns sent to the team, each with its alert queued, as filing does it."""
-    upgrade(sqlite_url_for(data))
-    storage = open_storage(sqlite_url_for(data))
+    url = sqlite_url_for(data)
+    upgrade(url, keys_for(url))
+    storage = open_storage(url, keys_for(url))
     team = Team(chat_id=TEAM_CHAT, members=frozenset({9001}), reminder_hours=200)
     now = datetime.now(UTC)
     references = [f"QC-{n:04d}-KILL" for n in range(first, first + count)]

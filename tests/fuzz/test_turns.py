@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from secret_keys import keys_for
 from sqlalchemy import event
 
 from bot.service import Turn, TurnService
@@ -63,8 +64,8 @@ def _unsynced(connection: Any) -> None:
 @pytest.fixture(scope="module")
 def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlStorage]:
     url = sqlite_url_for(tmp_path_factory.mktemp("fuzz"))
-    upgrade(url)
-    opened = open_storage(url)
+    upgrade(url, keys_for(url))
+    opened = open_storage(url, keys_for(url))
     # The fuzz checks what is stored, not that it survives a power cut: skip the fsyncs.
     event.listen(opened.engine, "connect", lambda connection, _: _unsynced(connection))
     yield opened

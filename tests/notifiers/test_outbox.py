@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from secret_keys import keys_for
 
 from bot.notifiers.email import EmailError, EmailSettings, build_message, send_email
 from bot.outbox import Backoff, OutboxWorker, PermanentFailure
@@ -207,8 +208,8 @@ async def test_on_sent_writes_in_the_transaction_that_marks_the_item_sent() -> N
 
 async def test_workers_racing_on_sqlite_send_each_item_once(tmp_path: Path) -> None:
     url = sqlite_url_for(tmp_path)
-    upgrade(url)
-    storage = open_storage(url)
+    upgrade(url, keys_for(url))
+    storage = open_storage(url, keys_for(url))
     try:
         ids = [queue(storage) for _ in range(12)]
         senders = [FakeSender(pause=0.01) for _ in range(3)]
@@ -391,8 +392,8 @@ async def test_a_failing_forward_hands_on_nothing_and_the_item_still_waits() -> 
 
 async def test_workers_racing_on_sqlite_hand_each_item_on_once(tmp_path: Path) -> None:
     url = sqlite_url_for(tmp_path)
-    upgrade(url)
-    storage = open_storage(url)
+    upgrade(url, keys_for(url))
+    storage = open_storage(url, keys_for(url))
     try:
         ids = [queue(storage, "team_waiting", f"QC-{n}") for n in range(25)]
         senders = [FakeSender() for _ in range(3)]

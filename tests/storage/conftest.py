@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from secret_keys import keys_for
 
 from storage.database import open_storage, sqlite_url_for, upgrade
 from storage.memory import MemoryStorage
@@ -40,8 +41,8 @@ def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
         yield MemoryStorage()
         return
     url: str = request.getfixturevalue(f"{request.param}_url")
-    upgrade(url)
-    opened = open_storage(url)
+    upgrade(url, keys_for(url))
+    opened = open_storage(url, keys_for(url))
     try:
         yield opened
     finally:
@@ -58,8 +59,8 @@ def row_locking_storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
         yield MemoryStorage()
         return
     url: str = request.getfixturevalue("postgres_url")
-    upgrade(url)
-    opened = open_storage(url)
+    upgrade(url, keys_for(url))
+    opened = open_storage(url, keys_for(url))
     try:
         yield opened
     finally:

@@ -9,11 +9,12 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from secret_keys import keys_for
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 from test_contract import T0, a_concern, a_conversation
 
-from dialogues.records import CONCERN_FIELDS, Conversation
+from dialogues.records import CONCERN_FIELDS
 from storage.database import (
     alembic_config,
     downgrade,
@@ -28,10 +29,11 @@ FIRST_TABLES = {"conversations", "concerns", "audit_log", "inbound_seen"}
 TEAM_TABLES = {"outbox", "notes", "relays"}
 INBOX_TABLES = {"inbox"}
 KEYBOARD_TABLES = {"live_keyboards"}
+KEY_TABLES = {"key_check"}
 
 
 def schema_differences(url: str) -> list[Any]:
-    storage = open_storage(url)
+    storage = open_storage(url, keys_for(url))
     try:
         with storage.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -41,7 +43,7 @@ def schema_differences(url: str) -> list[Any]:
 
 
 def current_revision(url: str) -> str | None:
-    storage = open_storage(url)
+    storage = open_storage(url, keys_for(url))
     try:
         with storage.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
@@ -57,25 +59,25 @@ def test_an_empty_database_is_empty_until_upgraded(database_url: str) -> None:
     differences = schema_differences(database_url)
 
     missing = {diff[1].name for diff in differences if diff[0] == "add_table"}
-    assert missing == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES | KEYBOARD_TABLES
+    assert missing == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES | KEYBOARD_TABLES | KEY_TABLES
     assert current_revision(database_url) is None
 
 
 def test_upgrade_builds_the_schema_of_the_table_models(database_url: str) -> None:
-    upgrade(database_url)
+    upgrade(database_url, keys_for(database_url))
 
     assert schema_differences(database_url) == []
-    assert current_revision(database_url) == head_revision(database_url) == "0006"
+    assert current_revision(database_url) == head_revision(database_url) == "0008b"
 
 
 def test_upgrading_twice_is_harmless_and_keeps_the_data(database_url: str) -> None:
-    upgrade(database_url)
-    storage = open_storage(database_url)
+    upgrade(database_url, keys_for(database_url))
+    storage = open_storage(database_url, keys_for(database_url))
     try:
         with storage.unit_of_work() as work:
             assert work.inbound.first_time("telegram:update:1", datetime.now(UTC))
 
-        upgrade(database_url)
+        upgrade(database_url, keys_for(database_url))
 
         with storage.unit_of_work() as work:
             assert not work.inbound.first_time("telegram:update:1", datetime.now(UTC))
@@ -91,7 +93,7 @@ def test_upgrades_started_together_take_turns(database_url: str) -> None:
     def run() -> None:
         start.wait()
         try:
-            upgrade(database_url)
+            upgrade(database_url, keys_for(database_url))
         except Exception as error:  # collected and asserted on below
             failures.append(error)
 
@@ -106,19 +108,20 @@ def test_upgrades_started_together_take_turns(database_url: str) -> None:
 
 
 def test_the_concerns_table_has_a_column_for_every_concern_field(database_url: str) -> None:
-    upgrade(database_url)
-    storage = open_storage(database_url)
+    upgrade(database_url, keys_for(database_url))
+    storage = open_storage(database_url, keys_for(database_url))
     try:
         columns = {c["name"] for c in inspect(storage.engine).get_columns("concerns")}
     finally:
         storage.close()
 
-    assert set(ConcernRow.model_fields) == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS}
-    assert columns == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS}
+    retention = {"keep_text", "anonymised_at"}  # storage's own bookkeeping (0008b)
+    assert set(ConcernRow.model_fields) == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS, *retention}
+    assert columns == {"id", *CONCERN_FIELDS, *TRIAGE_FIELDS, *retention}
 
 
 def table_names(url: str) -> set[str]:
-    storage = open_storage(url)
+    storage = open_storage(url, keys_for(url))
     try:
         return set(inspect(storage.engine).get_table_names()) - {"alembic_version"}
     finally:
@@ -126,21 +129,21 @@ def table_names(url: str) -> set[str]:
 
 
 def test_downgrade_to_0001_and_up_again_keeps_the_concerns(database_url: str) -> None:
-    upgrade(database_url)
-    storage = open_storage(database_url)
+    upgrade(database_url, keys_for(database_url))
+    storage = open_storage(database_url, keys_for(database_url))
     try:
         with storage.unit_of_work() as work:
             work.concerns.add(a_concern())
             work.concerns.set_triage("QC-0001", acknowledged_at=T0, acknowledged_by="team:1")
 
-        downgrade(database_url, "0001")
+        downgrade(database_url, "0001", keys_for(database_url))
 
         assert current_revision(database_url) == "0001"
         assert table_names(database_url) == FIRST_TABLES
         columns = {c["name"] for c in inspect(storage.engine).get_columns("concerns")}
         assert columns == {"id", *CONCERN_FIELDS} - {"university"}  # added by 0004
 
-        upgrade(database_url)
+        upgrade(database_url, keys_for(database_url))
 
         assert schema_differences(database_url) == []
         with storage.unit_of_work() as work:
@@ -152,9 +155,9 @@ def test_downgrade_to_0001_and_up_again_keeps_the_concerns(database_url: str) ->
 
 
 def test_downgrade_to_base_leaves_nothing(database_url: str) -> None:
-    upgrade(database_url)
+    upgrade(database_url, keys_for(database_url))
 
-    downgrade(database_url, "base")
+    downgrade(database_url, "base", keys_for(database_url))
 
     assert table_names(database_url) == set()
     assert current_revision(database_url) is None
@@ -163,41 +166,47 @@ def test_downgrade_to_base_leaves_nothing(database_url: str) -> None:
 def test_the_schema_is_current_only_after_upgrade(database_url: str) -> None:
     assert schema_is_current(database_url) is False
 
-    upgrade(database_url)
+    upgrade(database_url, keys_for(database_url))
 
     assert schema_is_current(database_url) is True
 
 
 def test_downgrade_to_0002_drops_only_the_inbox(database_url: str) -> None:
-    upgrade(database_url)
+    upgrade(database_url, keys_for(database_url))
 
-    downgrade(database_url, "0002")
+    downgrade(database_url, "0002", keys_for(database_url))
 
     assert current_revision(database_url) == "0002"
     assert table_names(database_url) == FIRST_TABLES | TEAM_TABLES
-    upgrade(database_url)
+    upgrade(database_url, keys_for(database_url))
     assert schema_differences(database_url) == []
 
 
 def test_upgrading_to_0006_forgets_answered_pathway_questions_and_nothing_else(
     database_url: str,
 ) -> None:
-    upgrade(database_url)
-    downgrade(database_url, "0005")
-    storage = open_storage(database_url)
+    upgrade(database_url, keys_for(database_url))
+    downgrade(database_url, "0005", keys_for(database_url))
+    storage = open_storage(database_url, keys_for(database_url))
     try:
-        with storage.unit_of_work() as work:
+        # Written as that schema kept them: answers in plain JSON (0007 seals them).
+        with storage.engine.begin() as connection:
             for key, journey, state in [
                 ("telegram:1/pathway", "pathway", "answered"),  # left by an earlier run
                 ("telegram:1/concern", "concern", "description"),  # paused by it: kept
                 ("telegram:2/pathway", "pathway", "told"),  # being asked: kept
                 ("telegram:3/concern", "concern", "submitted"),
             ]:
-                work.conversations.put(
-                    Conversation(key, "o", journey, state, created_at=T0, updated_at=T0)
+                connection.execute(
+                    text(
+                        "INSERT INTO conversations (key, owner, journey, state, answers, trail,"
+                        " editing, paused, version, created_at, updated_at) VALUES (:key, 'o',"
+                        " :journey, :state, '{}', '[]', false, false, 1, :at, :at)"
+                    ),
+                    {"key": key, "journey": journey, "state": state, "at": T0},
                 )
 
-        upgrade(database_url)
+        upgrade(database_url, keys_for(database_url))
 
         with storage.unit_of_work() as work:
             assert work.conversations.get("telegram:1/pathway") is None
@@ -208,22 +217,23 @@ def test_upgrading_to_0006_forgets_answered_pathway_questions_and_nothing_else(
 
 
 def test_downgrade_to_0004_drops_only_the_live_keyboards(database_url: str) -> None:
-    upgrade(database_url)
+    upgrade(database_url, keys_for(database_url))
 
-    downgrade(database_url, "0004")
+    downgrade(database_url, "0004", keys_for(database_url))
 
     assert current_revision(database_url) == "0004"
     assert table_names(database_url) == FIRST_TABLES | TEAM_TABLES | INBOX_TABLES
-    upgrade(database_url)
+    upgrade(database_url, keys_for(database_url))
     assert schema_differences(database_url) == []
 
 
 def test_rows_kept_before_several_barriers_read_as_this_version_asks(database_url: str) -> None:
     """Issue 9 keeps several barriers in the text column that held one, without a migration:
     an old row's single key reads as a one-item tuple, and "fear" as fear of the placement."""
-    upgrade(database_url)
-    storage = open_storage(database_url)
+    upgrade(database_url, keys_for(database_url))
+    storage = open_storage(database_url, keys_for(database_url))
     old = {"QC-0001": "fear", "QC-0002": "involves_school", "QC-0003": "none"}
+    old_answers = storage.keys.encrypt(b'{"barrier": "fear"}')  # sealed, as stored
     try:
         with storage.unit_of_work() as work:
             for reference in old:
@@ -235,9 +245,7 @@ def test_rows_kept_before_several_barriers_read_as_this_version_asks(database_ur
                     text("UPDATE concerns SET barrier = :b WHERE reference = :r"),
                     {"b": barrier, "r": reference},
                 )
-            connection.execute(
-                text("UPDATE conversations SET answers = :a"), {"a": '{"barrier": "fear"}'}
-            )
+            connection.execute(text("UPDATE conversations SET answers = :a"), {"a": old_answers})
         with storage.unit_of_work() as work:
             read = {r: work.concerns.get(r) for r in old}
             conversation = work.conversations.get("telegram:42")
