@@ -100,6 +100,11 @@ def diagrams() -> str:
         if journey.sections:
             parts.append("\nThe review's sections, each asked again by its Change button:\n\n")
             parts += [f"- {s.name}: {', '.join(s.steps)}\n" for s in journey.sections]
+        if journey.edit_follows:
+            parts.append(
+                f"\nWhile {journey.edit_follows} holds, an answer asked again goes where the"
+                " transitions drawn lead, rather than on through its review section.\n"
+            )
         if journey.dependents:
             parts.append(
                 "\nAnswers that follow from others: each is dropped, and asked again, when an"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from dialogues.advice import BARRIERS, NO_BARRIER, REASON_KEYS
 from dialogues.catalogue import DEFAULT_CONTENT_DIR, Catalogue, ContentError, load_catalogue
 from dialogues.identifying_rules import IdentifyingRules, load_identifying
-from dialogues.journeys import JOURNEYS
+from dialogues.journeys import DECISIONS, JOURNEYS, PRIVACY_CHECK
 from dialogues.prompts import FILE, Prompts, load_prompts
 from dialogues.synonyms import Synonyms, check_synonyms, load_synonyms
 
@@ -32,7 +32,7 @@ CONFIRMATION_KEYS = frozenset({"yes", "no"})
 DYNAMIC_CHOICES = frozenset(
     {"story_wrong", "group", "group_more", "university", "organisation", "topics",
      "topics_more", "standards", "domain", "domain_standards", "likelihood", "impact", "told",
-     "review"}
+     "review", PRIVACY_CHECK}  # its buttons' words are identifying.toml's
 )  # fmt: skip
 
 # Choice keys the journeys and the advice branch on: a content edit must keep them.
@@ -53,7 +53,8 @@ KINDS: Mapping[str, str] = {
     **dict.fromkeys(
         ("danger", "danger_now", "story_check", "group", "group_more", "university",
          "organisation", "started", "frequency", "domain", "affected", "patient_risk",
-         "likelihood", "impact", "told_outcome", "wants_team", "identity", "review"), "choice"),
+         "likelihood", "impact", "told_outcome", "wants_team", "identity", "review",
+         PRIVACY_CHECK), "choice"),
     **dict.fromkeys(("story_wrong", "topics", "topics_more", "standards", "domain_standards",
                      "controls", "told", "barrier"), "multi"),
     **dict.fromkeys(("organisation_other", "description", "controls_detail", "actions",
@@ -143,6 +144,7 @@ def offered_keys(catalogue: Catalogue, prompts: Prompts) -> dict[str, frozenset[
         "impact": {str(level.score) for level in catalogue.risk.impact} | {"explain"},
         "told": roles | {"nobody"},
         "review": {f"edit:{section}" for section in sections} | {"submit"},
+        PRIVACY_CHECK: set(DECISIONS),
     }
     offered = {CANCEL_STEP: CONFIRMATION_KEYS, RESTART_STEP: CONFIRMATION_KEYS}
     for name, step in prompts.steps.items():

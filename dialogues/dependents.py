@@ -14,7 +14,8 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from dialogues.journeys import FROM_STORY, NO_FACTS, Dependent, Facts, Guards, Journey
+from dialogues.guards import NO_FACTS, Facts, Guards
+from dialogues.journeys import FROM_STORY, Dependent, Journey
 from dialogues.records import Answer, Answers
 
 # Where the notes are kept among the answers: "answer<on=value", one per answer it is given on.

@@ -6,9 +6,11 @@ not fit is answered with the reason and the same question again, and nothing giv
 lost; input that fits a few options is answered with just those. After each answer the
 story check (`dialogues.proposals`) may read the story or accept what it said; the journey
 then passes over what the story answered, and an answer changed has those that follow from
-it asked again (`dialogues.dependents`). Submitting files the concern and shows the advice;
-the caller stores both at once. The quick pathway question ends with its advice and leaves
-no conversation behind.
+it asked again (`dialogues.dependents`). Submit checks the learner's words for details that
+could identify someone (`dialogues.privacy_check`) and, once nothing is found or the learner
+has decided what to do with them, files the concern and shows the advice; the caller stores
+both at once. The quick pathway question ends with its advice and leaves no conversation
+behind.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from datetime import datetime
 from dialogues.bundle import CANCEL_STEP, RESTART_STEP, Content
 from dialogues.dependents import tidy
 from dialogues.filing import advice_for, file_concern, where_it_went
-from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED, Facts
+from dialogues.guards import Facts
+from dialogues.journeys import ANSWERED, JOURNEYS, SUBMITTED
 from dialogues.machines import build_machine, next_state, walk
 from dialogues.matching import command_word
+from dialogues.privacy_check import PrivacyCheck
 from dialogues.proposals import StoryCheck
+from dialogues.questions import Questions
 from dialogues.readings import Answered, Problem, Reading, Toggled, Unclear, clean, toggle
 from dialogues.records import Conversation
 from dialogues.repeats import pressed_again, typed_again
@@ -50,6 +55,8 @@ class Dialogue:
         self.wording = Wording(content, self.steps)
         self.review = Review(content, self.steps, self.wording)
         self.story = StoryCheck(content, self.steps)
+        self.privacy = PrivacyCheck(content)
+        self.questions = Questions(content, self.steps, self.review, self.story, self.privacy)
         self.machines = {name: build_machine(j) for name, j in JOURNEYS.items()}
         groups = content.catalogue.pathways.groups
         self.facts = Facts(
@@ -82,6 +89,7 @@ class Dialogue:
         conversation = replace(conversation, updated_at=now)
         if conversation.finished:
             return self._finished(conversation)
+        conversation = self.privacy.reset(conversation)
         if conversation.interrupt is not None:
             return self._interrupted(conversation, event, now)
         if isinstance(event, Text) and event.text.lstrip().startswith("/"):
@@ -115,28 +123,7 @@ class Dialogue:
 
     def question(self, conversation: Conversation, note: str | None = None) -> Reply:
         """The current step asked as a reply, with its options."""
-        step = conversation.state
-        text = self.prompts.step(step)
-        if step == "review":
-            body = self.review.text(conversation)
-        elif step == "story_check":
-            body = text.prompt.format(items=self.story.lines(conversation))
-        elif step == "danger_now" and conversation.answer_text("danger") == "learner":
-            body = text.label("learner")  # the learner's own safety, not the patient's
-        else:
-            body = text.prompt
-        if step == "standards" and not self.steps.standard_candidates(conversation):
-            body += "\n" + text.label("none_suggested")
-        if note:
-            body = note + "\n\n" + body
-        return Reply(
-            text=body,
-            step=step,
-            options=self.steps.options(step, conversation),
-            multi=text.kind == "multi",
-            expects_text=text.kind == "text",
-            typed=self.steps.shown(step, conversation) == 1 and text.kind == "choice",
-        )
+        return self.questions.ask(conversation, note)
 
     # -- answers ---------------------------------------------------------------------
 
@@ -167,7 +154,8 @@ class Dialogue:
             answered = conversation.with_answer(self.steps.answer_key(step), reading.value)
             for key, value in reading.also:
                 answered = answered.with_answer(key, value)
-            return self._advance(answered, given=tuple(key for key, _ in reading.also))
+            given = tuple(key for key, _ in reading.also)
+            return self._advance(answered, given=given, new_reference=new_reference)
         return self._act(conversation, reading.name, now, new_reference)
 
     def _ticked(self, conversation: Conversation, keys: tuple[str, ...]) -> Conversation:
@@ -220,7 +208,7 @@ class Dialogue:
         if action in ("browse", "more"):
             return self._advance(conversation, intent=action)
         if action == "keep":
-            return self._advance(conversation)
+            return self._advance(conversation, new_reference=new_reference)
         if action == "explain":
             explained = Reply(self.wording.explain(step))
             return Outcome(conversation, (explained, self.question(conversation)))
@@ -233,15 +221,25 @@ class Dialogue:
                 )
                 note = self.prompts.say("answer_first")
                 return Outcome(asking, (self.question(asking, note=note),))
-            return self._submit(conversation, now, new_reference)
-        return self._advance(conversation)  # continue
+            checked = self.privacy.check(conversation)
+            machine = self.machines[checked.journey]
+            state = next_state(machine, checked, trigger="submit", facts=self.facts)
+            if state == SUBMITTED:
+                return self._submit(checked, now, new_reference)
+            asking = replace(checked, state=state, trail=(*checked.trail, step))
+            return Outcome(asking, (self.question(asking),))
+        return self._advance(conversation, new_reference=new_reference)  # continue
 
     def _advance(
-        self, conversation: Conversation, intent: str | None = None, given: tuple[str, ...] = ()
+        self,
+        conversation: Conversation,
+        intent: str | None = None,
+        given: tuple[str, ...] = (),
+        new_reference: Callable[[], str] | None = None,
     ) -> Outcome:
         journey = JOURNEYS[conversation.journey]
         machine = self.machines[journey.name]
-        settled = self.story.settle(conversation)
+        settled = self.privacy.settle(self.story.settle(conversation))
         # Given just now: this step's answer, its side answers, and what the story gave.
         keys = {**settled.answers, **conversation.answers}
         read = [k for k in keys if settled.answers.get(k) != conversation.answers.get(k)]
@@ -268,6 +266,8 @@ class Dialogue:
             moved = moved.with_answer("standards", list(self.steps.preticked(moved)))
         if state == ANSWERED:
             return self._answered(moved)
+        if state == SUBMITTED and new_reference is not None:  # decided at the privacy check
+            return self._submit(moved, moved.updated_at, new_reference)
         again = None
         if self.steps.answer_key(state) in tidied.dropped:
             changed = self.prompts.step(conversation.state).title

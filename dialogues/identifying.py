@@ -2,7 +2,8 @@
 
 `find_identifying` returns what in a free text could point to a person (a name after a title
 or beside a role, an email address, a phone number, a registration or NHS number, an exact
-date, a ward or bay with a date, words that single someone out), each with its exact span
+date, a ward or bay with a date, words that single someone out, a degree with its year of
+study), each with its exact span
 and the neutral words that could replace it. `apply_replacements` puts those words in place
 of the findings the learner chose. `review_lines` words the findings for the review. The
 rules and every word shown come from identifying.toml (`dialogues.identifying_rules`).
@@ -26,7 +27,7 @@ from dialogues.identifying_rules import IdentifyingRules, Kind
 # When two findings overlap, the one starting first wins, then the longer, then this order.
 _ORDER: tuple[Kind, ...] = (
     "email", "nhs_number", "registration", "phone", "date", "title_name", "role_name",
-    "singling_out", "ward_bay",
+    "singling_out", "course_year", "ward_bay",
 )  # fmt: skip
 _PRIORITY = {kind: index for index, kind in enumerate(_ORDER)}
 # Apostrophes as typed: straight, or curly from a phone's keyboard.
@@ -73,6 +74,7 @@ def find_identifying(text: str, rules: IdentifyingRules) -> tuple[Finding, ...]:
         *_title_names(text, rules),
         *_role_names(text, rules),
         *_singling_out(text, rules),
+        *_courses(text, rules),
     ]
     dates = list(_dates(text, rules))
     found += dates
@@ -111,7 +113,10 @@ def review_lines(
 ) -> tuple[str, ...]:
     """The heading, the anonymous warning when it applies, and one line per finding."""
     items = [
-        rules.words.item.format(label=rules.kinds[f.kind].label, text=f.text) for f in findings
+        rules.words.item.format(
+            label=rules.kinds[f.kind].label, text=f.text, replacement=f.replacement
+        )
+        for f in findings
     ]
     if not items:
         return ()
@@ -285,6 +290,12 @@ def _singling_out(text: str, rules: IdentifyingRules) -> Iterator[Finding]:
             if following is None or following.group(1).lower() not in rules.then:
                 continue
         yield _finding("singling_out", text, match.start(), match.end(), replacement)
+
+
+def _courses(text: str, rules: IdentifyingRules) -> Iterator[Finding]:
+    replacement = rules.kinds["course_year"].replacement
+    for match in rules.course_pattern.finditer(text):
+        yield _finding("course_year", text, match.start(), match.end(), replacement)
 
 
 # --- names --------------------------------------------------------------------------------

@@ -137,6 +137,29 @@ def singling_pattern(
     )
 
 
+def course_pattern(
+    degrees: Iterable[str], year_words: Iterable[str], not_subject: Iterable[str]
+) -> re.Pattern[str]:
+    """A degree with its subject and the year of study, written together: "BSc
+    Physiotherapy, year 2", "3rd year BSc Adult Nursing", "MPharm year 4", "final year
+    MBChB". The subject is up to four words, none of them in `not_subject` ("a BSc and 2
+    years" names none)."""
+    plain = alternation(not_subject)
+    word = rf"(?!(?:{plain})(?!{_WORD_CHARS}))[^\W\d_]{_WORD_CHARS}*"
+    degree = rf"(?:{alternation(degrees)})(?:{BLANK}\(hons\))?(?![\w-])"
+    subject = rf"(?:{BLANK}(?:in{BLANK})?{word}(?:{BLANK}{word}){{0,3}})?"
+    ordinal = r"[1-6](?:st|nd|rd|th)"
+    year = (
+        rf"(?:year[ \t-]?[1-6]|y[1-6]|(?:{ordinal}|{alternation(year_words)})[ \t-]?years?)"
+        r"(?![\w-])"
+    )
+    of_my = rf"(?:{BLANK}of(?:{BLANK}(?:my|the|a|an))?)?"
+    return re.compile(
+        rf"(?<![\w-])(?:{degree}{subject},?{BLANK}{year}|{year}{of_my}{BLANK}{degree}{subject})",
+        re.IGNORECASE,
+    )
+
+
 def registration_pattern(pattern: re.Pattern[str]) -> re.Pattern[str]:
     """A registration number as a whole token, without regard to capitals ("12a3456e")."""
     return re.compile(rf"{EDGE_START}(?:{pattern.pattern}){EDGE_END}", re.IGNORECASE)

@@ -2,8 +2,9 @@
 
 A Quality team edits the lists in ``dialogues/content/identifying.toml`` (titles, roles,
 grades, registration patterns, month and day names, places, the phrases that single someone
-out, and the neutral words that replace each finding); this module reads and checks them,
-refusing a bad edit with a ContentError naming the file and the key, and has
+out, degrees written with a year of study, and the neutral words that replace each
+finding); this module reads and checks them, refusing a bad edit with a ContentError naming
+the file and the key, and has
 `dialogues.identifying_patterns` compile them once, at start-up. `dialogues.identifying`
 does the finding.
 """
@@ -28,6 +29,7 @@ from dialogues.content_files import (
 from dialogues.identifying_patterns import (
     DateWords,
     SinglingWords,
+    course_pattern,
     date_pattern,
     place_pattern,
     registration_pattern,
@@ -39,14 +41,15 @@ from dialogues.identifying_patterns import (
 FILE = "identifying.toml"
 Kind = Literal[
     "title_name", "role_name", "email", "phone", "registration", "nhs_number", "date",
-    "ward_bay", "singling_out",
+    "ward_bay", "singling_out", "course_year",
 ]  # fmt: skip
 KINDS: tuple[Kind, ...] = get_args(Kind)
 # The placeholders each of the review's words may use.
 WORD_PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "heading": frozenset({"count"}),
-    "item": frozenset({"label", "text"}),
+    "item": frozenset({"label", "text", "replacement"}),
     "anonymous": frozenset(),
+    "more": frozenset({"count"}),
 }
 BUTTONS = ("keep", "change", "replace")
 # Longest plain number a registration pattern without context words is tried against.
@@ -83,6 +86,8 @@ class ReviewWords:
     heading: str
     item: str
     anonymous: str
+    # Said of the findings a short screen has no room to list.
+    more: str
     keep: str
     change: str
     replace: str
@@ -118,6 +123,7 @@ class IdentifyingRules:
     singling_pattern: re.Pattern[str]
     needs_more: frozenset[str]
     then: frozenset[str]
+    course_pattern: re.Pattern[str]
 
     def replacement_for_role(self, role: str) -> str:
         """The neutral words for a role or grade as it was written in the text."""
@@ -150,6 +156,7 @@ def parse_identifying(raw: bytes) -> IdentifyingRules:
     names, dates = root.table("names"), root.table("dates")
     places = _replacements(root.table("places"))
     singling, phones = root.table("singling_out"), root.table("phones")
+    course = root.table("course_year")
     date_words = DateWords(
         months=_name_groups(dates, "months", 12),
         weekdays=_name_groups(dates, "weekdays", 7),
@@ -206,6 +213,9 @@ def parse_identifying(raw: bytes) -> IdentifyingRules:
         ),
         needs_more=frozenset(_words(singling, "needs_more")),
         then=frozenset(_words(singling, "then")),
+        course_pattern=course_pattern(
+            _words(course, "degrees"), _words(course, "year_words"), _words(course, "not_subject")
+        ),
     )
 
 
@@ -330,9 +340,8 @@ def _review_words(table: Table) -> ReviewWords:
         if used - allowed:
             raise table.error(key, f"unknown placeholder {{{sorted(used - allowed)[0]}}}")
     buttons = {key: table.button(key, table.text(key)) for key in BUTTONS}
-    return ReviewWords(
-        table.text("heading"), table.text("item"), table.text("anonymous"), **buttons
-    )
+    texts = {key: table.text(key) for key in WORD_PLACEHOLDERS}
+    return ReviewWords(**texts, **buttons)
 
 
 def _nonempty(row: Table, key: str) -> str:

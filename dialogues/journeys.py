@@ -1,4 +1,5 @@
-"""The two journeys, declared as data, and the guards their transitions read.
+"""The two journeys, declared as data; the guards their transitions name are in
+`dialogues.guards`.
 
 A conversation is a state name plus answers; `dialogues.machines` moves it along these
 declarations with one shared transitions machine per journey.
@@ -10,13 +11,17 @@ confirmed what the story said), the review's sections (a section's Change asks t
 section's questions again, in journey order, then returns to the review), and the answers
 that follow from others (`dependents`, applied by `dialogues.dependents`: a changed answer
 has those that follow from it asked again).
+
+The concern ends with the privacy check (`dialogues.privacy_check`): Submit goes to it when
+the learner's own words hold a detail that could identify someone, and straight to filing
+otherwise; "change it myself" asks each answer holding a detail again, then the review.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dialogues.records import Answers
@@ -26,12 +31,52 @@ ANSWERED = "answered"
 # Where the steps the story answered are listed, and where its proposals wait to be checked.
 FROM_STORY = "from_story"
 STORY_PROPOSALS = "story_proposals"
+# The check of the learner's words before sending: its step (whose answer is the learner's
+# decision), the decisions in the order offered, the answers it reads (the name and contact
+# are the learner's to give, and are not checked), and where Submit notes which of them hold
+# a detail.
+PRIVACY_CHECK = "privacy_check"
+REPLACE, KEEP_WORDS, CHANGE = "replace", "keep", "change"
+DECISIONS = (REPLACE, KEEP_WORDS, CHANGE)
+CHECKED_WORDS = ("description", "controls_detail", "actions")
+DETAILS_IN = "details_in"
 
 T = dict[str, Any]
 
 
 def _chain(states: Sequence[str]) -> list[T]:
     return [{"trigger": "next", "source": a, "dest": b} for a, b in itertools.pairwise(states)]
+
+
+def _changing_words(*sources: str) -> list[T]:
+    """From the privacy check, "change it myself": each answer holding a detail in turn,
+    then the review, where Submit checks the words again. From each of `sources`, the
+    checked answers after it (all of them from the check), then the review."""
+    transitions: list[T] = []
+    for source in sources:
+        later = (
+            CHECKED_WORDS[CHECKED_WORDS.index(source) + 1 :]
+            if source in CHECKED_WORDS
+            else CHECKED_WORDS
+        )
+        transitions += [
+            {
+                "trigger": "next",
+                "source": source,
+                "dest": step,
+                "conditions": ["is_changing_words", f"has_details_in_{step}"],
+            }
+            for step in later
+        ]
+        transitions.append(
+            {
+                "trigger": "next",
+                "source": source,
+                "dest": "review",
+                "conditions": "is_changing_words",
+            }
+        )
+    return transitions
 
 
 @dataclass(frozen=True)
@@ -73,6 +118,9 @@ class Journey:
     story_items: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # A note shown with the next question after a step ("12 of 25: High" after impact).
     notes_after: Mapping[str, str] | None = None
+    # While this guard holds, an answer asked again goes where the transitions lead, rather
+    # than on through its review section: the learner changing their words after the check.
+    edit_follows: str | None = None
 
     @property
     def initial(self) -> str:
@@ -130,12 +178,14 @@ CONCERN = Journey(
         "identity",
         "name",
         "review",
+        PRIVACY_CHECK,
         SUBMITTED,
     ),
     transitions=(
         # Branches first: for one source, transitions are tried in the order written.
         {"trigger": "next", "source": "danger", "dest": "danger_now", "conditions": "is_in_danger"},
         {"trigger": "next", "source": "danger_now", "dest": "description"},
+        *_changing_words("description"),
         {
             "trigger": "next",
             "source": "description",
@@ -176,9 +226,11 @@ CONCERN = Journey(
             "dest": "controls_detail",
             "conditions": "has_other_controls",
         },
+        *_changing_words("controls_detail"),
         {"trigger": "next", "source": "controls_detail", "dest": "likelihood"},
         # What would put it right: an optional extra, asked from the review's Risk section.
         {"trigger": "next", "source": "impact", "dest": "actions", "conditions": "is_editing"},
+        *_changing_words("actions"),
         {"trigger": "next", "source": "actions", "dest": "told"},
         {
             "trigger": "next",
@@ -191,7 +243,17 @@ CONCERN = Journey(
         {"trigger": "next", "source": "name", "dest": "review"},
         # The usual way through.
         *[t for t in _chain(CONCERN_MAIN) if t["source"] != "group"],
+        # Submit: the learner's words are checked first, and filed at once if nothing is found.
+        {
+            "trigger": "submit",
+            "source": "review",
+            "dest": PRIVACY_CHECK,
+            "conditions": "has_identifying_details",
+        },
         {"trigger": "submit", "source": "review", "dest": SUBMITTED},
+        *_changing_words(PRIVACY_CHECK),
+        # Replaced with neutral words, or kept as typed: filed.
+        {"trigger": "next", "source": PRIVACY_CHECK, "dest": SUBMITTED},
     ),
     sections=(
         Section("about", ("group", "group_more", "university")),
@@ -272,6 +334,7 @@ CONCERN = Journey(
         ("told", ("told", "told_outcome", "barrier")),
     ),
     notes_after={"impact": "score"},
+    edit_follows="is_changing_words",
 )
 
 PATHWAY = Journey(
@@ -321,79 +384,3 @@ def proposed_items(
     pending = answers.get(STORY_PROPOSALS)
     fields = {p.partition("=")[0] for p in pending} if isinstance(pending, list) else set()
     return tuple(item for item, steps in items if fields & set(steps))
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the guards need from the content: the learner groups that are students, and
-    the roles each group is offered when asked whom they told."""
-
-    students: frozenset[str] = frozenset()
-    roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
-
-
-NO_FACTS = Facts()
-
-
-class Guards:
-    """The model a machine moves for one turn: the answers, and the guards that read them."""
-
-    state: str
-
-    def __init__(
-        self,
-        answers: Answers,
-        editing: bool = False,
-        intent: str | None = None,
-        facts: Facts = NO_FACTS,
-    ):
-        self.answers = answers
-        self.editing = editing
-        self.intent = intent
-        self.facts = facts
-
-    def is_editing(self) -> bool:
-        return self.editing
-
-    def is_in_danger(self) -> bool:
-        return self.answers.get("danger") in ("patient", "learner")
-
-    def has_proposals(self) -> bool:
-        return bool(self.answers.get(STORY_PROPOSALS))
-
-    def is_correcting_story(self) -> bool:
-        """Some of the story's reading is wrong, and there is more than one part to choose."""
-        wrong = self.answers.get("story_check") == "some_wrong"
-        return wrong and len(proposed_items(self.answers, CONCERN.story_items)) > 1
-
-    def is_student(self) -> bool:
-        return self.answers.get("group") in self.facts.students
-
-    def is_other_organisation(self) -> bool:
-        return self.answers.get("organisation") == "other"
-
-    def has_other_controls(self) -> bool:
-        controls = self.answers.get("controls")
-        return isinstance(controls, list) and "other" in controls
-
-    def is_not_anonymous(self) -> bool:
-        return self.answers.get("identity") in ("named", "confidential")
-
-    def has_roles_of_group(self) -> bool:
-        """Everyone ticked as told is on the list the learner's group is offered (true while
-        the group or its list is not known)."""
-        group, told = self.answers.get("group"), self.answers.get("told")
-        offered = self.facts.roles.get(group) if isinstance(group, str) else None
-        if offered is None or not isinstance(told, list):
-            return True
-        return set(told) <= offered | {"nobody"}
-
-    def has_told_someone(self) -> bool:
-        told = self.answers.get("told")
-        return isinstance(told, list) and bool(told) and "nobody" not in told
-
-    def wants_browse(self) -> bool:
-        return self.intent == "browse"
-
-    def wants_more(self) -> bool:
-        return self.intent == "more"

@@ -14,7 +14,8 @@ from dataclasses import replace
 from transitions import Machine
 from transitions.extensions import GraphMachine
 
-from dialogues.journeys import FROM_STORY, JOURNEYS, NO_FACTS, Facts, Guards, Journey
+from dialogues.guards import NO_FACTS, Facts, Guards
+from dialogues.journeys import FROM_STORY, JOURNEYS, Journey
 from dialogues.records import Conversation
 
 # States a "next" can leave: every question (the review and the ends are left otherwise).
@@ -59,11 +60,15 @@ def next_state(
     """Where the journey goes from the conversation's state on `trigger`.
 
     On the way through, steps the learner confirmed from their story are passed over. When a
-    review section is being changed, the rest of that section is asked, then the review.
+    review section is being changed, the rest of that section is asked, then the review
+    (unless the journey's `edit_follows` guard holds: then the transitions lead).
     """
     journey = JOURNEYS[conversation.journey]
     state = _move(machine, conversation, conversation.state, trigger, intent, facts)
     if trigger != "next":
+        return state
+    guards = Guards(conversation.answers, conversation.editing, intent, facts)
+    if journey.edit_follows is not None and getattr(guards, journey.edit_follows)():
         return state
     if conversation.editing:
         section = journey.section_of(conversation.state)

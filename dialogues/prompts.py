@@ -112,6 +112,7 @@ MESSAGES: Mapping[str, frozenset[str]] = {
 
 STEP_PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     "story_check": frozenset({"items"}),
+    "privacy_check": frozenset({"findings"}),
 }
 
 

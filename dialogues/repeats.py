@@ -7,9 +7,10 @@ answered last, `answers` what was taken there, `updated_at` when the conversatio
 
 A press on another question's buttons changes nothing. What it is told depends on that
 question: answered with this very press (the same option, Done on its ticks, Skip where it
-was skipped, Continue past it), or the review's Change for the answer being changed, it was
-"already taken, and saved"; answered otherwise, it changed nothing and /back changes it;
-never answered (a branch not taken), it changed nothing.
+was skipped, Continue past it), the review's Change for the answer being changed, or its
+Submit at the check it led to, it was "already taken, and saved"; answered otherwise, it
+changed nothing and /back changes it; never answered (a branch not taken), it changed
+nothing.
 
 Typed text is a repeat when all of these hold:
 - the conversation moved at most `WINDOW` before it arrived;
@@ -26,7 +27,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dialogues.journeys import JOURNEYS
+from dialogues.journeys import JOURNEYS, PRIVACY_CHECK
 from dialogues.readings import Action, Answered, Toggled
 from dialogues.records import Conversation
 from dialogues.steps import Steps
@@ -45,6 +46,8 @@ PRESS_STALE = "stale_button"  # that question has no answer
 def pressed_again(steps: Steps, conversation: Conversation, press: Press) -> str:
     """The message key for a press on a question other than the current one."""
     kind = steps.prompts.step(press.step).kind if press.step in steps.prompts.steps else None
+    if press.step == "review" and press.key == "submit":  # pressed twice: at the check it led to
+        return PRESS_AGAIN if conversation.state == PRIVACY_CHECK else PRESS_STALE
     if press.step == "review":  # pressed twice: the answer it opened is being changed
         section = press.key.removeprefix("edit:")
         asking = next((s.steps for s in JOURNEYS[conversation.journey].sections

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dialogues.bundle import CANCEL_STEP, KEEP, LABELLED_ACTIONS, RESTART_STEP, Content
-from dialogues.journeys import JOURNEYS, proposed_items
+from dialogues.journeys import DECISIONS, JOURNEYS, PRIVACY_CHECK, proposed_items
 from dialogues.matching import (
     Ambiguous,
     Choice,
@@ -106,6 +106,9 @@ class Steps:
             )
         if step == "story_wrong":
             return tuple((item, text.label(item)) for item in self.story_items(conversation))
+        if step == PRIVACY_CHECK:
+            words = self.content.identifying.words
+            return tuple((key, getattr(words, key)) for key in DECISIONS)
         if step == "review":
             return tuple(
                 (f"edit:{name}", self.prompts.say("edit_prefix", title=text.label(name)))

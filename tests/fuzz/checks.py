@@ -11,13 +11,16 @@
     it was the pathway question and this turn answered it (its closing words say so);
   * it began again (fresh, newer): it had finished, or was waiting on "start again?", or
     the turn was /pathway (which always starts a new pathway question);
-  * it was filed: it was at the review, the turn gave a reference, the concern is stored
-    with the answers it had, and the conversation keeps only the reference;
+  * it was filed: it was at the review (or at the check of the learner's words after it), the
+    turn gave a reference, the concern is stored with the answers it had (its free text as
+    typed, or with neutral words in place of the details the check found), and the
+    conversation keeps only the reference;
   * otherwise every answer is as it was, except the answer of the step it was at (its
     list, for a domain's standards), the standards ticked on arriving at them, the notes of
     what dependents were given on, and an answer that no longer follows from the others (the
     journey's `dependents`: its guard fails, as a name after choosing anonymity, or an answer
-    it was given on has changed since). A stale press changes no answer.
+    it was given on has changed since). A stale press changes no answer, but at the review,
+    where no decision of the privacy check stands (Submit notes what it found).
   Back, edit, pause and resume move the step, never an answer, so they need no exception.
 - The trail never holds more entries than the journey has states.
 - A repeated update id changes nothing stored: both conversations and the owner's concerns.
@@ -33,7 +36,9 @@ from bot.channels.telegram_render import MAX_CALLBACK_BYTES, MAX_TEXT, parse_cal
 from bot.service import Turn
 from dialogues.dependents import GIVEN_ON, notes, value_of
 from dialogues.engine import CANCEL_STEP, RESTART_STEP, Dialogue
-from dialogues.journeys import FROM_STORY, JOURNEYS, STORY_PROPOSALS, Facts, Guards
+from dialogues.guards import Facts, Guards
+from dialogues.journeys import DETAILS_IN, FROM_STORY, JOURNEYS, PRIVACY_CHECK, STORY_PROPOSALS
+from dialogues.privacy_check import PrivacyCheck
 from dialogues.records import Concern, Conversation
 from dialogues.turns import Command, Event, Press, Reply
 from storage.repositories import Storage
@@ -129,7 +134,10 @@ def _no_longer_follows(facts: Facts, key: str, was: Conversation, now: Conversat
     if dependent is None:
         return False
     guard = dependent.guard
-    if guard is not None and not getattr(Guards(now.answers, facts=facts), guard)():
+    # The guard is asked of the answer as it was, beside the others as they are now (a
+    # guard that reads the answer itself, as has_roles_of_group does, holds without it).
+    kept = {**now.answers, key: was.answers.get(key)}
+    if guard is not None and not getattr(Guards(kept, facts=facts), guard)():
         return True
     noted = notes(was.answers)
     return any(
@@ -162,11 +170,15 @@ def check_answers(
             assert _fresh(now) and (restarted or pathway), f"{slot} restarted: {was} -> {now}"
             continue
         if turn.reference is not None and slot == "concern" and was.state != now.state:
-            assert was.state == "review" and now.state == "submitted"
+            assert was.state in ("review", PRIVACY_CHECK) and now.state == "submitted"
             assert dict(now.answers) == {"reference": turn.reference}
             concern = concern_of(storage, turn.reference)
             assert concern is not None and concern.owner == was.owner
-            assert concern.description == was.answers["description"]
+            typed = was.answers["description"]
+            replaced = PrivacyCheck(dialogue.content).replaced(was).answers["description"]
+            assert concern.description == typed or (
+                was.state == PRIVACY_CHECK and concern.description == replaced
+            )
             assert concern.organisation == was.answers["organisation"]
             assert concern.identity == was.answers["identity"]
             continue
@@ -191,6 +203,8 @@ def _check_on_step(
     stale = turn.stale or (isinstance(event, Press) and event.step != step)
     if stale or not targeted or was.interrupt is not None:
         on_step = set()
+    if step == "review":  # Submit notes what the check found; no decision stands here
+        on_step |= {PRIVACY_CHECK, DETAILS_IN}
     for key in set(was.answers) | set(now.answers):
         old, new = was.answers.get(key, ...), now.answers.get(key, ...)
         if old == new or key in on_step:

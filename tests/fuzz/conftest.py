@@ -23,7 +23,7 @@ _SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
 settings.register_profile(
     "ci",
-    max_examples=80,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     database=None,

@@ -85,18 +85,21 @@ def fitting_text(dialogue: Dialogue, step: str, style: str) -> st.SearchStrategy
     if style == "markup":
         return markup
     if step == "description":  # stories the reader finds something in, so its check is walked
-        return st.one_of(
-            short, at_the_limit, markup, st.sampled_from(STORIES), st.sampled_from(STORIES)
-        )
+        # A story first: what hypothesis draws most, so the check before sending is walked
+        # whichever sequences a run happens to draw.
+        stories = st.sampled_from(STORIES)
+        return st.one_of(stories, short, at_the_limit, markup, stories)
     return st.one_of(short, at_the_limit, markup)
 
 
+# Each ends with a name, a detail that could identify someone, so that the check before
+# sending is walked too (the other texts drawn seldom hold one).
 STORIES = [
     "I'm a 2nd year student nurse at the NNUH, left on my own on nights every shift, "
-    "told the ward manager but nothing happened",
+    "told the ward manager but nothing happened, Sister Jones knows",
     "FY2 at Addenbrookes, the consultant shouts at me in front of patients, I'm scared it "
-    "will affect my ARCP, haven't told anyone",
-    "physio student at Ipswich, no induction and no supervisor for two weeks",
+    "will affect my ARCP, haven't told anyone, Dr Khan knows",
+    "physio student at Ipswich, no induction and no supervisor for two weeks, Dr Patel knows",
 ]
 
 

@@ -29,6 +29,7 @@ PIECES = [
     "Side room", "07700 900461", "+44 7700 900517", "(0)1223", "01603 456161", "0", "+",
     "GMC", "7123456", "NMC", "21A4567E", "PH123456", "GPhC", "GDC", "123456", "943 476 5919",
     "9434765919", "jo@uea.ac.uk", "@", "nhs.net", "'s", "\u2019s", "-", "\n", "At", "Colchester",
+    "BSc", "MPharm", "(Hons)", "Physiotherapy", "year 2", "2nd year", "final year",
 ]  # fmt: skip
 SEPARATORS = [" ", " ", " ", ", ", ". ", "\n", "  ", "\t", "; ", " (", ") "]
 CORPUS = [s.text for name in SETS for s in load_corpus(name)]

@@ -283,6 +283,38 @@ def test_only_describing_no_person_is_not_singling_out(text: str) -> None:
     assert found(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "course"),
+    [
+        ("BSc Physiotherapy, year 2, University of East Anglia", "BSc Physiotherapy, year 2"),
+        ("I'm a 3rd year BSc Adult Nursing student", "3rd year BSc Adult Nursing"),
+        ("MPharm year 4 here", "MPharm year 4"),
+        ("final-year MBChB on my GP placement", "final-year MBChB"),
+        ("BSc (Hons) Operating Department Practice, 2nd year", None),
+        ("in the final year of my BSc Physiotherapy at UEA", "final year of my BSc Physiotherapy"),
+    ],
+)
+def test_a_degree_with_its_year_of_study_is_found(text: str, course: str | None) -> None:
+    finding = only(text)
+    expected = course or text
+    assert (finding.kind, finding.text) == ("course_year", expected)
+    assert finding.replacement == "[a course and year]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi, I'm a second year student midwife at Anglia Ruskin.",  # a year alone: many share it
+        "I did a BSc before nursing and I'm in year 2 now.",
+        "The MSc students had no teaching in the second year.",
+        "I have a BA in History and 2 years' experience.",
+        "Year 2 has been worse than year 1.",
+    ],
+)
+def test_a_degree_or_a_year_alone_is_not_a_course_and_year(text: str) -> None:
+    assert found(text) == []
+
+
 def test_replacements_put_the_neutral_words_in_place_of_the_chosen_findings() -> None:
     text = "Dr Patel shouted at me on 3rd March; email me at jo@uea.ac.uk."
     findings = find_identifying(text, RULES)
@@ -314,8 +346,8 @@ def test_review_lines_list_each_finding_and_warn_an_anonymous_learner() -> None:
     named = review_lines(findings, RULES, anonymous=False)
     assert named == (
         "Before you send: 2 thing(s) in your words could point to a person.",
-        'a name: "Dr Patel"',
-        'a phone number: "07700 900461"',
+        '• a name: "Dr Patel" → [a doctor]',
+        '• a phone number: "07700 900461" → [a phone number]',
     )
     anonymous = review_lines(findings, RULES, anonymous=True)
     assert anonymous[1] == RULES.words.anonymous

@@ -26,6 +26,7 @@ from bot.service import TurnService
 from dialogues.bundle import load_content
 from dialogues.contacts import quality_team_email
 from dialogues.engine import Dialogue
+from dialogues.records import Concern
 from dialogues.turns import Command, Event, Press, Reply, Text
 from storage.memory import MemoryStorage
 from transcripts.screens import count_screens
@@ -63,7 +64,14 @@ def replay(source: str) -> str:
 
 def run(source: str) -> tuple[str, list[tuple[Reply, ...]]]:
     """The transcript as the service answers it, and the replies of each turn."""
+    text, turns, _ = run_filing(source)
+    return text, turns
+
+
+def run_filing(source: str) -> tuple[str, list[tuple[Reply, ...]], list[Concern]]:
+    """The transcript, the replies of each turn, and the concerns filed, as stored."""
     turns: list[tuple[Reply, ...]] = []
+    filed: list[Concern] = []
     storage, clock, rng = MemoryStorage(), Clock(), random.Random(2026)
 
     def service() -> TurnService:
@@ -90,12 +98,13 @@ def run(source: str) -> tuple[str, list[tuple[Reply, ...]]]:
             with storage.unit_of_work() as uow:
                 c = uow.concerns.get(turn.reference)
                 assert c is not None
+            filed.append(c)
             out.append(
                 f"= stored {c.reference}: score {c.score} ({c.band}), pathway {c.advice.level}, "
                 f"{'queued for the team' if c.queued_for_team else 'not queued'}, {c.identity}, "
                 f"name {c.reporter_name!r}, standards {', '.join(c.standards)}\n"
             )
-    return "\n".join(out).rstrip() + "\n", turns
+    return "\n".join(out).rstrip() + "\n", turns, filed
 
 
 TRANSCRIPTS = sorted(HERE.glob("*.txt"))
@@ -133,6 +142,7 @@ def test_there_are_transcripts_of_every_kind() -> None:
         "involvement_and_fear",
         "learner_at_risk",
         "extreme_local_unsuitable",
+        "identifying_details",
     } <= names
 
 
@@ -240,3 +250,18 @@ def test_where_local_action_is_unsuitable_nothing_says_to_act_locally() -> None:
     assert CONTENT.prompts.say("advice_alert_now_not_local", email=email, pathway=2) in advice
     extreme = CONTENT.catalogue.risk.band_for(25)
     assert extreme.explanation_not_local.rstrip(".") in text
+
+
+def test_the_anonymous_physiotherapy_student_is_shown_what_could_identify_them() -> None:
+    text, _, [concern] = run_filing((HERE / "identifying_details.txt").read_text("utf-8"))
+    words = CONTENT.identifying.words
+    first = text[text.index("> submit") :]
+    assert first.index(words.anonymous) < first.index('"Dr Patel" → [a doctor]')
+    assert first.index("> submit") < first.index("Thank you.")
+    assert text.count(words.anonymous) == 2  # checked again after the words were changed
+    # What is filed is the changed words, with the neutral words the learner chose.
+    assert concern.description == (
+        "Year 2 physio student on a stroke ward placement. Two weeks ago a doctor shouted at "
+        "me in front of patients. I was [one of the team]."
+    )
+    assert "Patel" not in concern.description and concern.identity == "anonymous"

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from dialogues.bundle import load_content
 from dialogues.dependents import GIVEN_ON, notes, tidy, value_of
 from dialogues.engine import Dialogue
-from dialogues.journeys import CONCERN, FROM_STORY, JOURNEYS, PATHWAY, Guards
+from dialogues.guards import Guards
+from dialogues.journeys import CONCERN, FROM_STORY, JOURNEYS, PATHWAY
 from dialogues.records import Answer, Conversation
 from dialogues.turns import Command, Event, Outcome, Press, Text
 

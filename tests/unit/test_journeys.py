@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import diagrams
-from dialogues.journeys import CONCERN, JOURNEYS, PATHWAY, Facts, Guards, Journey
+from dialogues.guards import Facts, Guards
+from dialogues.journeys import CONCERN, JOURNEYS, PATHWAY, Journey
 from dialogues.machines import build_machine, next_state, walk
 from dialogues.records import Answer, Conversation
 
@@ -116,6 +117,29 @@ FACTS = Facts(students=frozenset({"nursing_students", "ahp_students"}))
         (conv("barrier", editing=True), "review"),
         (conv("identity", editing=True, identity="named"), "name"),
         (conv("identity", editing=True, identity="anonymous"), "review"),
+        # Changing the words after the privacy check: each answer holding a detail, then the
+        # review; the rest of a review section is not asked.
+        (conv("privacy_check", privacy_check="keep", details_in=["description"]), "submitted"),
+        (conv("privacy_check", privacy_check="replace", details_in=["actions"]), "submitted"),
+        (
+            conv("privacy_check", True, privacy_check="change", details_in=["description"]),
+            "description",
+        ),
+        (conv("privacy_check", True, privacy_check="change", details_in=["actions"]), "actions"),
+        (conv("description", True, privacy_check="change", details_in=["description"]), "review"),
+        (
+            conv(
+                "description",
+                True,
+                privacy_check="change",
+                details_in=["description", "controls_detail", "actions"],
+            ),
+            "controls_detail",
+        ),
+        (conv("controls_detail", True, privacy_check="change", details_in=["actions"]), "actions"),
+        (conv("actions", True, privacy_check="change", details_in=["actions"]), "review"),
+        # On the way through (as `walk` reads it), a decision left over changes nothing.
+        (conv("description", privacy_check="change", details_in=["actions"]), "group"),
     ],
 )
 def test_concern_next_state(conversation: Conversation, expected: str) -> None:
@@ -136,18 +160,21 @@ def test_a_second_page_of_groups_and_topics() -> None:
     assert next_state(CONCERN_MACHINE, conv("topics_more")) == "standards"
 
 
-def test_review_submits() -> None:
+def test_review_submits_or_checks_the_words_first() -> None:
     assert next_state(CONCERN_MACHINE, conv("review"), trigger="submit") == "submitted"
+    found = conv("review", details_in=["description"])
+    assert next_state(CONCERN_MACHINE, found, trigger="submit") == "privacy_check"
 
 
 def test_the_story_can_answer_only_steps_of_the_journey() -> None:
     assert CONCERN.prefilled <= set(CONCERN.states)
     items = {field for _, fields in CONCERN.story_items for field in fields}
     assert items == CONCERN.prefilled
-    # Every question is in one review section, but for the story's own check.
+    # Every question is in one review section, but for the checks of the story and the words.
     sections = [step for section in CONCERN.sections for step in section.steps]
     assert len(sections) == len(set(sections))
-    assert set(CONCERN.questions) - set(sections) == {"story_check", "story_wrong", "review"}
+    unsectioned = {"story_check", "story_wrong", "review", "privacy_check"}
+    assert set(CONCERN.questions) - set(sections) == unsectioned
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,11 @@ RICH_STORY = (
     "will affect my sign off."
 )
 GROUPS = [g.key for g in CONTENT.catalogue.pathways.groups]
+# Words full of details that could identify someone: the longest check before sending.
+DETAILED = " ".join(
+    f"On {n + 1}st March the registrar, {name} Baxter-Reid, rang 0{7700 + n} 900{461 + n}."
+    for n, name in enumerate(["Joanna", "Christopher", "Alexandra", "Maximilian"])
+)
 
 
 def _checked(story: str) -> Conversation:
@@ -67,6 +72,9 @@ def screens() -> list[tuple[str, str, Conversation]]:
                 conversation = Conversation(
                     key="k", owner="o", journey=journey.name, state=step, answers=answers
                 )
+                if step == "privacy_check":  # shown only when the words hold details
+                    conversation = conversation.with_answer("description", DETAILED)
+                    conversation = conversation.with_answer("identity", "anonymous")
                 found.append((journey.name, step, conversation))
                 if step == "danger_now":  # the learner at risk has words of their own
                     at_risk = conversation.with_answer("danger", "learner")
