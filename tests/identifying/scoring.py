@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from story.scoring import Tally  # the same precision and recall counts as the story's
+
 from dialogues.identifying import find_identifying
 from dialogues.identifying_rules import KINDS, IdentifyingRules, Kind
 
@@ -27,21 +29,6 @@ class Sample:
     text: str
     # (kind, text) of each annotated finding, in order.
     expected: tuple[tuple[Kind, str], ...]
-
-
-@dataclass
-class Tally:
-    proposed: int = 0
-    correct: int = 0
-    support: int = 0
-
-    @property
-    def precision(self) -> float | None:
-        return self.correct / self.proposed if self.proposed else None
-
-    @property
-    def recall(self) -> float | None:
-        return self.correct / self.support if self.support else None
 
 
 @dataclass(frozen=True)
