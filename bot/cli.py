@@ -21,7 +21,7 @@ from dialogues.catalogue import ContentError
 from dialogues.journeys import JOURNEYS, Dependent
 from dialogues.machines import mermaid
 from dialogues.prompts import Prompts
-from storage.crypto import KeyProblem
+from storage.crypto import KEY_FILE, KeyProblem
 from storage.database import StorageUnavailable
 
 DIAGRAM_HEADER = (
@@ -405,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"concernbot: {error}", file=sys.stderr)
         return 2
     except KeyProblem as error:
-        print(f"concernbot: {key_problem(error)}", file=sys.stderr)
+        key_file = settings.embedded and (settings.data_dir / KEY_FILE).exists()
+        own_file = key_file and settings.secret_key is not None
+        print(f"concernbot: {key_problem(error, own_file)}", file=sys.stderr)
         return 2
     except StorageUnavailable as error:
         print(f"concernbot: {database_problem(error)}", file=sys.stderr)

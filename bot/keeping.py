@@ -192,7 +192,9 @@ class Keeping:
 
     def forgettable(self, owner: str) -> Forgettable:
         with self.storage.unit_of_work() as uow:
-            drafts = tuple(c.key for c in uow.conversations.for_owner(owner))
+            # A finished conversation (it keeps a filed concern's reference) is deleted too,
+            # but it is no draft: only those still in progress are counted as drafts.
+            drafts = tuple(c.key for c in uow.conversations.for_owner(owner) if not c.finished)
             concerns = tuple(c.reference for c in uow.concerns.for_owner(owner))
         return Forgettable(drafts, concerns)
 
@@ -213,7 +215,8 @@ class Keeping:
                 )
             detail = {"drafts": len(drafts), "concerns": len(concerns)}
             uow.audit.record(AuditEntry(now, "reporter", "forgotten", None, detail))
-        return Forgettable(tuple(d.key for d in drafts), tuple(c.reference for c in concerns))
+        in_progress = tuple(d.key for d in drafts if not d.finished)
+        return Forgettable(in_progress, tuple(c.reference for c in concerns))
 
     def _unlink(self, uow: UnitOfWork, reference: str) -> None:
         """Whatever ties the concern to its reporter's chat, besides the concern's row."""
@@ -233,6 +236,8 @@ class Keeping:
             concern = uow.concerns.get(reference)
             if concern is None or not owner or concern.owner != owner:
                 return Withdrawal("unknown", reference)
+            if concern.status == WITHDRAWN:
+                return Withdrawal("already", reference, WITHDRAWN)
             if concern.status not in WITHDRAWABLE:
                 return Withdrawal("too_late", reference, concern.status)
             items = uow.outbox.for_reference(reference)
@@ -253,6 +258,8 @@ class Keeping:
         say = self.prompts.keeping_say
         if outcome.result == "unknown":
             return say("withdraw_unknown", reference=outcome.reference)
+        if outcome.result == "already":
+            return say("withdraw_already", reference=outcome.reference)
         if outcome.result == "too_late":
             status = self.prompts.statuses.get(outcome.status, outcome.status)
             return say("withdraw_too_late", reference=outcome.reference, status=status)

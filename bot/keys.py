@@ -30,13 +30,22 @@ KEY_ADVICE = {
     " separated by commas.",
     "wrong": "this database ({where}) was encrypted with another key: set"
     " CONCERNBOT_SECRET_KEY to the key it was made with.",
+    "wrong_embedded": "this database ({where}) was encrypted with another key: it opens with"
+    " the key file beside it, so unset CONCERNBOT_SECRET_KEY, or set it to that file's key.",
+    "lost": "the key file {key_file} is missing, but the database {where} was encrypted with"
+    " it: put the file back from your backup (or set CONCERNBOT_SECRET_KEY to its key)."
+    " No new key was made: it could not open what is stored.",
 }
 
 
-def key_problem(error: KeyProblem) -> str:
-    """The one line an operator reads when the keys do not fit."""
-    return KEY_ADVICE.get(error.problem, "{error}").format(
-        error=error, where=getattr(error, "where", "")
+def key_problem(error: KeyProblem, embedded_with_key_file: bool = False) -> str:
+    """The one line an operator reads when the keys do not fit. `embedded_with_key_file`:
+    CONCERNBOT_SECRET_KEY was set for an embedded database whose key file is there."""
+    problem = error.problem
+    if problem == "wrong" and embedded_with_key_file:
+        problem = "wrong_embedded"
+    return KEY_ADVICE.get(problem, "{error}").format(
+        error=error, where=getattr(error, "where", ""), key_file=getattr(error, "key_file", "")
     )
 
 

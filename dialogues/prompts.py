@@ -221,6 +221,7 @@ KEEPING = _contract({
     "forget_done": "drafts concerns references", "forget_done_drafts": "drafts",
     "forget_kept": "", "withdraw_usage": "", "withdraw_done": "reference",
     "withdraw_done_told": "reference", "withdraw_unknown": "reference",
+    "withdraw_already": "reference",
     "withdraw_too_late": "reference status", "draft_warning": "idle date resume",
     "tidy_done": "anonymised expired warned", "keep_done": "reference",
     "keep_unknown": "reference", "team_withdrawn": "reference", "team_keep_usage": "",

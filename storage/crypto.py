@@ -68,6 +68,18 @@ class WrongKey(KeyProblem):
         self.where = where
 
 
+class LostKeyFile(KeyProblem):
+    """The embedded database was sealed with the data folder's key file, and the file is
+    gone: a new key would open nothing, so none is made."""
+
+    problem = "lost"
+
+    def __init__(self, key_file: str, where: str) -> None:
+        super().__init__(f"the key file {key_file} is missing")
+        self.key_file = key_file
+        self.where = where
+
+
 class Undecryptable(Exception):
     """A stored value that none of the keys opens (written with another key, or damaged)."""
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
-from storage.crypto import KEY_FILE, KeyRing, Undecryptable, key_file_ring
-from storage.encrypted import bind_keys, check_keys
+from storage.crypto import KEY_FILE, KeyRing, LostKeyFile, Undecryptable, key_file_ring
+from storage.encrypted import KEY_CHECK_TABLE, bind_keys, check_keys
 from storage.identity import Hasher, load_hasher
 from storage.repositories import StorageUnavailable as StorageUnavailable  # raised here
 from storage.repositories import UnitOfWork
@@ -246,8 +247,33 @@ def embedded_keys(data_dir: Path) -> tuple[KeyRing, bool]:
 
     A data folder that cannot hold it is StorageUnavailable, as it would be for the database.
     """
+    key_file, database = data_dir / KEY_FILE, data_dir / DATABASE_FILE
+    if not key_file.exists() and _sealed(database):
+        raise LostKeyFile(str(key_file), str(database))
     with _plainly(sqlite_url_for(data_dir), opening=True):
-        return key_file_ring(data_dir / KEY_FILE)
+        return key_file_ring(key_file)
+
+
+def _sealed(database: Path) -> bool:
+    """Whether an embedded database file holds values sealed with a key (a key check row):
+    one made before encryption holds none, and a new key is right for it."""
+    if not database.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (KEY_CHECK_TABLE,),
+            ).fetchone()
+            return (
+                found is not None
+                and connection.execute(
+                    f"SELECT 1 FROM {KEY_CHECK_TABLE} LIMIT 1"  # a constant table name
+                ).fetchone()
+                is not None
+            )
+    except sqlite3.Error:
+        return False  # not a database this can read: opening it says what is wrong
 
 
 def check_url(url: str) -> None:

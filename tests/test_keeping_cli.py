@@ -32,6 +32,9 @@ def test_withdraw_then_forget_me_then_the_concern_stays_anonymous(
     withdrawn = run(["withdraw", reference.lower(), "--user", "ola"], [], data_env, tmp_path)
     assert withdrawn.returncode == 0, withdrawn.stderr
     assert f"Your concern {reference} is withdrawn" in withdrawn.stdout
+    twice = run(["withdraw", reference, "--user", "ola"], [], data_env, tmp_path)
+    assert f"Your concern {reference} is already withdrawn" in twice.stdout
+    assert "started on it" not in twice.stdout  # the team had not: it was withdrawn
 
     kept = run(["forget", "--user", "ola"], ["no"], data_env, tmp_path)
     assert kept.returncode == 1 and "Nothing was deleted." in kept.stdout
@@ -110,3 +113,11 @@ def test_keep_and_privacy_for_the_operator(tmp_path: Path, data_env: dict[str, s
     assert "18 months after a concern is closed" in privacy.stdout
     assert "untouched for 10 days is deleted" in privacy.stdout
     assert "`concernbot forget`" in privacy.stdout and "/forgetme" not in privacy.stdout
+
+
+def test_forget_me_counts_no_draft_for_a_concern_already_filed(
+    tmp_path: Path, data_env: dict[str, str]
+) -> None:
+    run(["chat", "--user", "ali"], FIRST_HALF + SECOND_HALF, data_env, tmp_path)
+    preview = run(["forget", "--user", "ali"], ["no"], data_env, tmp_path)
+    assert "0 draft(s)" in preview.stdout and "from 1 concern(s)" in preview.stdout

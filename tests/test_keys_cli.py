@@ -20,6 +20,11 @@ WRONG_KEY = (
     "concernbot: this database ({database}) was encrypted with another key: set"
     " CONCERNBOT_SECRET_KEY to the key it was made with."
 )
+# The embedded database's own key file is there: the fix is to stop overriding it.
+WRONG_KEY_EMBEDDED = (
+    "concernbot: this database ({database}) was encrypted with another key: it opens with"
+    " the key file beside it, so unset CONCERNBOT_SECRET_KEY, or set it to that file's key."
+)
 
 
 @pytest.fixture
@@ -108,7 +113,7 @@ def test_a_database_opened_with_another_key_is_one_line_and_left_as_it_is(
 
     for command in (["chat", "--user", "sam", "--resume"], ["status"], ["keys", "rotate"]):
         done = run(command, ["1"], wrong, tmp_path)
-        assert one_line(done, code=2) == WRONG_KEY.format(database=database)
+        assert one_line(done, code=2) == WRONG_KEY_EMBEDDED.format(database=database)
     assert database.read_bytes() == before
 
 
@@ -179,3 +184,32 @@ def test_a_whole_concern_typed_in_leaves_no_word_of_it_in_the_database(
     assert reference.encode() in seen  # the read reads the rows
     for written in (DESCRIPTION, NAME, "sam.example@nhs.net", "ward C9", "Addenbrookes, ward"):
         assert written.encode() not in seen, written
+
+
+def test_a_lost_key_file_is_said_and_no_useless_key_is_made(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    file_a_concern(env, tmp_path)
+    key_file = tmp_path / "data" / KEY_FILE
+    key_file.rename(tmp_path / "backup.key")
+
+    done = run(["status", "--user", "sam"], [], env, tmp_path)
+    line = one_line(done, code=2)
+    assert line == (
+        f"concernbot: the key file {key_file} is missing, but the database"
+        f" {tmp_path / 'data' / 'concernbot.db'} was encrypted with it: put the file back from"
+        " your backup (or set CONCERNBOT_SECRET_KEY to its key). No new key was made: it could"
+        " not open what is stored."
+    )
+    assert not key_file.exists() and "Keep a copy" not in done.stdout
+    (tmp_path / "backup.key").rename(key_file)
+    assert run(["status", "--user", "sam"], [], env, tmp_path).returncode == 0
+
+
+def test_a_key_set_beside_the_embedded_key_file_says_to_unset_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    file_a_concern(env, tmp_path)
+    other = {**env, "CONCERNBOT_SECRET_KEY": new_key()}
+    line = one_line(run(["status", "--user", "sam"], [], other, tmp_path), code=2)
+    assert "it opens with the key file beside it, so unset CONCERNBOT_SECRET_KEY" in line

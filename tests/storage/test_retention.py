@@ -206,7 +206,8 @@ def test_a_concern_is_withdrawn_only_before_the_team_acts(reopen: Opener) -> Non
     assert "now will not" in keeping.withdrawal_words(quiet)
     assert "has been told" in keeping.withdrawal_words(told)
     again = keeping_at(reopen(), T0 + DAY).withdraw(owner, waiting.reference)
-    assert (again.result, again.status) == ("too_late", "withdrawn")
+    assert (again.result, again.status) == ("already", "withdrawn")
+    assert "already withdrawn" in keeping.withdrawal_words(again)
 
     with reopen().unit_of_work() as uow:
         statuses = [uow.concerns.get(c.reference) for c in (waiting, carded, started)]
