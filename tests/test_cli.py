@@ -731,7 +731,7 @@ def test_status_lists_the_concerns_and_the_one_in_progress(
 ) -> None:
     none = run(["status", "--user", "ola"], [], data_env, tmp_path)
     assert none.returncode == 0, none.stderr
-    assert "You have not submitted any concerns yet" in none.stdout
+    assert "No concerns are linked to you here" in none.stdout
     assert f"`{chat_command('ola', argv0=CONCERNBOT, path=os.environ.get('PATH'))}`" in (
         none.stdout
     )

@@ -45,7 +45,7 @@ def test_withdraw_then_forget_me_then_the_concern_stays_anonymous(
     again = run(["forget", "--user", "ola"], [], data_env, tmp_path)
     assert "There is nothing to forget" in again.stdout
     status = run(["status", "--user", "ola"], [], data_env, tmp_path)
-    assert "You have not submitted any concerns yet" in status.stdout
+    assert "No concerns are linked to you here" in status.stdout
 
     url = sqlite_url_for(tmp_path / "data")
     storage = open_storage(url, keys_for(url))
