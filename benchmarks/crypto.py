@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from turns import JOURNEY
+from seeding import JOURNEY
 
 from bot.service import TurnService
 from dialogues.bundle import load_content

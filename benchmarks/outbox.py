@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
-from turns import memory, postgres, sqlite  # beside this script: the same backends
+from backends import memory, postgres, sqlite  # beside this script: the same backends
 
 from bot.outbox import OutboxWorker
 from storage.repositories import OutboxItem, Storage

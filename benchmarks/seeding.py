@@ -1,0 +1,95 @@
+"""Many filed concerns, quickly: one concern filed by the real journey, then varied
+(reference, organisation, group, risk, status, age, reporter) and added in batches.
+
+Used by the benchmarks that need "100,000 other concerns" in the database.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot.service import TurnService
+from dialogues.bundle import Content, load_content
+from dialogues.engine import Dialogue
+from dialogues.filing import make_reference
+from dialogues.records import Concern
+from dialogues.turns import Command, Event, Text
+from storage.memory import MemoryStorage
+from storage.repositories import Storage
+
+# The journey of tests/livechat.py: the story told and checked, then the questions it left,
+# a confidential concern with a name and contact.
+JOURNEY: list[Event] = [Command("new")] + [
+    Text(t)
+    for t in ["3",
+              "On most night shifts the FY1s cover the wards alone with nobody to escalate to.",
+              "yes", "FY1", "Addenbrookes, ward C9", "2", "often", "2 to 5", "2", "2", "done",
+              "4", "3", "1", "done", "3", "1", "done", "2", "confidential",
+              "Dr Sam Example, sam.example@nhs.net", "submit"]
+]  # fmt: skip
+
+STATUS_WEIGHTS = {"queued": 3, "received": 3, "under_review": 2, "with_provider": 1, "closed": 6}
+BATCH = 2000
+
+
+def template(dialogue: Dialogue) -> Concern:
+    """One concern filed by the real journey (on memory storage)."""
+    storage = MemoryStorage()
+    service = TurnService(dialogue, storage)
+    reference = None
+    for event in JOURNEY:
+        reference = service.handle_now("seed", "seed", event).reference
+    assert reference is not None, "the journey did not file a concern"
+    with storage.unit_of_work() as uow:
+        concern = uow.concerns.get(reference)
+    assert concern is not None
+    return concern
+
+
+def variants(base: Concern, content: Content, count: int, seed: int = 11) -> list[Concern]:
+    """`count` concerns like `base`, spread over organisations, groups, risk and a year."""
+    draw = random.Random(seed)
+    organisations = [o.key for o in content.catalogue.organisations]
+    statuses = list(STATUS_WEIGHTS)
+    weights = list(STATUS_WEIGHTS.values())
+    now = datetime.now(UTC)
+    made: list[Concern] = []
+    seen: set[str] = set()
+    while len(made) < count:
+        reference = make_reference(draw.randrange)
+        if reference in seen:
+            continue
+        seen.add(reference)
+        likelihood, impact = draw.randint(1, 5), draw.randint(1, 5)
+        score = content.catalogue.risk.score(likelihood, impact)
+        made.append(
+            replace(
+                base,
+                reference=reference,
+                owner=f"telegram:user:{draw.randrange(10**9)}",
+                identity=draw.choice(("named", "confidential", "anonymous")),
+                organisation=draw.choice(organisations),
+                likelihood=likelihood,
+                impact=impact,
+                score=score,
+                band=content.catalogue.risk.band_for(score).key,
+                status=draw.choices(statuses, weights)[0],
+                created_at=now - timedelta(minutes=draw.randrange(60 * 24 * 365)),
+            )
+        )
+    return made
+
+
+def seed(storage: Storage, count: int, dialogue: Dialogue | None = None) -> float:
+    """Add `count` concerns to `storage`; the seconds it took."""
+    started = time.perf_counter()
+    dialogue = dialogue or Dialogue(load_content())
+    concerns = variants(template(dialogue), dialogue.content, count)
+    for first in range(0, count, BATCH):
+        with storage.unit_of_work() as uow:
+            for concern in concerns[first : first + BATCH]:
+                uow.concerns.add(concern)
+    return time.perf_counter() - started
