@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     telegram_listen: str = Field("127.0.0.1", description="Webhook server's listen address.")
     telegram_port: int = Field(8443, description="Webhook server's port.")
     telegram_poll_timeout: int = Field(30, description="Long-poll timeout in seconds.")
+    telegram_messages_per_second: float = Field(
+        30.0, ge=0, description="Bot API messages a second in all (Telegram's limit); 0: no limit."
+    )
+    telegram_group_messages_per_minute: float = Field(
+        20.0, ge=0, description="Messages a minute in one group (Telegram's limit); 0: no limit."
+    )
     team_chat_id: int | None = Field(None, description="The Quality team's Telegram group.")
     team_members: str = Field("", description="Telegram user ids allowed to act, comma-separated.")
     team_email: str | None = Field(None, description="Where alert emails go (comma-separated).")

@@ -31,6 +31,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
+from bot.channels.limiter import PriorityRateLimiter, in_background
 from bot.channels.team import TeamDesk
 from bot.channels.telegram import (
     AnyApp,
@@ -237,7 +238,8 @@ def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWor
     senders.update(learner_senders(app.bot))
     return OutboxWorker(
         triage.storage,
-        senders,
+        # Whatever the outbox sends waits behind learners' replies (bot.channels.limiter).
+        {kind: in_background(send) for kind, send in senders.items()},
         # A waiting alert is handed on only once the team has a channel to take it.
         forwards={WAITING: hand_on(triage.team)} if triage.team.reachable else {},
         on_sent=remember_relays,
@@ -339,6 +341,9 @@ async def run(
             settings.telegram_request_timeout,
             keeping,
             privacy,
+            PriorityRateLimiter(
+                settings.telegram_messages_per_second, settings.telegram_group_messages_per_minute
+            ),
         )
         await app.initialize()
     except InvalidToken as error:
