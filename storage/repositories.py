@@ -397,6 +397,11 @@ class InboxRepository(Protocol):
         """Give a taken, unhandled item back, so the next taker need not wait out the lease."""
         ...
 
+    def extend(self, id: int, until: datetime) -> bool:
+        """Hold a taken, unhandled item until `until` (a lease kept alive while the item is
+        in hand); False if it was already handled."""
+        ...
+
     def release_all(self) -> int:
         """Give back every taken, unhandled item (at start, when no other taker can be
         running); how many."""

@@ -68,6 +68,9 @@ class TelegramStartError(Exception):
     """The bot cannot start: a one-line reason for the person running it."""
 
 
+SAY_CONFLICT_AGAIN = 600.0  # seconds before a refusal by Telegram is said again
+
+
 class Poller:
     """Long polling that keeps each batch in the inbox before confirming it to Telegram.
 
@@ -87,6 +90,7 @@ class Poller:
         self.outage = outage
         self.offset: int | None = None
         self.pause = 0.0  # before asking again for a batch the database did not take
+        self.conflict_said: float | None = None  # when a 409 (another taker) was last said
 
     async def run(self, stop: asyncio.Event) -> None:
         stopping = asyncio.create_task(stop.wait())
@@ -106,9 +110,12 @@ class Poller:
             except InvalidToken as error:
                 raise TelegramStartError("Telegram no longer accepts the token") from error
             except (NetworkError, Conflict) as error:
-                log.warning(
-                    "getUpdates failed (%s); retrying in %.0f s", type(error).__name__, delay
-                )
+                if isinstance(error, Conflict):
+                    self._conflict(error)
+                else:
+                    log.warning(
+                        "getUpdates failed (%s); retrying in %.0f s", type(error).__name__, delay
+                    )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
                 continue
@@ -120,6 +127,20 @@ class Poller:
                 await self.app.bot.get_updates(offset=self.offset, timeout=0)
             except TelegramError:
                 log.warning("could not confirm the last updates; they will be delivered again")
+
+    def _conflict(self, error: Conflict) -> None:
+        """Telegram lets one process take a bot's updates: say so, and what to do, once in
+        a while (not at every refusal); keep asking, as it may be a run still ending."""
+        now = asyncio.get_running_loop().time()
+        if self.conflict_said is not None and now - self.conflict_said < SAY_CONFLICT_AGAIN:
+            return
+        self.conflict_said = now
+        held = "a webhook is set" if "webhook" in error.message else "another process polls"
+        log.error(
+            "Telegram refuses long polling: %s for this bot's token. Run one poller, or every "
+            "replica in webhook mode (README: Running several replicas). Asking again.",
+            held,
+        )
 
     async def _fetch(self) -> list[dict[str, Any]]:
         """The next batch as Telegram sent it: kept as is, and read only when handled."""
