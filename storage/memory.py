@@ -129,6 +129,7 @@ class _MemoryUnitOfWork:
         # Retention's rewrites of stored rows, applied at commit in order (this unit of work
         # does not see them before: the service reads, then rewrites, never the other way).
         self.later: list[Callable[[_Tables], None]] = []
+        self.warning: set[str] = set()  # conversations marked warned in this unit of work
         # For each conversation this unit of work wrote: the version it found stored.
         self.seen_versions: dict[str, int] = {}
         self.conversations: ConversationRepository = _Conversations(self)
@@ -278,14 +279,21 @@ class _Conversations:
         old.sort(key=lambda c: (c.updated_at, c.key))
         return [_copy(c) for c in old]
 
-    def mark_warned(self, key: str, at: datetime) -> None:
+    def mark_warned(self, key: str, at: datetime) -> bool:
         moment = require_aware(at)
+        work = self._work
+        with work.lock:
+            warned = key in work.committed.warned and key not in work.pending.conversations
+        if warned or key in work.warning or self.get(key) is None:
+            return False
+        work.warning.add(key)
 
         def warn(tables: _Tables) -> None:
             if key in tables.conversations:
                 tables.warned[key] = moment
 
         self._work.later.append(warn)
+        return True
 
 
 def _unlinked(concern: Concern) -> Concern:

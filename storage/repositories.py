@@ -170,8 +170,10 @@ class ConversationRepository(Protocol):
         not yet warned of their deletion since they were last updated."""
         ...
 
-    def mark_warned(self, key: str, at: datetime) -> None:
-        """Remember that the owner was warned; saving the conversation again forgets it."""
+    def mark_warned(self, key: str, at: datetime) -> bool:
+        """Remember that the owner was warned; saving the conversation again forgets it.
+        False if it was warned already since it was last saved (another sweep, on another
+        replica, got there first): then it must not be warned again."""
         ...
 
 

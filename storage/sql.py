@@ -212,14 +212,17 @@ class SqlConversations:
         ).execution_options(populate_existing=True)
         return [_to_conversation(row) for row in self._session.exec(statement)]
 
-    def mark_warned(self, key: str, at: datetime) -> None:
+    def mark_warned(self, key: str, at: datetime) -> bool:
+        # Conditional, so that of two sweeps racing the second waits for the first's row
+        # lock, then finds it warned (PostgreSQL reads the row again after the wait).
         statement = (
             update(ConversationRow)
             .where(col(ConversationRow.key) == self._key(key))
+            .where(col(ConversationRow.warned_at).is_(None))
             .values(warned_at=require_aware(at))
             .execution_options(synchronize_session=False)
         )
-        self._session.exec(statement)
+        return bool(self._session.exec(statement).rowcount == 1)
 
 
 class SqlAuditLog:

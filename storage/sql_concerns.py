@@ -250,6 +250,9 @@ class SqlConcerns:
                 col(ConcernRow.anonymised_at).is_(None),
             )
             .order_by(col(ConcernRow.closed_at), col(ConcernRow.id))
+            # Locked, so that of two sweeps at once (replicas) the second waits, then finds
+            # what the first anonymised no longer due; SQLite's transactions take turns.
+            .with_for_update()
         )
         return list(self._session.exec(statement))
 
