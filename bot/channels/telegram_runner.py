@@ -116,7 +116,8 @@ class Poller:
                     log.warning(
                         "getUpdates failed (%s); retrying in %.0f s", type(error).__name__, delay
                     )
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                    await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 30)
                 continue
             if updates and await self._keep(updates, stop):
