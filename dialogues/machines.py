@@ -1,14 +1,19 @@
 """The journeys' machines: one shared transitions machine per journey, moving conversations.
 
-Each turn a light `Guards` model is attached to the journey's shared machine at the
-conversation's state, the `next` trigger moves it, and it is detached again: no machine per
-user, nothing pickled. `next_state` also applies what the journeys declare beside their
-transitions: steps the learner's story answered are passed over, and a review section being
-changed is asked to its end before the review.
+Each journey's machine is built once with its one model, a `Guards` over whatever answers it
+is handed, decorated by transitions once, there. A move sets the model's answers and its
+state directly (`machine.set_state`), fires the trigger and reads where the model went:
+nothing is attached or detached per move (attaching binds a method per trigger and state,
+and a walk to the review makes some twenty moves), no machine per user, nothing pickled. A
+lock makes one machine's moves take turns, as turns run in threads. `next_state` also
+applies what the journeys declare beside their transitions: steps the learner's story
+answered are passed over, and a review section being changed is asked to its end before the
+review.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from transitions import Machine
@@ -22,36 +27,49 @@ from dialogues.records import Conversation
 _ONWARD = frozenset(s for j in JOURNEYS.values() for s in j.questions if s != "review")
 
 
-def build_machine(journey: Journey) -> Machine:
-    """The journey's one shared machine; models are attached per turn."""
-    return Machine(
-        model=None,
-        states=list(journey.states),
-        transitions=[dict(t) for t in journey.transitions],
-        initial=journey.initial,
-        auto_transitions=False,
-    )
+class JourneyMachine:
+    """A journey's one shared transitions machine and the one model it moves."""
+
+    def __init__(self, journey: Journey) -> None:
+        self.journey = journey
+        self.model = Guards({})  # decorated by the machine once, here
+        self.machine = Machine(
+            model=self.model,
+            states=list(journey.states),
+            transitions=[dict(t) for t in journey.transitions],
+            initial=journey.initial,
+            auto_transitions=False,
+        )
+        self._moving = threading.Lock()
+
+    def move(
+        self,
+        conversation: Conversation,
+        state: str,
+        trigger: str = "next",
+        intent: str | None = None,
+        facts: Facts = NO_FACTS,
+    ) -> str:
+        """Where `trigger` takes a conversation with these answers from `state`."""
+        model = self.model
+        with self._moving:
+            model.answers, model.editing = conversation.answers, conversation.editing
+            model.intent, model.facts = intent, facts
+            self.machine.set_state(state, model)
+            try:
+                model.trigger(trigger)  # type: ignore[attr-defined]  # added by transitions
+                return model.state
+            finally:
+                model.answers, model.facts = {}, NO_FACTS  # nothing kept past the move
 
 
-def _move(
-    machine: Machine,
-    conversation: Conversation,
-    state: str,
-    trigger: str = "next",
-    intent: str | None = None,
-    facts: Facts = NO_FACTS,
-) -> str:
-    guards = Guards(conversation.answers, conversation.editing, intent, facts)
-    machine.add_model(guards, initial=state)
-    try:
-        guards.trigger(trigger)  # type: ignore[attr-defined]  # added by transitions
-        return guards.state
-    finally:
-        machine.remove_model(guards)
+def build_machine(journey: Journey) -> JourneyMachine:
+    """The journey's one shared machine, with its one model."""
+    return JourneyMachine(journey)
 
 
 def next_state(
-    machine: Machine,
+    machine: JourneyMachine,
     conversation: Conversation,
     trigger: str = "next",
     intent: str | None = None,
@@ -64,7 +82,7 @@ def next_state(
     (unless the journey's `edit_follows` guard holds: then the transitions lead).
     """
     journey = JOURNEYS[conversation.journey]
-    state = _move(machine, conversation, conversation.state, trigger, intent, facts)
+    state = machine.move(conversation, conversation.state, trigger, intent, facts)
     if trigger != "next":
         return state
     guards = Guards(conversation.answers, conversation.editing, intent, facts)
@@ -73,17 +91,17 @@ def next_state(
     if conversation.editing:
         section = journey.section_of(conversation.state)
         while section is not None and state not in section.steps and state in _ONWARD:
-            state = _move(machine, conversation, state, facts=facts)
+            state = machine.move(conversation, state, facts=facts)
         return state if section is not None and state in section.steps else "review"
     from_story = conversation.answers.get(FROM_STORY)
     told_by_story = from_story if isinstance(from_story, list) else []
     while state in journey.prefilled and state in told_by_story:
-        state = _move(machine, conversation, state, facts=facts)
+        state = machine.move(conversation, state, facts=facts)
     return state
 
 
 def walk(
-    machine: Machine,
+    machine: JourneyMachine,
     journey: Journey,
     conversation: Conversation,
     stop: str,
