@@ -14,14 +14,13 @@ review.
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 
 from transitions import Machine
 from transitions.extensions import GraphMachine
 
 from dialogues.guards import NO_FACTS, Facts, Guards
 from dialogues.journeys import FROM_STORY, JOURNEYS, Journey
-from dialogues.records import Conversation
+from dialogues.records import Answers, Conversation
 
 # States a "next" can leave: every question (the review and the ends are left otherwise).
 _ONWARD = frozenset(s for j in JOURNEYS.values() for s in j.questions if s != "review")
@@ -44,16 +43,17 @@ class JourneyMachine:
 
     def move(
         self,
-        conversation: Conversation,
+        answers: Answers,
         state: str,
         trigger: str = "next",
+        editing: bool = False,
         intent: str | None = None,
         facts: Facts = NO_FACTS,
     ) -> str:
         """Where `trigger` takes a conversation with these answers from `state`."""
         model = self.model
         with self._moving:
-            model.answers, model.editing = conversation.answers, conversation.editing
+            model.answers, model.editing = answers, editing
             model.intent, model.facts = intent, facts
             self.machine.set_state(state, model)
             try:
@@ -81,23 +81,45 @@ def next_state(
     review section is being changed, the rest of that section is asked, then the review
     (unless the journey's `edit_follows` guard holds: then the transitions lead).
     """
-    journey = JOURNEYS[conversation.journey]
-    state = machine.move(conversation, conversation.state, trigger, intent, facts)
+    return _onward(
+        machine,
+        JOURNEYS[conversation.journey],
+        conversation.answers,
+        conversation.state,
+        trigger,
+        conversation.editing,
+        intent,
+        facts,
+    )
+
+
+def _onward(
+    machine: JourneyMachine,
+    journey: Journey,
+    answers: Answers,
+    state: str,
+    trigger: str = "next",
+    editing: bool = False,
+    intent: str | None = None,
+    facts: Facts = NO_FACTS,
+) -> str:
+    """`next_state` for a conversation's parts (a walk has no conversation at each step)."""
+    moved = machine.move(answers, state, trigger, editing, intent, facts)
     if trigger != "next":
-        return state
-    guards = Guards(conversation.answers, conversation.editing, intent, facts)
+        return moved
+    guards = Guards(answers, editing, intent, facts)
     if journey.edit_follows is not None and getattr(guards, journey.edit_follows)():
-        return state
-    if conversation.editing:
-        section = journey.section_of(conversation.state)
-        while section is not None and state not in section.steps and state in _ONWARD:
-            state = machine.move(conversation, state, facts=facts)
-        return state if section is not None and state in section.steps else "review"
-    from_story = conversation.answers.get(FROM_STORY)
+        return moved
+    if editing:
+        section = journey.section_of(state)
+        while section is not None and moved not in section.steps and moved in _ONWARD:
+            moved = machine.move(answers, moved, facts=facts, editing=True)
+        return moved if section is not None and moved in section.steps else "review"
+    from_story = answers.get(FROM_STORY)
     told_by_story = from_story if isinstance(from_story, list) else []
-    while state in journey.prefilled and state in told_by_story:
-        state = machine.move(conversation, state, facts=facts)
-    return state
+    while moved in journey.prefilled and moved in told_by_story:
+        moved = machine.move(answers, moved, facts=facts)
+    return moved
 
 
 def walk(
@@ -110,10 +132,9 @@ def walk(
     """The states the usual way through passes, given these answers, before reaching `stop`."""
     path: list[str] = []
     state = journey.initial
-    plain = replace(conversation, editing=False)
     while state != stop and len(path) < len(journey.states):
         path.append(state)
-        state = next_state(machine, replace(plain, state=state), facts=facts)
+        state = _onward(machine, journey, conversation.answers, state, facts=facts)
     return tuple(path)
 
 
