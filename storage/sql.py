@@ -8,7 +8,7 @@ out is a record from `dialogues.records` or `storage.repositories`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -151,6 +151,9 @@ def _savepoint(session: Session) -> Iterator[None]:
 # database's own work. The encrypted columns seal and open the same either way.
 _CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[attr-defined]  # SQLModel's
 _GET_CONVERSATION = _CONVERSATIONS.select().where(_CONVERSATIONS.c.key == bindparam("of_key"))
+_GET_CONVERSATIONS = _CONVERSATIONS.select().where(
+    _CONVERSATIONS.c.key.in_(bindparam("of_keys", expanding=True))
+)
 _PUT_CONVERSATION = update(_CONVERSATIONS).where(
     _CONVERSATIONS.c.key == bindparam("of_key"),
     _CONVERSATIONS.c.version == bindparam("of_version"),
@@ -173,6 +176,12 @@ class SqlConversations:
         found = self._session.connection().execute(_GET_CONVERSATION, {"of_key": self._key(key)})
         row = found.first()
         return None if row is None else _to_conversation(row)
+
+    def get_each(self, keys: Sequence[str]) -> list[Conversation | None]:
+        hashed = {self._key(key): key for key in keys}
+        found = self._session.connection().execute(_GET_CONVERSATIONS, {"of_keys": list(hashed)})
+        rows = {hashed[row.key]: _to_conversation(row) for row in found}
+        return [rows.get(key) for key in keys]
 
     def put(self, conversation: Conversation) -> Conversation:
         saved = replace(conversation, version=conversation.version + 1)
