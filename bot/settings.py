@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogues.catalogue import DEFAULT_CONTENT_DIR
 from storage.crypto import KEY_FILE
-from storage.database import DATABASE_FILE, sqlite_url_for
+from storage.database import DATABASE_FILE, DEFAULT_SYNCHRONOUS, Synchronous, sqlite_url_for
 
 
 def user_data_folder() -> Path:
@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         description="Encryption key(s), comma-separated: the first encrypts, all decrypt"
         " (`concernbot keys new` makes one). Unset: the key file in the data folder, made on"
         " first run, for the embedded database; required with CONCERNBOT_DATABASE_URL.",
+    )
+    sqlite_synchronous: Synchronous = Field(
+        DEFAULT_SYNCHRONOUS,
+        description="The embedded database's flush at commit: NORMAL (a crashed bot loses"
+        " nothing; a power cut may lose the last seconds of turns) or FULL (nothing lost, a"
+        " slower turn). See the README, Speed and safety.",
     )
     content_dir: Path = Field(DEFAULT_CONTENT_DIR, description="Folder of the TOML content files.")
     log_level: str = Field("WARNING", description="DEBUG, INFO, WARNING or ERROR.")
@@ -68,6 +74,11 @@ class Settings(BaseSettings):
     team_reminder_hours: float = Field(8.0, description="Working hours before a reminder.")
     team_working_days: str = Field("mon-fri", description="The team's working days.")
     team_working_hours: str = Field("09:00-17:00", description="The team's working day.")
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def members(self) -> frozenset[int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -229,6 +229,9 @@ class _Conversations:
         with work.lock:
             stored = work.committed.conversations.get(key)
         return None if stored is None else _copy(stored)
+
+    def get_each(self, keys: Sequence[str]) -> list[Conversation | None]:
+        return [self.get(key) for key in keys]
 
     def put(self, conversation: Conversation) -> Conversation:
         work = self._work

@@ -149,6 +149,10 @@ class Relay:
 class ConversationRepository(Protocol):
     def get(self, key: str) -> Conversation | None: ...
 
+    def get_each(self, keys: Sequence[str]) -> list[Conversation | None]:
+        """`get` of each key, in order, at once (a turn reads its chat's two slots)."""
+        ...
+
     def put(self, conversation: Conversation) -> Conversation:
         """Write it if the stored version equals `conversation.version` (0: not stored yet).
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select, update
 
@@ -32,11 +33,14 @@ from storage.repositories import (
 from storage.tables import FREE_TEXT, ConcernRow, IdentityRow, RelayRow
 
 _TUPLE_FIELDS = ("topics", "standards", "controls", "told")
+_CONCERNS: Table = ConcernRow.__table__  # type: ignore[attr-defined]  # SQLModel's
+_IDENTITIES: Table = IdentityRow.__table__  # type: ignore[attr-defined]
 # Fields of `Concern` kept in its identity record, not on its row.
 _IDENTITY_FIELDS = frozenset({"owner", "reporter_name", "reporter_contact"})
 
 
-def _to_concern_row(concern: Concern, reporter: str | None) -> ConcernRow:
+def _concern_values(concern: Concern, reporter: str | None) -> dict[str, Any]:
+    """The concern's row, as the columns' values (its id is the database's to give)."""
     values: dict[str, Any] = {
         name: getattr(concern, name) for name in CONCERN_FIELDS if name not in _IDENTITY_FIELDS
     }
@@ -47,7 +51,7 @@ def _to_concern_row(concern: Concern, reporter: str | None) -> ConcernRow:
     values["barrier"] = ",".join(concern.barrier)
     values["advice"] = concern.advice.to_dict()
     values["created_at"] = require_aware(concern.created_at)
-    return ConcernRow(**values)
+    return values
 
 
 def _to_concern(row: ConcernRow, identity: IdentityRow | None) -> Concern:
@@ -83,22 +87,24 @@ class SqlConcerns:
         self._hasher = hasher
 
     def add(self, concern: Concern) -> None:
-        if self.get(concern.reference) is not None:
-            raise DuplicateReference(concern.reference)
-        identity = IdentityRow(
-            id=new_identity_id(),
-            owner_hash=self._hasher.of(OWNER, concern.owner),
-            owner=concern.owner,
-            name=concern.reporter_name,
-            contact=concern.reporter_contact,
-        )
+        # Straight into the tables: building table models and flushing them took longer
+        # than the inserts. A reference taken already is found by its unique index.
+        identity = {
+            "id": new_identity_id(),
+            "owner_hash": self._hasher.of(OWNER, concern.owner),
+            "owner": concern.owner,
+            "name": concern.reporter_name,
+            "contact": concern.reporter_contact,
+        }
         try:
             with self._session.begin_nested():  # a failed insert leaves the unit usable
-                self._session.add(identity)
-                self._session.add(_to_concern_row(concern, identity.id))
+                # The connection asked for inside the savepoint: that is when it is set.
+                connection = self._session.connection()
+                connection.execute(insert(_IDENTITIES), identity)
+                connection.execute(insert(_CONCERNS), _concern_values(concern, identity["id"]))
         except IntegrityError as error:
-            # Lost a race with another transaction, or something else is wrong: only the
-            # first is a duplicate.
+            # The reference is taken (here, or by another transaction just now), or
+            # something else is wrong: only the first is a duplicate.
             if self.get(concern.reference) is not None:
                 raise DuplicateReference(concern.reference) from error
             raise
