@@ -93,3 +93,52 @@ def seed(storage: Storage, count: int, dialogue: Dialogue | None = None) -> floa
             for concern in concerns[first : first + BATCH]:
                 uow.concerns.add(concern)
     return time.perf_counter() - started
+
+
+def seed_bulk(storage: Storage, count: int, dialogue: Dialogue | None = None) -> float:
+    """As `seed`, several times faster on SQL storage: the rows are inserted in batches by
+    one executemany each, without the model objects, duplicate check and savepoint that `add`
+    spends on every concern (the references are distinct by construction). Encryption is as
+    always: the encrypted column types seal each value. Memory storage goes through `add`.
+
+    It reaches into the SQL unit of work's session: benchmark code, not a second way for the
+    bot to add a concern."""
+    from sqlalchemy import insert
+
+    from storage.identity import OWNER, new_identity_id
+    from storage.sql_concerns import SqlConcerns, _to_concern_row
+    from storage.tables import ConcernRow, IdentityRow
+
+    started = time.perf_counter()
+    dialogue = dialogue or Dialogue(load_content())
+    base = template(dialogue)
+    concerns = variants(base, dialogue.content, count)
+    # Every variant differs from the template only in plain columns: one row, copied.
+    shape = _to_concern_row(base, None).model_dump()
+    shape.pop("id")
+    for first in range(0, count, BATCH):
+        with storage.unit_of_work() as uow:
+            repository = uow.concerns
+            if not isinstance(repository, SqlConcerns):
+                for concern in concerns[first : first + BATCH]:
+                    repository.add(concern)
+                continue
+            session, hasher = repository._session, repository._hasher
+            identities, rows = [], []
+            for concern in concerns[first : first + BATCH]:
+                reporter = new_identity_id()
+                identities.append({
+                    "id": reporter, "owner_hash": hasher.of(OWNER, concern.owner),
+                    "owner": concern.owner, "name": concern.reporter_name,
+                    "contact": concern.reporter_contact,
+                })  # fmt: skip
+                rows.append({
+                    **shape, "reporter": reporter, "reference": concern.reference,
+                    "identity": concern.identity, "organisation": concern.organisation,
+                    "likelihood": concern.likelihood, "impact": concern.impact,
+                    "score": concern.score, "band": concern.band, "status": concern.status,
+                    "created_at": concern.created_at,
+                })  # fmt: skip
+            session.execute(insert(IdentityRow), identities)
+            session.execute(insert(ConcernRow), rows)
+    return time.perf_counter() - started
