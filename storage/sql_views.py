@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, literal, select, tuple_
+from sqlalchemy import String, and_, cast, func, literal, select, tuple_, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -23,8 +23,8 @@ from storage.tables import ConcernRow, queue_rank
 from storage.views import OPEN_STATUSES, PAGE_SIZE, OpenCounts, QueueEntry, QueueKey, QueuePage
 
 _concerns = ConcernRow.__table__  # type: ignore[attr-defined]
-_RANK = queue_rank(_concerns.c.band)
-_ORDER = (_RANK, _concerns.c.created_at, _concerns.c.reference)
+_rank = queue_rank(_concerns.c.band)
+_ORDER = (_rank, _concerns.c.created_at, _concerns.c.reference)
 _OPEN = and_(_concerns.c.status.in_(OPEN_STATUSES), _concerns.c.closed_at.is_(None))
 # The same filter for the queue, where SQLite, never analysed, would rather search the index
 # on status and sort every open concern than walk the queue's index and stop after a page.
@@ -38,15 +38,24 @@ _ENTRY = (
 )  # fmt: skip
 
 
-def _key(key: QueueKey) -> Any:
-    moment = literal(require_aware(key.created_at), _concerns.c.created_at.type)
-    return tuple_(literal(key.rank), moment, literal(key.reference))
+def _moment(key: QueueKey) -> Any:
+    return literal(require_aware(key.created_at), _concerns.c.created_at.type)
 
 
-def _ahead_of(key: QueueKey, inclusive: bool = False) -> ColumnElement[bool]:
-    order = tuple_(*_ORDER)
-    ahead: ColumnElement[bool] = order <= _key(key) if inclusive else order < _key(key)
-    return ahead
+def _same_band(key: QueueKey, later: bool, inclusive: bool = False) -> ColumnElement[bool]:
+    """In the key's band, after (or before) the key: written so that the database seeks to
+    the key in the index (band equal, created_at a range) rather than walking up to it."""
+    c = _concerns.c
+    moment, pair = _moment(key), tuple_(c.created_at, c.reference)
+    there = tuple_(moment, literal(key.reference))
+    if later:
+        return and_(_rank == key.rank, c.created_at >= moment, pair > there)
+    beyond = pair <= there if inclusive else pair < there
+    return and_(_rank == key.rank, c.created_at <= moment, beyond)
+
+
+def _count(*where: ColumnElement[bool]) -> Any:
+    return select(func.count()).where(_OPEN_IN_ORDER, *where).scalar_subquery()
 
 
 class SqlViews:
@@ -54,24 +63,41 @@ class SqlViews:
         self._session = session
 
     def _counts(self, key: QueueKey | None) -> tuple[int, int, int]:
-        """Open concerns in all, ahead of `key`, and ahead of or at it: one statement."""
+        """Open concerns in all, ahead of `key`, and ahead of or at it: one statement. The
+        total reads the counting index; the others count only up to the key, band by band."""
+        total = select(func.count()).where(_OPEN).scalar_subquery()
         if key is None:
-            total = self._session.execute(select(func.count()).where(_OPEN)).scalar_one()
-            return int(total), 0, 0
-        ahead = func.count().filter(_ahead_of(key))
-        upto = func.count().filter(_ahead_of(key, inclusive=True))
-        statement = select(func.count(), ahead, upto).where(_OPEN_IN_ORDER)
-        row = self._session.execute(statement).one()
-        return int(row[0]), int(row[1]), int(row[2])
+            return int(self._session.execute(select(total)).scalar_one()), 0, 0
+        earlier_bands = _count(key.rank > _rank)
+        ahead = _count(_same_band(key, later=False))
+        upto = _count(_same_band(key, later=False, inclusive=True))
+        row = self._session.execute(select(total, earlier_bands, ahead, upto)).one()
+        return int(row[0]), int(row[1] + row[2]), int(row[1] + row[3])
 
     def _entries(self, key: QueueKey | None, backwards: bool, size: int) -> list[QueueEntry]:
-        statement = select(*_ENTRY).where(_OPEN_IN_ORDER)
-        if key is not None:
-            beyond = tuple_(*_ORDER) > _key(key)
-            statement = statement.where(_ahead_of(key) if backwards else beyond)
-        order = [column.desc() for column in _ORDER] if backwards else list(_ORDER)
-        rows = self._session.execute(statement.order_by(*order).limit(size)).all()
-        entries = [QueueEntry(row[0], row[1], row[2], as_utc(row[3]), *row[4:]) for row in rows]
+        """`size` entries from the start (or end), or just after (before) `key`: then the
+        rest of the key's band and the bands after it, each read from where it starts."""
+        c = _concerns.c
+        columns = (_rank.label("rank"), *_ENTRY)
+
+        def ordered(*by: Any) -> list[Any]:
+            return [column.desc() for column in by] if backwards else list(by)
+
+        if key is None:
+            statement = select(*columns).where(_OPEN_IN_ORDER).order_by(*ordered(*_ORDER))
+        else:
+            band = select(*columns).where(_OPEN_IN_ORDER, _same_band(key, not backwards))
+            others = key.rank > _rank if backwards else key.rank < _rank
+            rest = select(*columns).where(_OPEN_IN_ORDER, others)
+            both = union_all(
+                select(band.order_by(*ordered(c.created_at, c.reference)).limit(size).subquery()),
+                select(rest.order_by(*ordered(*_ORDER)).limit(size).subquery()),
+            ).subquery()
+            statement = select(*both.c).order_by(
+                *ordered(both.c.rank, both.c.created_at, both.c.reference)
+            )
+        rows = self._session.execute(statement.limit(size)).all()
+        entries = [QueueEntry(row[1], row[2], row[3], as_utc(row[4]), *row[5:]) for row in rows]
         return entries[::-1] if backwards else entries
 
     def queue_page(
@@ -91,18 +117,16 @@ class SqlViews:
         return QueuePage(tuple(self._entries(None, False, size)), 0, total)
 
     def open_counts(self) -> OpenCounts:
+        """Two GROUP BY statements: the matrix and the organisations together (a few hundred
+        groups at most, from the counting index), and the lists of standards."""
         c = _concerns.c
-        cells: dict[tuple[int, int], int] = {}
-        by_cell = select(c.likelihood, c.impact, func.count()).where(_OPEN)
-        for likelihood, impact, count in self._session.execute(
-            by_cell.group_by(c.likelihood, c.impact)
-        ):
-            cells[(likelihood, impact)] = count
-        by_organisation = select(c.organisation, func.count()).where(_OPEN)
-        organisations = {
-            key: count
-            for key, count in self._session.execute(by_organisation.group_by(c.organisation))
-        }
+        cells: Counter[tuple[int, int]] = Counter()
+        organisations: Counter[str] = Counter()
+        grouped = (c.likelihood, c.impact, c.organisation)
+        by_cell = select(*grouped, func.count()).where(_OPEN).group_by(*grouped)
+        for likelihood, impact, organisation, count in self._session.execute(by_cell):
+            cells[(likelihood, impact)] += count
+            organisations[organisation] += count
         # JSON cannot be grouped as such on PostgreSQL: as its text, one row per distinct
         # list, each read here (a list stored in another order is the same list). SQLite
         # has the lists in the queue's index (migration 0009): the filter must not send it
@@ -113,4 +137,4 @@ class SqlViews:
             select(text, func.count()).where(_OPEN_IN_ORDER).group_by(text)
         ):
             standards[tuple(sorted(json.loads(listed)))] += count
-        return OpenCounts(sum(cells.values()), cells, organisations, dict(standards))
+        return OpenCounts(sum(cells.values()), dict(cells), dict(organisations), dict(standards))

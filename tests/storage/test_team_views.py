@@ -179,6 +179,6 @@ def test_a_page_is_at_most_3_statements_and_the_counts_a_fixed_few(
     finally:
         storage.close()
     assert len(first) <= 3 and len(middle) <= 3 and len(back) <= 3, (first, middle, back)
-    # BEGIN (on SQLite) and three GROUP BY statements, whatever the number of concerns.
-    assert len([s for s in counting if s.lstrip().upper().startswith("SELECT")]) == 3
-    assert len(counting) <= 4
+    # BEGIN (on SQLite) and two GROUP BY statements, whatever the number of concerns.
+    assert len([s for s in counting if s.lstrip().upper().startswith("SELECT")]) == 2
+    assert len(counting) <= 3
