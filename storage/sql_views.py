@@ -42,7 +42,7 @@ def _moment(key: QueueKey) -> Any:
     return literal(require_aware(key.created_at), _concerns.c.created_at.type)
 
 
-def _same_band(key: QueueKey, later: bool, inclusive: bool = False) -> ColumnElement[bool]:
+def _same_band(key: QueueKey, later: bool) -> ColumnElement[bool]:
     """In the key's band, after (or before) the key: written so that the database seeks to
     the key in the index (band equal, created_at a range) rather than walking up to it."""
     c = _concerns.c
@@ -50,8 +50,7 @@ def _same_band(key: QueueKey, later: bool, inclusive: bool = False) -> ColumnEle
     there = tuple_(moment, literal(key.reference))
     if later:
         return and_(_rank == key.rank, c.created_at >= moment, pair > there)
-    beyond = pair <= there if inclusive else pair < there
-    return and_(_rank == key.rank, c.created_at <= moment, beyond)
+    return and_(_rank == key.rank, c.created_at <= moment, pair < there)
 
 
 def _count(*where: ColumnElement[bool]) -> Any:
@@ -64,15 +63,17 @@ class SqlViews:
 
     def _counts(self, key: QueueKey | None) -> tuple[int, int, int]:
         """Open concerns in all, ahead of `key`, and ahead of or at it: one statement. The
-        total reads the counting index; the others count only up to the key, band by band."""
+        total reads the counting index; the others count only up to the key, band by band,
+        and whether the key's own concern is still open is one row sought."""
         total = select(func.count()).where(_OPEN).scalar_subquery()
         if key is None:
             return int(self._session.execute(select(total)).scalar_one()), 0, 0
-        earlier_bands = _count(key.rank > _rank)
+        c = _concerns.c
+        earlier_bands = _count(_rank < key.rank)
         ahead = _count(_same_band(key, later=False))
-        upto = _count(_same_band(key, later=False, inclusive=True))
-        row = self._session.execute(select(total, earlier_bands, ahead, upto)).one()
-        return int(row[0]), int(row[1] + row[2]), int(row[1] + row[3])
+        at = _count(_rank == key.rank, c.created_at == _moment(key), c.reference == key.reference)
+        row = self._session.execute(select(total, earlier_bands, ahead, at)).one()
+        return int(row[0]), int(row[1] + row[2]), int(row[1] + row[2] + row[3])
 
     def _entries(self, key: QueueKey | None, backwards: bool, size: int) -> list[QueueEntry]:
         """`size` entries from the start (or end), or just after (before) `key`: then the
@@ -87,7 +88,7 @@ class SqlViews:
             statement = select(*columns).where(_OPEN_IN_ORDER).order_by(*ordered(*_ORDER))
         else:
             band = select(*columns).where(_OPEN_IN_ORDER, _same_band(key, not backwards))
-            others = key.rank > _rank if backwards else key.rank < _rank
+            others = _rank < key.rank if backwards else _rank > key.rank
             rest = select(*columns).where(_OPEN_IN_ORDER, others)
             both = union_all(
                 select(band.order_by(*ordered(c.created_at, c.reference)).limit(size).subquery()),
