@@ -20,6 +20,7 @@ from typing import Any
 from dialogues.records import Concern, Conversation
 from storage.keyboards import MemoryKeyboards
 from storage.memory_inbox import InboxTable, MemoryInbox
+from storage.memory_views import MemoryViews
 from storage.repositories import (
     CANCELLED,
     CLOSED,
@@ -54,6 +55,7 @@ from storage.repositories import (
     require_aware,
     triage_changes,
 )
+from storage.views import TeamViews
 
 # A change to an outbox item, applied only while the item is still pending.
 _OutboxChange = tuple[int, Callable[[OutboxItem], OutboxItem]]
@@ -143,6 +145,7 @@ class _MemoryUnitOfWork:
         self.inbox: InboxRepository = self._inbox
         self._keyboards = MemoryKeyboards(storage._keyboards, storage._lock)
         self.keyboards: KeyboardRepository = self._keyboards
+        self.views: TeamViews = MemoryViews(self.concerns)
 
     def release(self) -> None:
         with self.lock:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dialogues.records import Concern, Conversation
+from storage.views import TeamViews
 
 
 class StaleConversation(Exception):
@@ -451,6 +452,7 @@ class UnitOfWork(Protocol):
     relays: RelayRepository
     inbox: InboxRepository
     keyboards: KeyboardRepository
+    views: TeamViews
 
 
 class Storage(Protocol):

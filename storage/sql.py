@@ -49,6 +49,7 @@ from storage.repositories import (
 )
 from storage.sql_concerns import SqlConcerns
 from storage.sql_inbox import SqlInbox
+from storage.sql_views import SqlViews
 from storage.tables import (
     AuditRow,
     ConversationRow,
@@ -57,6 +58,7 @@ from storage.tables import (
     OutboxRow,
     RelayRow,
 )
+from storage.views import TeamViews
 
 # Rows <-> records ------------------------------------------------------------------------
 
@@ -491,3 +493,4 @@ class SqlUnitOfWork:
         self.relays: RelayRepository = SqlRelays(session, hasher)
         self.inbox: InboxRepository = SqlInbox(session, hasher)
         self.keyboards: KeyboardRepository = SqlKeyboards(session, hasher)
+        self.views: TeamViews = SqlViews(session)
