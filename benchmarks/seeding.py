@@ -11,14 +11,21 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import insert
+from sqlmodel import Session
+
 from bot.service import TurnService
 from dialogues.bundle import Content, load_content
 from dialogues.engine import Dialogue
 from dialogues.filing import make_reference
 from dialogues.records import Concern
 from dialogues.turns import Command, Event, Text
+from storage.database import SqlStorage
+from storage.identity import OWNER, load_hasher, new_identity_id
 from storage.memory import MemoryStorage
 from storage.repositories import Storage
+from storage.sql_concerns import concern_values
+from storage.tables import ConcernRow, IdentityRow
 
 # The journey of tests/livechat.py: the story told and checked, then the questions it left,
 # a confidential concern with a name and contact.
@@ -92,4 +99,39 @@ def seed(storage: Storage, count: int, dialogue: Dialogue | None = None) -> floa
         with storage.unit_of_work() as uow:
             for concern in concerns[first : first + BATCH]:
                 uow.concerns.add(concern)
+    return time.perf_counter() - started
+
+
+def seed_bulk(
+    storage: Storage, count: int, dialogue: Dialogue | None = None, sent: bool = True
+) -> float:
+    """As `seed`, but on SQL storage each batch is two multi-row inserts (identity records,
+    then concerns) rather than one checked `add` each: 100,000 concerns in well under a
+    minute instead of minutes, still sealed as `add` seals them. `sent`: every concern was
+    sent to the team (the register's rows), not kept as the learner's record."""
+    started = time.perf_counter()
+    dialogue = dialogue or Dialogue(load_content())
+    concerns = variants(template(dialogue), dialogue.content, count)
+    if sent:
+        concerns = [replace(c, wants_team="yes", queued_for_team=True) for c in concerns]
+    if not isinstance(storage, SqlStorage):
+        for first in range(0, count, BATCH):
+            with storage.unit_of_work() as uow:
+                for concern in concerns[first : first + BATCH]:
+                    uow.concerns.add(concern)
+        return time.perf_counter() - started
+    with Session(storage.engine) as session, session.begin():
+        hasher = load_hasher(session.connection(), storage.keys)
+        for first in range(0, count, BATCH):
+            identities, rows = [], []
+            for concern in concerns[first : first + BATCH]:
+                identity = new_identity_id()
+                identities.append(
+                    {"id": identity, "owner_hash": hasher.of(OWNER, concern.owner),
+                     "owner": concern.owner, "name": concern.reporter_name,
+                     "contact": concern.reporter_contact}
+                )  # fmt: skip
+                rows.append(concern_values(concern, identity))
+            session.execute(insert(IdentityRow), identities)
+            session.execute(insert(ConcernRow), rows)
     return time.perf_counter() - started

@@ -10,7 +10,7 @@ commit (see `storage.sql`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from storage.repositories import (
     require_aware,
     triage_changes,
 )
+from storage.streaming import STREAM_BATCH, ConcernFilter
 from storage.tables import FREE_TEXT, ConcernRow, IdentityRow, RelayRow
 
 _TUPLE_FIELDS = ("topics", "standards", "controls", "told")
@@ -37,6 +38,11 @@ _IDENTITY_FIELDS = frozenset({"owner", "reporter_name", "reporter_contact"})
 
 
 def _to_concern_row(concern: Concern, reporter: str | None) -> ConcernRow:
+    return ConcernRow(**concern_values(concern, reporter))
+
+
+def concern_values(concern: Concern, reporter: str | None) -> dict[str, Any]:
+    """The concern's row as column values (no id), its identity record's id as `reporter`."""
     values: dict[str, Any] = {
         name: getattr(concern, name) for name in CONCERN_FIELDS if name not in _IDENTITY_FIELDS
     }
@@ -47,7 +53,7 @@ def _to_concern_row(concern: Concern, reporter: str | None) -> ConcernRow:
     values["barrier"] = ",".join(concern.barrier)
     values["advice"] = concern.advice.to_dict()
     values["created_at"] = require_aware(concern.created_at)
-    return ConcernRow(**values)
+    return values
 
 
 def _to_concern(row: ConcernRow, identity: IdentityRow | None) -> Concern:
@@ -229,6 +235,21 @@ class SqlConcerns:
             )
         statement = statement.order_by(col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc())
         return self._concerns(list(self._session.exec(statement)))
+
+    def stream(self, chosen: ConcernFilter, batch: int = STREAM_BATCH) -> Iterator[Concern]:
+        """One query, its rows fetched `batch` at a time (`yield_per`: a server-side cursor
+        on PostgreSQL; SQLite steps its cursor as rows are fetched), each batch's identity
+        records read in one more query."""
+        statement = chosen.where(select(ConcernRow)).order_by(
+            col(ConcernRow.created_at).desc(), col(ConcernRow.id).desc()
+        )
+        result = self._session.exec(statement.execution_options(yield_per=batch))
+        for rows in result.partitions():
+            yield from self._concerns(rows)
+
+    def tally(self, chosen: ConcernFilter) -> int:
+        statement = chosen.where(select(func.count()).select_from(ConcernRow))
+        return int(self._session.exec(statement).one())
 
     def forget_identity(self, reference: str) -> None:
         """Unlink the concern from its reporter (`unlink`) and file it as anonymous."""
