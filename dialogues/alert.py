@@ -81,6 +81,23 @@ class Alert:
 
     def fields(self, concern: Concern) -> tuple[AlertField, ...]:
         """Every field of the alert, in the form's order, in words."""
+        values, standards = self._words_of(concern)
+        alert = self.content.prompts.alert
+        lists = {
+            "standards": (standards, concern.standards),
+            "topics": self.items("topics", concern.topics),
+            "told": self.items("told", concern.told),
+        }
+        return tuple(
+            AlertField(key, alert[key], values[key], *lists.get(key, ((), ()))) for key in FIELDS
+        )
+
+    def values(self, concern: Concern) -> list[str]:
+        """The fields' values alone, in the form's order: a register row."""
+        values, _ = self._words_of(concern)
+        return [values[key] for key in FIELDS]
+
+    def _words_of(self, concern: Concern) -> tuple[dict[str, str], tuple[str, ...]]:
         content = self.content
         alert = content.prompts.alert
         band = content.catalogue.risk.band_for(concern.score)
@@ -131,11 +148,4 @@ class Alert:
             "identity": words("identity", concern.identity),
             "reporter": reporter or alert["not_given"],
         }
-        lists = {
-            "standards": (standards, concern.standards),
-            "topics": self.items("topics", concern.topics),
-            "told": self.items("told", concern.told),
-        }
-        return tuple(
-            AlertField(key, alert[key], values[key], *lists.get(key, ((), ()))) for key in FIELDS
-        )
+        return values, standards

@@ -81,7 +81,7 @@ def rows(concerns: Sequence[Concern], content: Content) -> list[list[str]]:
 
 def row(concern: Concern, alert: Alert) -> list[str]:
     """The concern's alert values, in the header's order."""
-    return [field.value for field in alert.fields(concern)]
+    return alert.values(concern)
 
 
 def write_csv(concerns: Iterable[Concern], content: Content, out: Path) -> int:
