@@ -230,7 +230,7 @@ class ConcernRepository(Protocol):
         organisation; `open_only` leaves out closed ones (a closed_at, or status "closed")."""
         ...
 
-    def stream(self, chosen: ConcernFilter, batch: int = 500) -> Iterator[Concern]:
+    def stream(self, chosen: ConcernFilter, batch: int = 200) -> Iterator[Concern]:
         """The concerns `chosen` admits, newest first (as `search`), read `batch` rows at a
         time: memory holds one batch whatever the count. Iterate it inside the unit of work
         (the rows are read as the iterator is)."""

@@ -270,8 +270,8 @@ class SqlConcerns:
                     IdentityRow.id, IdentityRow.owner, IdentityRow.name, IdentityRow.contact
                 ).where(col(IdentityRow.id).in_(linked))
                 whom = {person.id: _whom(person) for person in self._session.execute(people)}
-            for id in chunk:
-                row = found.get(id)
+            for row_id in chunk:
+                row = found.get(row_id)
                 if row is not None:
                     values = {name: getattr(row, name) for name in _ROW_FIELDS}
                     yield _concern_of(values, whom.get(row.reporter) if row.reporter else None)
