@@ -28,7 +28,7 @@ from storage.encrypted import bind_keys
 from storage.identity import OWNER, load_hasher, new_identity_id
 from storage.memory import MemoryStorage
 from storage.repositories import Storage
-from storage.sql_concerns import _concern_values
+from storage.sql_concerns import concern_values
 from storage.tables import ConcernRow, IdentityRow
 
 # The journey of tests/livechat.py: the story told and checked, then the questions it left,
@@ -146,7 +146,7 @@ def _bulk(storage: SqlStorage, concerns: list[Concern]) -> None:
                             "contact": concern.reporter_contact,
                         }
                     )
-                    rows.append(_concern_values(concern, identity))
+                    rows.append(concern_values(concern, identity))
                 connection.execute(insert(identity_table), identities)
                 connection.execute(insert(concern_table), rows)
     finally:

@@ -55,6 +55,7 @@ from storage.repositories import (
     require_aware,
     triage_changes,
 )
+from storage.streaming import STREAM_BATCH, ConcernFilter
 from storage.views import TeamViews
 
 # A change to an outbox item, applied only while the item is still pending.
@@ -454,6 +455,13 @@ class _Concerns:
         found.reverse()  # later additions first among equal times, as the SQL id order
         found.sort(key=lambda c: c.created_at, reverse=True)
         return found
+
+    def stream(self, chosen: ConcernFilter, batch: int = STREAM_BATCH) -> Iterator[Concern]:
+        # Everything is in memory already: no batches to read, only the filter to apply.
+        return (concern for concern in self.search() if chosen.admits(concern))
+
+    def tally(self, chosen: ConcernFilter) -> int:
+        return sum(1 for _ in self.stream(chosen))
 
 
 def _unlink(tables: _Tables, reference: str) -> None:

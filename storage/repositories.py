@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dialogues.records import Concern, Conversation
 from storage.views import TeamViews
+
+if TYPE_CHECKING:  # streaming builds on this module's helpers
+    from storage.streaming import ConcernFilter
 
 
 class StaleConversation(Exception):
@@ -232,6 +235,16 @@ class ConcernRepository(Protocol):
     ) -> list[Concern]:
         """Concerns created in [since, until), newest first, optionally of one status or
         organisation; `open_only` leaves out closed ones (a closed_at, or status "closed")."""
+        ...
+
+    def stream(self, chosen: ConcernFilter, batch: int = 200) -> Iterator[Concern]:
+        """The concerns `chosen` admits, newest first (as `search`), read `batch` rows at a
+        time: memory holds one batch whatever the count. Iterate it inside the unit of work
+        (the rows are read as the iterator is)."""
+        ...
+
+    def tally(self, chosen: ConcernFilter) -> int:
+        """How many concerns `chosen` admits (what `stream` would hand out), in one query."""
         ...
 
     def forget_identity(self, reference: str) -> None:
