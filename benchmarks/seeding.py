@@ -88,6 +88,8 @@ def variants(base: Concern, content: Content, count: int, seed: int = 11) -> lis
                 score=score,
                 band=content.catalogue.risk.band_for(score).key,
                 status=draw.choices(statuses, weights)[0],
+                wants_team="yes",  # sent to the team: the register's rows and the queue's
+                queued_for_team=True,
                 created_at=now - timedelta(minutes=draw.randrange(60 * 24 * 365)),
             )
         )
