@@ -301,7 +301,7 @@ class Bot:
 def profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
     """py-spy sampling the bot while it works (installed apart: not a dependency)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = [spy, "record", "-p", str(pid), "-r", "200", "-f", "raw", "-o", str(out)]
+    command = [spy, "record", "--gil", "-p", str(pid), "-r", "200", "-f", "raw", "-o", str(out)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
