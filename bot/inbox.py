@@ -2,10 +2,11 @@
 
 A channel keeps every update in the inbox (storage) before it tells the far side it has it,
 then wakes the drain. The drain runs one worker per chat with something waiting: it takes
-the chat's oldest unhandled item, has it handled, marks it done, and takes the next. Chats
-run side by side, at most `slots` at once; a chat that has handled `turn` items in a row
-while others wait for a slot goes to the back of the line. A worker holds one item at a
-time, so memory does not grow with a chat's backlog; the backlog stays in the database.
+the chat's oldest unhandled item, has it handled, and takes the next, marking the one before
+done in the same transaction. Chats run side by side, at most `slots` at once; a chat that
+has handled `turn` items in a row while others wait for a slot goes to the back of the line.
+A worker holds one item at a time, so memory does not grow with a chat's backlog; the
+backlog stays in the database.
 
 A chat whose backlog reaches `flood` items is sending far faster than anyone types: it is
 asked once to slow down (again only after `warn_again` has passed), and its items are
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -229,26 +231,38 @@ class InboxDrain:
 
     async def _work(self, chat: str) -> None:
         handled = 0
+        done: int | None = None  # the item handled last: marked done with the next take
         while not self._stop.is_set():
-            taken = await patiently(lambda: self._take(chat), self.outage, self._stop)
-            item, backlog = taken or (None, 0)
+            taking = functools.partial(self._take, chat, done)
+            taken = await patiently(taking, self.outage, self._stop)
+            if taken is None:
+                break  # stopping; the item handled last is still to be marked done
+            done = None
+            item, backlog = taken
             if item is None:
                 return  # nothing waiting, or another process is working on this chat
             holding = asyncio.create_task(self._hold(item.id), name="inbox-lease")
             try:
-                await self._handle(item, backlog)
+                finished = await self._handle(item, backlog)
             except asyncio.CancelledError:
                 with contextlib.suppress(StorageUnavailable):
                     self._release(item.id)  # blocking, but only at a forced stop
                 raise
             finally:
                 holding.cancel()
+            if not finished:
+                return  # still kept, for the next run
+            done = item.id
             handled += 1
             if handled >= self.turn and self._queued:
                 self._again.add(chat)  # let a waiting chat in; this one goes to the back
-                return
+                break
+        if done is not None:
+            last = done
+            await patiently(lambda: self._done(last), self.outage)
 
-    async def _handle(self, item: InboxItem, backlog: int) -> None:
+    async def _handle(self, item: InboxItem, backlog: int) -> bool:
+        """Handle an item; False if stopping left it unhandled (it stays kept)."""
         chat = item.chat
         if backlog >= self.flood:
             self._flooding.add(chat)
@@ -274,11 +288,11 @@ class InboxDrain:
                 break
             await _sleep(delay, self._stop)
             if self._stop.is_set():
-                return  # still kept: the next run handles it
+                return False
             delay = min(delay * 2, RETRY_MOST)
         if backlog <= 1:
             self._flooding.discard(chat)
-        await patiently(lambda: self._done(item.id), self.outage)
+        return True
 
     async def _hold(self, id: int) -> None:
         """Renew the item's lease while it is in hand: a turn slower than the lease (Telegram
@@ -303,9 +317,13 @@ class InboxDrain:
 
     # -- storage, in a worker thread -----------------------------------------------------
 
-    def _take(self, chat: str) -> tuple[InboxItem | None, int]:
+    def _take(self, chat: str, done: int | None = None) -> tuple[InboxItem | None, int]:
+        """The chat's next item and its backlog; the one handled before (`done`) marked done
+        in the same transaction: one transaction an update fewer."""
         now = self.clock()
         with self.storage.unit_of_work() as uow:
+            if done is not None:
+                uow.inbox.done(done, now)
             item = uow.inbox.take(chat, now, now + self.lease)
             return item, (uow.inbox.count(chat) if item is not None else 0)
 

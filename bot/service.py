@@ -52,6 +52,9 @@ class Turn:
     finished: bool = False
     reference: str | None = None
     stale: bool = False
+    # The event was taken: the conversation moved (an answer, a tick, an action obeyed). A
+    # channel shows a pressed choice as made only then.
+    taken: bool = False
 
 
 def _now() -> datetime:
@@ -186,6 +189,7 @@ class TurnService:
             finished=stored.finished,
             reference=outcome.concern.reference if outcome.concern else None,
             stale=outcome.stale,
+            taken=before is None or _moved(before, after),
         )
 
     def _delete(
@@ -206,7 +210,7 @@ class TurnService:
         replies = outcome.replies
         if before.journey == "pathway":
             replies = replies + self._paused_concern_note(uow, chat)
-        return Turn(replies, journey=before.journey, finished=True)
+        return Turn(replies, journey=before.journey, finished=True, taken=True)
 
     def _pause_concern(self, uow: UnitOfWork, concern: Conversation | None) -> None:
         """A concern set aside for the pathway question waits, paused, with every answer."""
@@ -263,6 +267,14 @@ def _slots(uow: UnitOfWork, chat: str) -> dict[str, Conversation | None]:
     """The chat's conversation on each journey (None for none), read in one go."""
     found = uow.conversations.get_each([f"{chat}/{journey}" for journey in JOURNEYS])
     return dict(zip(JOURNEYS, found, strict=True))
+
+
+def _moved(before: Conversation, after: Conversation) -> bool:
+    """Whether a turn changed more than the time it was touched (or a pause it ended)."""
+    same = replace(
+        after, version=before.version, updated_at=before.updated_at, paused=before.paused
+    )
+    return same != before
 
 
 def _active(slots: dict[str, Conversation | None]) -> Conversation | None:

@@ -206,6 +206,7 @@ CHANNEL: Mapping[str, frozenset[str]] = {
     "error": frozenset(),
     "numbered_choices": frozenset(),
     "slow_down": frozenset(),
+    "chosen": frozenset({"choice"}),
 }
 
 # The privacy words' parts (`dialogues.privacy` puts them together from the settings).

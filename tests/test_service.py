@@ -155,3 +155,14 @@ def test_a_failed_filing_leaves_the_review_as_it_was() -> None:
     assert conversation is not None and conversation.state == "review"
     assert conversation.answers["description"] == "Nobody supervises us on the night shift at all."
     assert service.handle_now("c", "c", Text("submit")).reference is not None
+
+
+def test_a_turn_says_whether_its_event_was_taken() -> None:
+    """What a channel shows a press as: chosen only if the conversation moved."""
+    service = TurnService(DIALOGUE, MemoryStorage())
+    assert not service.handle_now("t", "t", Press("danger", "no")).taken  # no conversation
+    assert service.handle_now("t", "t", Command("new")).taken
+    assert service.handle_now("t", "t", Press("danger", "no")).taken  # answered
+    stale = service.handle_now("t", "t", Press("danger", "patient"))  # answered already
+    assert stale.stale and not stale.taken
+    assert not service.handle_now("t", "t", Press("description", "nonsense")).taken

@@ -9,10 +9,11 @@ the database is away, a kept update is not counted as handled: it is tried again
 the learner is told nothing untrue meanwhile. During a flood, a chat's turns run quietly
 (see `bot.inbox`): nothing is sent but what must be said.
 
-Only the current question's buttons stay live. The message carrying them is recorded in
-the database (`live_keyboards`), so that when the chat moves on its buttons are taken away,
-after a restart too; a press takes away the buttons of the message it was on, by that
-message's own id.
+An answer costs one send: a turn's replies go in as few messages as fit, and the question
+answered by typing keeps its buttons (taking them away would cost a call per answer). A
+press is answered, and its message edited once, in place, to show the choice made with its
+buttons gone; a press on an earlier question's buttons is told it changed nothing, and only
+then are those taken away. Ticks edit their question in place.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from cachetools import LRUCache
-from telegram import Bot, BotCommand, Message, Update
+from cachetools import TTLCache
+from telegram import Bot, BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
@@ -39,7 +40,7 @@ from telegram.ext import (
 )
 
 from bot.channels.limiter import PriorityRateLimiter
-from bot.channels.telegram_render import parse_callback, render
+from bot.channels.telegram_render import chosen, parse_callback, render_all, with_choice
 from bot.keeping import Keeping
 from bot.service import Turn, TurnService
 from dialogues.filing import normalise_reference
@@ -54,7 +55,7 @@ SEND_ATTEMPTS = 6
 # Telegram asks bots not to burst many messages into one chat: space a turn's messages out.
 CHAT_SPACING = 0.3
 BACKOFF_START = 0.5
-KNOWN_CHATS = 5000  # chats whose last send time is remembered
+KNOWN_CHATS = 5000  # chats whose last send time is remembered, at most
 T = TypeVar("T")
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
@@ -126,7 +127,8 @@ class TelegramChannel:
         # The words of this installation's settings (bot.app.privacy_facts); without them,
         # those of a default installation.
         self.privacy = privacy or privacy_words(self.prompts, default_facts(self.prompts))
-        self._last_sent: LRUCache[int, float] = LRUCache(KNOWN_CHATS)
+        # A chat's last send matters only for the spacing after it: forgotten after that.
+        self._last_sent: TTLCache[int, float] = TTLCache(KNOWN_CHATS, CHAT_SPACING)
         self._quiet: set[int] = set()  # chats whose current update is handled quietly
         self._unavailable: dict[int, StorageUnavailable] = {}  # update id -> why it failed
 
@@ -207,8 +209,11 @@ class TelegramChannel:
         turn = await self._service_turn(update, Press(step, key))
         # Answered whatever happens next; a query that is too old to answer (after a restart)
         # must not cost the learner the reply. A press on another question is told what
-        # became of it (the note that leads the question sent with it).
+        # became of it (the note that leads the question sent with it); one that moved nothing
+        # and is not asked again (no conversation, or a finished one), that it changed nothing.
         notice = turn.replies[0].text.partition("\n\n")[0] if turn.stale and turn.replies else None
+        if not turn.stale and not turn.taken and all(r.step != step for r in turn.replies):
+            notice = self.prompts.say("stale_button")
         with contextlib.suppress(BadRequest):
             await with_retries(
                 lambda: query.answer(notice if notice and len(notice) <= 190 else None)
@@ -226,12 +231,8 @@ class TelegramChannel:
         ):
             await self._edit(context, message, first)
             return
-        # The pressed message's buttons go, answered or stale: its id comes with the press.
-        await self._drop_keyboard(context, message.chat.id, message.message_id)
-        await self._reply(
-            context, message.chat.id, replies, must=turn.reference is not None,
-            pressed=message.message_id,
-        )  # fmt: skip
+        await self._pressed(context, message, str(query.data), turn.taken and not turn.stale)
+        await self._send(context, message.chat.id, replies, must=turn.reference is not None)
 
     async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edited message: not read, and said so; nothing changes."""
@@ -319,37 +320,7 @@ class TelegramChannel:
         turn = await self._service_turn(update, event)
         if chat.id in self._quiet and turn.reference is None:
             return  # a flood's turn: saved; the reply to its last message says where it stands
-        await self._reply(context, chat.id, turn.replies, must=turn.reference is not None)
-
-    async def _reply(
-        self,
-        context: ContextTypes.DEFAULT_TYPE,
-        chat_id: int,
-        replies: Sequence[Reply],
-        must: bool,
-        pressed: int | None = None,
-    ) -> None:
-        """A turn's replies; then the buttons they replace go (unless the press took them)."""
-        shown = await self._send(context, chat_id, replies, must=must)
-        before = await self._live_keyboard(chat_id, shown)
-        if before is not None and before not in (pressed, shown):
-            await self._drop_keyboard(context, chat_id, before)
-
-    async def _live_keyboard(self, chat_id: int, message_id: int | None) -> int | None:
-        """Record the chat's live keyboard (None: none is live); the one it replaces."""
-
-        def swap() -> int | None:
-            with self.service.storage.unit_of_work() as uow:
-                return uow.keyboards.swap(chat_key(chat_id), message_id)
-
-        try:
-            return await asyncio.to_thread(swap)
-        except StorageUnavailable as error:
-            # The turn is saved and answered; only an old keyboard may stay (a press on it
-            # is answered as stale, and takes it away). The outage itself is logged by the
-            # inbox, once.
-            log.info("live buttons not recorded (%s)", error.reason)
-            return None
+        await self._send(context, chat.id, turn.replies, must=turn.reference is not None)
 
     async def _send(
         self,
@@ -357,48 +328,68 @@ class TelegramChannel:
         chat_id: int,
         replies: Sequence[Reply],
         must: bool = False,
-    ) -> int | None:
-        """Send the replies, spaced out; in a quiet chat only what `must` be said. The id
-        of the last message sent with buttons, if any."""
+    ) -> None:
+        """Send the replies, spaced out; in a quiet chat only what `must` be said."""
         if chat_id in self._quiet and not must:
-            return None
-        return await self._send_with(context.bot, chat_id, replies)
+            return
+        await self._send_with(context.bot, chat_id, replies)
 
-    async def _send_with(self, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> int | None:
+    async def _send_with(self, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> None:
         loop = asyncio.get_running_loop()
-        keyboard = None
-        for reply in replies:
-            for piece in render(reply):
-                wait = self._last_sent.get(chat_id, 0.0) + CHAT_SPACING - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                sent = await with_retries(
-                    lambda piece=piece: bot.send_message(  # type: ignore[misc]
-                        chat_id, piece.html, parse_mode=ParseMode.HTML, reply_markup=piece.keyboard
-                    )
+        for piece in render_all(replies):
+            wait = self._last_sent.get(chat_id, 0.0) + CHAT_SPACING - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await with_retries(
+                lambda piece=piece: bot.send_message(  # type: ignore[misc]
+                    chat_id, piece.html, parse_mode=ParseMode.HTML, reply_markup=piece.keyboard
                 )
-                self._last_sent[chat_id] = loop.time()
-                if piece.keyboard is not None:
-                    keyboard = sent.message_id
-        return keyboard
+            )
+            self._last_sent[chat_id] = loop.time()
 
     async def _edit(
         self, context: ContextTypes.DEFAULT_TYPE, message: Message, reply: Reply
     ) -> None:
-        piece = render(reply)[-1]
+        piece = render_all([reply])[-1]
+        await self._edit_text(context, message, piece.html, piece.keyboard)
+
+    async def _edit_text(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        message: Message,
+        html: str,
+        keyboard: InlineKeyboardMarkup | None = None,
+    ) -> None:
         try:
             await with_retries(
                 lambda: context.bot.edit_message_text(
-                    piece.html,
+                    html,
                     chat_id=message.chat.id,
                     message_id=message.message_id,
                     parse_mode=ParseMode.HTML,
-                    reply_markup=piece.keyboard,
+                    reply_markup=keyboard,
                 )
             )
         except BadRequest as error:
             if "not modified" not in str(error).casefold():
                 raise
+
+    async def _pressed(
+        self, context: ContextTypes.DEFAULT_TYPE, message: Message, data: str, taken: bool
+    ) -> None:
+        """The pressed message, in one edit: the choice shown under it if the press was
+        taken, and its buttons gone either way. None left to take away: nothing to do."""
+        if message.reply_markup is None:
+            return
+        labels = chosen(message.reply_markup, data) if taken and message.text else []
+        line = self.prompts.say("chosen", choice=", ".join(labels)) if labels else None
+        html = with_choice(message.text or "", line) if line else None
+        if html is not None:
+            # Too old to edit, or gone: the choice is saved all the same.
+            with contextlib.suppress(BadRequest):
+                await self._edit_text(context, message, html)
+            return
+        await self._drop_keyboard(context, message.chat.id, message.message_id)
 
     async def _drop_keyboard(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int

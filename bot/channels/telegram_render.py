@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -141,6 +141,42 @@ def render(reply: Reply) -> list[Message]:
     messages = [Message(p) for p in pieces[:-1]]
     messages.append(Message(pieces[-1], keyboard(reply)))
     return messages
+
+
+def render_all(replies: Sequence[Reply]) -> list[Message]:
+    """A turn's replies in as few messages as they fit: a reply without buttons rides in the
+    message of the one after it, so that an answer costs one send however many notes lead
+    the next question."""
+    messages: list[Message] = []
+    leading: list[str] = []
+    for number, reply in enumerate(replies, start=1):
+        if reply.options or number == len(replies):
+            messages += render(replace(reply, text="\n\n".join([*leading, reply.text])))
+            leading = []
+        else:
+            leading.append(reply.text)
+    return messages
+
+
+def chosen(markup: InlineKeyboardMarkup | None, data: str) -> list[str]:
+    """What a press on `data` chose, as its buttons showed it: the button pressed, or for a
+    multiple choice's Done, the ones ticked. Nothing if no button carries `data`."""
+    buttons = [button for row in markup.inline_keyboard for button in row] if markup else []
+    pressed = next((b for b in buttons if b.callback_data == data), None)
+    if pressed is None:
+        return []
+    ticked = [b.text.removeprefix(TICK) for b in buttons if b.text.startswith(TICK)]
+    if ticked and not pressed.text.startswith((TICK, NO_TICK)):
+        return ticked
+    return [pressed.text]
+
+
+def with_choice(text: str, choice: str) -> str | None:
+    """A question's text (as Telegram gives it back) followed by the line of the choice made,
+    as HTML; None if that would not fit in a message."""
+    if len(text) + len(choice) + 2 > MAX_TEXT:
+        return None
+    return html.escape(f"{text}\n\n{choice}", quote=False)
 
 
 def _escaped(piece: str) -> list[str]:

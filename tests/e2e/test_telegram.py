@@ -80,11 +80,16 @@ def test_a_whole_concern_by_buttons_and_text(bot: BotProcess, server: BotApiServ
     assert concern is not None
     assert (concern.score, concern.band, concern.identity) == (12, "high", "anonymous")
     assert concern.description == DESCRIPTION and concern.reporter_name is None
-    # Every press was answered, every old keyboard taken away, the menu registered.
+    # Every press was answered, and its question shows the choice in place of its buttons;
+    # one send an answer; the menu registered.
     presses = [r for r in server.requests("answerCallbackQuery") if r.status == 200]
     assert len(presses) == len(user.callback_answers()) == 18  # every one of the 18 presses
-    with_buttons = [m for m in user.messages() if m.labels]
-    assert len(with_buttons) <= 1  # only the latest question may still show buttons
+    chosen = [m for m in user.messages() if "\n\n✓ " in m.text]
+    assert len(chosen) == 15 and not any(m.labels for m in chosen)  # 3 presses were ticks
+    assert any(m.text.endswith("\n\n✓ A senior I can call on") for m in chosen)  # Done: ticks
+    typed = ["/start", DESCRIPTION, "Addenbrookes, ward C9"]
+    assert len(server.requests("sendMessage")) == len(typed) + len(chosen)  # advice with Submit
+    assert not server.requests("editMessageReplyMarkup")
     assert {c["command"] for c in server.commands()} >= {"new", "pathway", "status", "privacy"}
     status = after(user, lambda: user.send("/status"), reference)
     assert "waiting for the Quality team" not in status.text  # anonymous, high, not queued
@@ -274,20 +279,30 @@ def test_stale_buttons_are_answered_and_change_nothing(
     start_concern(user)
     first = user.last()
     to_story(user)
-    after(user, lambda: user.send(PLAIN), GROUP)
-    # The first question's keyboard was taken away; press its data anyway, as an old client would.
-    server_message = next(m for m in user.messages() if m.message_id == first.message_id)
-    assert server_message.labels == []
-    user.press_raw(first.message_id, "danger|patient")
+    # The pressed question shows the choice made, in place of its buttons.
+    pressed = next(m for m in user.messages() if m.message_id == first.message_id)
+    assert pressed.labels == [] and pressed.text.endswith(f"\n\n✓ {NO_ONE}")
+    asked = after(user, lambda: user.send(PLAIN), GROUP)
+    after(user, lambda: user.send("1"), PLACE)  # typed: that question keeps its buttons
+    assert next(m for m in user.messages() if m.message_id == asked.message_id).labels
+    assert not server.requests("editMessageReplyMarkup")  # no call to take them away
+    # A later press on them is answered as stale, and only then are they taken away.
+    user.press("Medical student", message_id=asked.message_id)
     answers = user.wait_for_callback_answers(2)
     assert "earlier question" in (answers[-1] or "")
-    user.press_raw(first.message_id, "not-ours")
+    user.wait_for(lambda m: m.message_id == asked.message_id and not m.labels)
+    # Its data pressed anyway on the first question, as an old client would.
+    user.press_raw(first.message_id, "danger|patient")
     answers = user.wait_for_callback_answers(3)
+    assert "earlier question" in (answers[-1] or "")
+    user.press_raw(first.message_id, "not-ours")
+    answers = user.wait_for_callback_answers(4)
     assert answers[-1]
     with bot.storage().unit_of_work() as uow:
         conversation = uow.conversations.get("telegram:1008/concern")
     assert conversation is not None
-    assert conversation.state == "group" and conversation.answers["danger"] == "no"
+    assert conversation.state == "organisation" and conversation.answers["danger"] == "no"
+    assert conversation.answers["group"] == "resident_doctors"
 
 
 def test_long_text_is_refused_kindly_and_long_replies_are_split(

@@ -25,14 +25,21 @@
 - The trail never holds more entries than the journey has states.
 - A repeated update id changes nothing stored: both conversations and the owner's concerns.
 - Every reply renders for Telegram: messages with text, each within 4,096 characters, and
-  buttons whose callback data is within 64 bytes and reads back as (step, option key).
+  buttons whose callback data is within 64 bytes and reads back as (step, option key); and
+  so does a turn's replies in as few messages as fit, each keyboard kept.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.channels.telegram_render import MAX_CALLBACK_BYTES, MAX_TEXT, parse_callback, render
+from bot.channels.telegram_render import (
+    MAX_CALLBACK_BYTES,
+    MAX_TEXT,
+    parse_callback,
+    render,
+    render_all,
+)
 from bot.service import Turn
 from dialogues.dependents import GIVEN_ON, notes, value_of
 from dialogues.engine import CANCEL_STEP, RESTART_STEP, Dialogue
@@ -87,6 +94,11 @@ def check_replies(replies: tuple[Reply, ...]) -> None:
             assert isinstance(data, str) and len(data.encode()) <= MAX_CALLBACK_BYTES
             assert parse_callback(data) == (reply.step, option.key), data
             assert button.text.strip()
+    # As the channel sends them: the turn's replies in as few messages as fit.
+    together = render_all(replies)
+    assert all(m.html.strip() and len(m.html) <= MAX_TEXT for m in together)
+    shown = [m.keyboard for m in together if m.keyboard is not None]
+    assert len(shown) == sum(bool(r.options and r.step) for r in replies)
 
 
 def check_reloads(dialogue: Dialogue, after: Snapshot) -> None:

@@ -7,10 +7,13 @@ import pytest
 from bot.channels.telegram_render import (
     MAX_TEXT,
     callback_data,
+    chosen,
     oversized_callbacks,
     parse_callback,
     render,
+    render_all,
     split_text,
+    with_choice,
 )
 from dialogues.bundle import load_content
 from dialogues.engine import Dialogue
@@ -111,3 +114,31 @@ def test_callback_data_over_64_bytes_is_refused() -> None:
 
 def test_every_button_the_shipped_content_can_make_fits() -> None:
     assert oversized_callbacks(DIALOGUE) == []
+
+
+def test_a_turns_replies_go_in_one_message_with_the_buttons_on_it() -> None:
+    question = Reply("How often?", "frequency", (Option("often", "Often"),))
+    [message] = render_all([Reply("Thank you & welcome."), question])
+    assert message.html == "Thank you &amp; welcome.\n\nHow often?"
+    assert message.keyboard is not None
+    # A question with buttons ends its message: what follows goes in the next one.
+    first, second = render_all([question, Reply("A note.")])
+    assert first.keyboard is not None and second.html == "A note." and second.keyboard is None
+    assert len(render_all([Reply("x " * 2000), Reply("y")])) == 2  # split as before
+
+
+def test_a_press_shows_the_label_pressed_or_the_ticks_of_a_done() -> None:
+    single = render(Reply("Q?", "frequency", (Option("often", "Often"), Option("rare", "Rarely"))))
+    assert chosen(single[-1].keyboard, "frequency|rare") == ["Rarely"]
+    assert chosen(single[-1].keyboard, "frequency|gone") == []  # not on these buttons
+    ticks = (
+        Option("a", "A senior", selected=True),
+        Option("b", "Nobody"),
+        Option("c", "A nurse", selected=True),
+        Option("done", "Done", action=True),
+    )
+    multi = render(Reply("Who?", "told", ticks, multi=True))
+    assert chosen(multi[-1].keyboard, "told|done") == ["A senior", "A nurse"]
+    assert chosen(multi[-1].keyboard, "told|b") == ["⬜ Nobody"]  # a tick is edited in place
+    assert with_choice("Tom & Jerry?", "✓ Yes") == "Tom &amp; Jerry?\n\n✓ Yes"
+    assert with_choice("x" * (MAX_TEXT - 3), "✓ Yes") is None  # would not fit: buttons only
