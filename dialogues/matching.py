@@ -27,8 +27,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rapidfuzz import fuzz, process
-
 # fuzz.ratio (0-100) a typed word needs to count as a typo of an option's word, and how far
 # the best option must lead the next so that a typo selects it rather than asking which.
 FUZZY_THRESHOLD = 80.0
@@ -329,5 +327,8 @@ def _word_score(word: str, phrase: Phrase) -> float:
         return 0.0
     # A short word is not a typo of a shorter one: "done" is not "one".
     targets = [w for w in phrase if len(w) >= MIN_FUZZY]
+    # Imported at the first typo, not at start-up: rapidfuzz brings all its metrics (3.5 MiB).
+    from rapidfuzz import fuzz, process
+
     best = process.extractOne(word, targets, scorer=fuzz.ratio, processor=None)
     return float(best[1]) if best is not None else 0.0

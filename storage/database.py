@@ -21,16 +21,12 @@ import errno
 import fcntl
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import (
     ArgumentError,
@@ -49,7 +45,15 @@ from storage.repositories import StorageUnavailable as StorageUnavailable  # rai
 from storage.repositories import UnitOfWork
 from storage.sql import SqlUnitOfWork
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration in MIGRATIONS. A database already at it needs no Alembic, so a start
+# reads the version table with plain SQL and imports Alembic (a third of a second) only when
+# there is something to migrate; a test checks this is the migration scripts' own head.
+SCHEMA_HEAD = "0008b"
+VERSION_TABLE = "alembic_version"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Any fixed number will do; every process migrating this database agrees on it.
 _MIGRATION_LOCK = 0x636F6E6365726E  # "concern" in ASCII
@@ -304,7 +308,7 @@ def upgrade(url: str, keys: KeyRing) -> None:
     replicas starting together) take turns; on SQLite, BEGIN IMMEDIATE does the same.
     """
     with _plainly(url, opening=True), _sqlite_migration_lock(url):
-        if _migrate(url, "head", command.upgrade, keys):
+        if _migrate(url, "head", keys):
             _compact_sqlite(url)
 
 
@@ -312,7 +316,7 @@ def downgrade(url: str, revision: str, keys: KeyRing) -> None:
     """Undo migrations down to `revision` (e.g. "0001"; "base" for an empty database),
     under the same locks and in one transaction, as `upgrade`; `keys` open what was sealed."""
     with _plainly(url, opening=True), _sqlite_migration_lock(url):
-        _migrate(url, revision, command.downgrade, keys)
+        _migrate(url, revision, keys, down=True)
 
 
 @contextmanager
@@ -337,8 +341,9 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _migrate(url: str, revision: str, action: Callable[[Config, str], None], keys: KeyRing) -> int:
-    """Run `action` to `revision`; how many rows a migration sealed that held plain text."""
+def _migrate(url: str, revision: str, keys: KeyRing, down: bool = False) -> int:
+    """Upgrade (or `down`grade) to `revision`; how many rows a migration sealed that held
+    plain text."""
     engine = _create_engine(url)
     try:
         with engine.begin() as connection:
@@ -346,13 +351,26 @@ def _migrate(url: str, revision: str, action: Callable[[Config, str], None], key
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                 )
+            if not down and revision == "head" and _applied(connection) == {SCHEMA_HEAD}:
+                return 0  # the usual start: nothing to do, and no Alembic to import
+            from alembic import command  # only when there is work for it
+
             config = alembic_config(url)
             config.attributes["connection"] = connection
             config.attributes["keys"] = keys
-            action(config, revision)
+            (command.downgrade if down else command.upgrade)(config, revision)
             return int(config.attributes.get("sealed_rows", 0))
     finally:
         engine.dispose()
+
+
+def _applied(connection: Connection) -> set[str]:
+    """The revisions the database records as applied (none for a new one), read as Alembic
+    does but without it."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return set()
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))  # a constant
+    return {str(version) for (version,) in rows}
 
 
 def _compact_sqlite(url: str) -> None:
@@ -381,14 +399,15 @@ def schema_is_current(url: str) -> bool:
         engine = _create_engine(url)
         try:
             with engine.connect() as connection:
-                applied = set(MigrationContext.configure(connection).get_current_heads())
+                return _applied(connection) == {SCHEMA_HEAD}
         finally:
             engine.dispose()
-    return applied == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
 
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration for our migrations, built in code (no alembic.ini needed)."""
+    from alembic.config import Config  # imported only to migrate
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # The config goes through ConfigParser interpolation, where "%" is special.
