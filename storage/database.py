@@ -21,7 +21,7 @@ import errno
 import fcntl
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +43,7 @@ from storage.encrypted import KEY_CHECK_TABLE, bind_keys, check_keys
 from storage.identity import Hasher, load_hasher
 from storage.repositories import StorageUnavailable as StorageUnavailable  # raised here
 from storage.repositories import UnitOfWork
-from storage.sql import SqlUnitOfWork
+from storage.sql import QUEUED, SqlUnitOfWork
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -169,7 +169,10 @@ def _plainly(url: str | URL, opening: bool = False) -> Iterator[None]:
 class SqlStorage:
     """Storage over one SQLAlchemy engine; each unit of work is one session and transaction.
 
-    `keys` seal and open the encrypted columns (they are bound to the engine)."""
+    `keys` seal and open the encrypted columns (they are bound to the engine).
+    `on_queued`, if set, is called after each transaction that queued an outbox item has
+    committed (in the thread that committed it): this process's outbox worker is woken at
+    once rather than finding the item at its next look."""
 
     def __init__(self, engine: Engine, keys: KeyRing) -> None:
         bind_keys(engine, keys)
@@ -182,6 +185,7 @@ class SqlStorage:
         # chat's flood) would keep overtaking one that waits (another chat's turn). Re-entrant,
         # as before: a unit of work opened inside another in the same thread still may run.
         self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
+        self.on_queued: Callable[[], None] | None = None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -194,6 +198,7 @@ class SqlStorage:
                     session.begin(),
                 ):
                     yield SqlUnitOfWork(session, self._hasher_for(session))
+                queued = session.info.get(QUEUED, False)  # and committed
             except PoolTimeout as error:
                 raise StorageUnavailable(
                     "unreachable", "no connection free in time", where(self.engine.url)
@@ -212,6 +217,8 @@ class SqlStorage:
                         "lost", "connection lost", where(self.engine.url)
                     ) from error
                 raise
+        if queued and self.on_queued is not None:
+            self.on_queued()
 
     def _hasher_for(self, session: Session) -> Hasher:
         # Read once, when first needed: the schema may be migrated after opening.
