@@ -37,6 +37,7 @@ SHORTLIST = 6  # more options than this fitting is no help: ask for more words
 LEADING_WORDS = 4  # the longest name looked for at the start of a longer answer
 APOSTROPHES = "'\u2019\u2018\u02bc`"
 POSSESSIVE = re.compile(f"[{APOSTROPHES}]s\\b", re.IGNORECASE)
+_NO_APOSTROPHES = str.maketrans("", "", APOSTROPHES)
 WORD = re.compile(r"\d+(?:\.\d+)+|[^\W_]+")
 # Separators between several choices typed at once; joining words come from content.
 SEPARATORS = ",;/+&\n"
@@ -102,7 +103,10 @@ class Refused:
 def fold(text: str) -> str:
     """Text for comparing: accents, apostrophes and case folded away, digits made ASCII."""
     # "King's" is "King", "university's" is "university": what people type either way.
-    decomposed = unicodedata.normalize("NFD", POSSESSIVE.sub("", text))
+    text = POSSESSIVE.sub("", text)
+    if text.isascii():  # no accents, ASCII digits: the same result, several times faster
+        return text.translate(_NO_APOSTROPHES).casefold()
+    decomposed = unicodedata.normalize("NFD", text)
     kept = "".join(
         _ascii_digit(ch)
         for ch in decomposed
