@@ -8,7 +8,9 @@ a temporary data folder, first with no team, then with a team chat: its first st
 creates the database) is reported apart, the median is over starts on a database at head.
 Both bots long-poll with the same timeout. The CPU time a bot has used by its first
 getUpdates is printed too: on a machine shared with other work it is a steadier measure of
-the start than the wall clock.
+the start than the wall clock. Python may write its bytecode cache, as in any installation
+(the first start writes it for concernbot's own modules): with PYTHONDONTWRITEBYTECODE set,
+every start would compile them from source again, some 0.2 s an installed bot never spends.
 
 Run: python benchmarks/start.py [--runs N] [--idle SECONDS] [--quick]
 """
@@ -69,6 +71,7 @@ def _rss_mib(pid: int) -> float:
 
 def measure(command: list[str], env: dict[str, str], server: BotApiServer, idle: float) -> Sample:
     """One start of `command`: cold start, then CPU and memory over `idle` seconds."""
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
     seen = len(server.requests("getUpdates"))
     with tempfile.TemporaryFile("w+") as log:
         started = time.time()
