@@ -21,10 +21,11 @@ POSTGRES_VARIABLE = "CONCERNBOT_BENCH_POSTGRES_URL"
 
 
 @contextmanager
-def sqlite() -> Iterator[Storage]:
+def sqlite(key: str | None = None) -> Iterator[Storage]:
+    """`key`: the key to seal with (a benchmark that starts `concernbot` passes it on)."""
     with tempfile.TemporaryDirectory() as folder:
         url = sqlite_url_for(Path(folder))
-        keys = KeyRing([new_key()])
+        keys = KeyRing([key or new_key()])
         upgrade(url, keys)
         storage = open_storage(url, keys)
         yield storage
@@ -32,7 +33,7 @@ def sqlite() -> Iterator[Storage]:
 
 
 @contextmanager
-def postgres(server: str) -> Iterator[Storage]:
+def postgres(server: str, key: str | None = None) -> Iterator[Storage]:
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -40,7 +41,7 @@ def postgres(server: str) -> Iterator[Storage]:
     url = make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
     rendered = url.render_as_string(hide_password=False)
     try:
-        keys = KeyRing([new_key()])
+        keys = KeyRing([key or new_key()])
         upgrade(rendered, keys)
         storage = open_storage(rendered, keys)
         yield storage

@@ -118,7 +118,7 @@ def build(
         upgrade(url, keys)  # the embedded database is created and migrated on first run
     elif not schema_is_current(url):
         raise SchemaBehind("the database schema is not up to date: run `concernbot db upgrade`")
-    storage = open_storage(url, keys)
+    storage = open_storage(url, keys, settings.sqlite_synchronous)
     team = Team(
         chat_id=settings.team_chat_id,
         members=settings.members,

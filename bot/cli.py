@@ -240,8 +240,9 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     """The register (CSV or XLSX, filtered), or one concern as its QCA document."""
     from datetime import date
 
-    from bot.reports.qca import qca_docx
-    from bot.reports.register import select, write_csv, write_xlsx
+    from tqdm import tqdm
+
+    from bot.reports.register import register_filter, write_csv, write_xlsx
     from dialogues.filing import normalise_reference
 
     app = _app(settings)
@@ -253,19 +254,30 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
                 if concern is None or not concern.queued_for_team:
                     print(f"concernbot: no concern {args.qca}", file=sys.stderr)
                     return 2
+                from bot.reports.qca import qca_docx  # python-docx: only for a document
+
                 out.write_bytes(qca_docx(concern, app.content))
                 print(f"wrote {out}")
                 return 0
-            # A concern the learner kept as a record is not part of the team's register.
-            everything = [
-                c for c in uow.concerns.search(None, None, None, None) if c.queued_for_team
-            ]
-        since = date.fromisoformat(args.since) if args.since else None
-        until = date.fromisoformat(args.until) if args.until else None
-        chosen = select(everything, since, until, args.status, args.organisation)
-        write = write_xlsx if args.format == "xlsx" else write_csv
-        write(chosen, app.content, out)
-        print(f"wrote {len(chosen)} concerns to {out}")
+            chosen = register_filter(
+                date.fromisoformat(args.since) if args.since else None,
+                date.fromisoformat(args.until) if args.until else None,
+                args.status,
+                args.organisation,
+            )
+            # Written as it is read, one batch in memory; the bar (a terminal's stderr
+            # only: disable=None) counts rows and never shows what they say.
+            with tqdm(
+                uow.concerns.stream(chosen),
+                total=uow.concerns.tally(chosen),
+                disable=None,
+                unit=" concerns",
+                file=sys.stderr,
+                leave=False,
+            ) as concerns:
+                write = write_xlsx if args.format == "xlsx" else write_csv
+                written = write(concerns, app.content, out)
+        print(f"wrote {written} concerns to {out}")
         return 0
     finally:
         app.close()

@@ -13,6 +13,13 @@ handled quietly, in order, each saved, with no reply but the last one's (the que
 then stands) and any that must be said (a concern's reference). The flood is over when the
 chat has sent nothing more for `settle` seconds after its last item.
 
+Taking is exclusive per chat across processes (storage locks the chat's oldest row and
+leases it), so replicas sharing one PostgreSQL database can all drain: a chat's items go one
+at a time, in order, whichever replica kept them. A worker keeps its lease alive while the
+item is in hand; a replica that dies lets its chats go when the short lease runs out, and
+the others' sweeps find them. A replica that kept an item but found the chat taken leaves it
+to the taker, whose next take sees it (the item was committed before the wake).
+
 If the database is away, an item stays kept and is tried again, with growing waits, until
 it is back; the log says so in one line when it goes and one when it returns. After a
 crash, whatever was kept and not marked done is handled on the next start (a turn that was
@@ -39,7 +46,8 @@ T = TypeVar("T")
 FLOOD = 10  # items waiting in one chat: far more than a person typing can leave behind
 SLOTS = 32  # chats handled at once
 TURN = 20  # items a chat handles in a row before letting a waiting chat in
-LEASE = timedelta(seconds=60)  # how long another process leaves a taken chat alone
+LEASE = timedelta(seconds=15)  # how long another process leaves a taken chat alone
+HOLD_EVERY = 1 / 3  # of the lease: how often a worker renews it while the item is in hand
 SWEEP_EVERY = 5.0  # seconds between looks at the inbox for work nobody woke us for
 WARN_AGAIN = 600.0  # seconds before a chat that was asked to slow down is asked again
 SETTLE = 1.0  # seconds a flooding chat must stay silent before its flood counts as over
@@ -226,12 +234,15 @@ class InboxDrain:
             item, backlog = taken or (None, 0)
             if item is None:
                 return  # nothing waiting, or another process is working on this chat
+            holding = asyncio.create_task(self._hold(item.id), name="inbox-lease")
             try:
                 await self._handle(item, backlog)
             except asyncio.CancelledError:
                 with contextlib.suppress(StorageUnavailable):
                     self._release(item.id)  # blocking, but only at a forced stop
                 raise
+            finally:
+                holding.cancel()
             handled += 1
             if handled >= self.turn and self._queued:
                 self._again.add(chat)  # let a waiting chat in; this one goes to the back
@@ -269,6 +280,20 @@ class InboxDrain:
             self._flooding.discard(chat)
         await patiently(lambda: self._done(item.id), self.outage)
 
+    async def _hold(self, id: int) -> None:
+        """Renew the item's lease while it is in hand: a turn slower than the lease (Telegram
+        slow, the database away) is not taken by another replica meanwhile, and the lease can
+        be short, so a replica that dies holds its chats up only briefly."""
+        every = self.lease.total_seconds() * HOLD_EVERY
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(self._extend, id)
+            except StorageUnavailable as error:
+                self.outage.failed(error)
+            except Exception as error:  # the lease then runs out; the turn service dedupes
+                log.warning("could not renew an inbox lease: %s", type(error).__name__)
+
     async def _settled(self, chat: str) -> int:
         """The backlog once a flooding chat has sent nothing more for `settle` seconds: the
         flood is over only then, so that a pause between bursts is not taken for its end."""
@@ -291,6 +316,10 @@ class InboxDrain:
     def _done(self, id: int) -> None:
         with self.storage.unit_of_work() as uow:
             uow.inbox.done(id, self.clock())
+
+    def _extend(self, id: int) -> None:
+        with self.storage.unit_of_work() as uow:
+            uow.inbox.extend(id, self.clock() + self.lease)
 
     def _release(self, id: int) -> None:
         with self.storage.unit_of_work() as uow:

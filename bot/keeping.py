@@ -24,6 +24,7 @@ from storage.repositories import (
     SENT,
     AuditEntry,
     OutboxItem,
+    StaleConversation,
     Storage,
     UnitOfWork,
 )
@@ -148,7 +149,10 @@ class Keeping:
             current = uow.conversations.get(draft.key)
             if current is None or current.updated_at >= now - self.periods.draft:
                 return False  # gone, or touched since it was listed
-            uow.conversations.delete(current.key, current.version)
+            try:
+                uow.conversations.delete(current.key, current.version)
+            except StaleConversation:
+                return False  # touched, or deleted by another sweep, since it was read
             uow.inbox.forget_chat(_chat_of(current.key))
             detail = {"journey": current.journey, "finished": current.finished}
             uow.audit.record(AuditEntry(now, ACTOR, "draft expired", None, detail))
@@ -165,9 +169,10 @@ class Keeping:
             current = uow.conversations.get(draft.key)
             if current is None or current.version != draft.version:
                 return False  # touched since it was listed: the warning no longer holds
+            if not uow.conversations.mark_warned(draft.key, now):
+                return False  # another sweep (another replica) warned them meanwhile
             payload = {"owner": draft.owner, "text": text}
             uow.outbox.add(OutboxItem.new(DRAFT_WARNING, payload, max(due, now)))
-            uow.conversations.mark_warned(draft.key, now)
             uow.audit.record(AuditEntry(now, ACTOR, "draft warned", None, {}))
         return True
 

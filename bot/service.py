@@ -119,7 +119,7 @@ class TurnService:
         self, uow: UnitOfWork, chat: str, owner: str, event: Event, dedupe_key: str | None
     ) -> Turn:
         now = self.clock()
-        slots = {j: uow.conversations.get(f"{chat}/{j}") for j in JOURNEYS}
+        slots = _slots(uow, chat)
         if isinstance(event, Command) and event.name in ("new", "start", "pathway"):
             journey = "pathway" if event.name == "pathway" else "concern"
             current = slots[journey]
@@ -215,7 +215,7 @@ class TurnService:
 
     def _current(self, uow: UnitOfWork, chat: str) -> Turn:
         """For a duplicate: the question as it stands, changing nothing."""
-        slots = {j: uow.conversations.get(f"{chat}/{j}") for j in JOURNEYS}
+        slots = _slots(uow, chat)
         active = _active(slots)
         if active is None:
             return Turn(())
@@ -257,6 +257,12 @@ class TurnService:
     def conversation(self, chat: str, journey: str = "concern") -> Conversation | None:
         with self.storage.unit_of_work() as uow:
             return uow.conversations.get(f"{chat}/{journey}")
+
+
+def _slots(uow: UnitOfWork, chat: str) -> dict[str, Conversation | None]:
+    """The chat's conversation on each journey (None for none), read in one go."""
+    found = uow.conversations.get_each([f"{chat}/{journey}" for journey in JOURNEYS])
+    return dict(zip(JOURNEYS, found, strict=True))
 
 
 def _active(slots: dict[str, Conversation | None]) -> Conversation | None:

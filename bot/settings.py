@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogues.catalogue import DEFAULT_CONTENT_DIR
 from storage.crypto import KEY_FILE
-from storage.database import DATABASE_FILE, sqlite_url_for
+from storage.database import DATABASE_FILE, DEFAULT_SYNCHRONOUS, Synchronous, sqlite_url_for
 
 
 def user_data_folder() -> Path:
@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         " (`concernbot keys new` makes one). Unset: the key file in the data folder, made on"
         " first run, for the embedded database; required with CONCERNBOT_DATABASE_URL.",
     )
+    sqlite_synchronous: Synchronous = Field(
+        DEFAULT_SYNCHRONOUS,
+        description="The embedded database's flush at commit: NORMAL (a crashed bot loses"
+        " nothing; a power cut may lose the last seconds of turns) or FULL (nothing lost, a"
+        " slower turn). See the README, Speed and safety.",
+    )
     content_dir: Path = Field(DEFAULT_CONTENT_DIR, description="Folder of the TOML content files.")
     log_level: str = Field("WARNING", description="DEBUG, INFO, WARNING or ERROR.")
 
@@ -52,6 +58,12 @@ class Settings(BaseSettings):
     telegram_listen: str = Field("127.0.0.1", description="Webhook server's listen address.")
     telegram_port: int = Field(8443, description="Webhook server's port.")
     telegram_poll_timeout: int = Field(30, description="Long-poll timeout in seconds.")
+    telegram_messages_per_second: float = Field(
+        30.0, ge=0, description="Bot API messages a second in all (Telegram's limit); 0: no limit."
+    )
+    telegram_group_messages_per_minute: float = Field(
+        20.0, ge=0, description="Messages a minute in one group (Telegram's limit); 0: no limit."
+    )
     team_chat_id: int | None = Field(None, description="The Quality team's Telegram group.")
     team_members: str = Field("", description="Telegram user ids allowed to act, comma-separated.")
     team_email: str | None = Field(None, description="Where alert emails go (comma-separated).")
@@ -62,6 +74,11 @@ class Settings(BaseSettings):
     team_reminder_hours: float = Field(8.0, description="Working hours before a reminder.")
     team_working_days: str = Field("mon-fri", description="The team's working days.")
     team_working_hours: str = Field("09:00-17:00", description="The team's working day.")
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def members(self) -> frozenset[int]:

@@ -29,13 +29,12 @@ from storage.repositories import (
     Triage,
     UnitOfWork,
 )
+from storage.views import OPEN_STATUSES, OpenCounts, QueueEntry, QueueKey, QueuePage
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = ("queued", "received", "under_review", "with_provider")
 STATUSES = (*OPEN_STATUSES, "closed")
 OUTCOMES = ("resolved", "action_plan", "escalated", "no_action")
-BAND_ORDER = ("extreme", "high", "moderate", "low")
 TELEGRAM_OWNER = "telegram:user:"
 # A relayed question or answer longer than this (template included) goes in parts.
 RELAY_LIMIT = MAX_MESSAGE - 96
@@ -177,16 +176,29 @@ class TriageService:
             return False
         return True
 
-    def queue(self) -> list[tuple[Concern, Triage]]:
-        """Open concerns: the most serious band first, then the longest waiting."""
+    def queue_page(self, after: QueueKey | None = None, before: QueueKey | None = None,
+                   size: int | None = None) -> QueuePage:  # fmt: skip
+        """One page of the open concerns: the most serious band first, then the longest
+        waiting; the first page, or the one after or before a concern (`TeamViews`)."""
         with self.storage.unit_of_work() as uow:
-            open_ = [c for c in uow.concerns.search(None, None, None, None, open_only=True)
-                     if c.status in OPEN_STATUSES]  # fmt: skip
-            pairs = [(c, uow.concerns.triage(c.reference) or Triage(c.reference)) for c in open_]
-        return sorted(pairs, key=lambda p: (_band_rank(p[0].band), p[0].created_at))
+            if size is None:
+                return uow.views.queue_page(after, before)
+            return uow.views.queue_page(after, before, size)
 
-    def open_concerns(self) -> list[Concern]:
-        return [concern for concern, _ in self.queue()]
+    def queue(self, page_size: int = 500) -> list[QueueEntry]:
+        """Every open concern in queue order, read a page at a time."""
+        entries: list[QueueEntry] = []
+        page = self.queue_page(size=page_size)
+        entries.extend(page.entries)
+        while page.has_next and page.entries:
+            page = self.queue_page(after=page.entries[-1].key, size=page_size)
+            entries.extend(page.entries)
+        return entries
+
+    def open_counts(self) -> OpenCounts:
+        """The open concerns counted for the risk picture, in the database."""
+        with self.storage.unit_of_work() as uow:
+            return uow.views.open_counts()
 
     # -- acting --------------------------------------------------------------------------
 
@@ -352,10 +364,6 @@ def telegram_chat_of(owner: str) -> int | None:
     if not owner.startswith(TELEGRAM_OWNER):
         return None
     return int(owner.removeprefix(TELEGRAM_OWNER))
-
-
-def _band_rank(band: str) -> int:
-    return BAND_ORDER.index(band) if band in BAND_ORDER else len(BAND_ORDER)
 
 
 def _with_status(concern: Concern, status: str) -> Concern:

@@ -1,6 +1,6 @@
 """The guards the journeys' transitions name (`is_*`, `has_*`, `wants_*`), over the answers.
 
-`dialogues.machines` attaches a `Guards` model to a journey's shared machine for one move;
+`dialogues.machines` moves a journey's one `Guards` model, handed each conversation's answers;
 `dialogues.dependents` asks the same guards whether an answer still follows from the others.
 `Facts` is what they need from the content.
 """
@@ -34,7 +34,7 @@ NO_FACTS = Facts()
 
 
 class Guards:
-    """The model a machine moves for one turn: the answers, and the guards that read them."""
+    """The model a machine moves: the answers it is handed, and the guards that read them."""
 
     state: str
 

@@ -1,57 +1,75 @@
 """The journeys' machines: one shared transitions machine per journey, moving conversations.
 
-Each turn a light `Guards` model is attached to the journey's shared machine at the
-conversation's state, the `next` trigger moves it, and it is detached again: no machine per
-user, nothing pickled. `next_state` also applies what the journeys declare beside their
-transitions: steps the learner's story answered are passed over, and a review section being
-changed is asked to its end before the review.
+Each journey's machine is built once with its one model, a `Guards` over whatever answers it
+is handed, decorated by transitions once, there. A move sets the model's answers and its
+state directly (`machine.set_state`), fires the trigger and reads where the model went:
+nothing is attached or detached per move (attaching binds a method per trigger and state,
+and a walk to the review makes some twenty moves), no machine per user, nothing pickled. A
+lock makes one machine's moves take turns, as turns run in threads. `next_state` also
+applies what the journeys declare beside their transitions: steps the learner's story
+answered are passed over, and a review section being changed is asked to its end before the
+review.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import threading
 
 from transitions import Machine
 from transitions.extensions import GraphMachine
 
 from dialogues.guards import NO_FACTS, Facts, Guards
 from dialogues.journeys import FROM_STORY, JOURNEYS, Journey
-from dialogues.records import Conversation
+from dialogues.records import Answers, Conversation
 
 # States a "next" can leave: every question (the review and the ends are left otherwise).
 _ONWARD = frozenset(s for j in JOURNEYS.values() for s in j.questions if s != "review")
 
 
-def build_machine(journey: Journey) -> Machine:
-    """The journey's one shared machine; models are attached per turn."""
-    return Machine(
-        model=None,
-        states=list(journey.states),
-        transitions=[dict(t) for t in journey.transitions],
-        initial=journey.initial,
-        auto_transitions=False,
-    )
+class JourneyMachine:
+    """A journey's one shared transitions machine and the one model it moves."""
+
+    def __init__(self, journey: Journey) -> None:
+        self.journey = journey
+        self.model = Guards({})  # decorated by the machine once, here
+        self.machine = Machine(
+            model=self.model,
+            states=list(journey.states),
+            transitions=[dict(t) for t in journey.transitions],
+            initial=journey.initial,
+            auto_transitions=False,
+        )
+        self._moving = threading.Lock()
+
+    def move(
+        self,
+        answers: Answers,
+        state: str,
+        trigger: str = "next",
+        editing: bool = False,
+        intent: str | None = None,
+        facts: Facts = NO_FACTS,
+    ) -> str:
+        """Where `trigger` takes a conversation with these answers from `state`."""
+        model = self.model
+        with self._moving:
+            model.answers, model.editing = answers, editing
+            model.intent, model.facts = intent, facts
+            self.machine.set_state(state, model)
+            try:
+                model.trigger(trigger)  # type: ignore[attr-defined]  # added by transitions
+                return model.state
+            finally:
+                model.answers, model.facts = {}, NO_FACTS  # nothing kept past the move
 
 
-def _move(
-    machine: Machine,
-    conversation: Conversation,
-    state: str,
-    trigger: str = "next",
-    intent: str | None = None,
-    facts: Facts = NO_FACTS,
-) -> str:
-    guards = Guards(conversation.answers, conversation.editing, intent, facts)
-    machine.add_model(guards, initial=state)
-    try:
-        guards.trigger(trigger)  # type: ignore[attr-defined]  # added by transitions
-        return guards.state
-    finally:
-        machine.remove_model(guards)
+def build_machine(journey: Journey) -> JourneyMachine:
+    """The journey's one shared machine, with its one model."""
+    return JourneyMachine(journey)
 
 
 def next_state(
-    machine: Machine,
+    machine: JourneyMachine,
     conversation: Conversation,
     trigger: str = "next",
     intent: str | None = None,
@@ -63,27 +81,49 @@ def next_state(
     review section is being changed, the rest of that section is asked, then the review
     (unless the journey's `edit_follows` guard holds: then the transitions lead).
     """
-    journey = JOURNEYS[conversation.journey]
-    state = _move(machine, conversation, conversation.state, trigger, intent, facts)
+    return _onward(
+        machine,
+        JOURNEYS[conversation.journey],
+        conversation.answers,
+        conversation.state,
+        trigger,
+        conversation.editing,
+        intent,
+        facts,
+    )
+
+
+def _onward(
+    machine: JourneyMachine,
+    journey: Journey,
+    answers: Answers,
+    state: str,
+    trigger: str = "next",
+    editing: bool = False,
+    intent: str | None = None,
+    facts: Facts = NO_FACTS,
+) -> str:
+    """`next_state` for a conversation's parts (a walk has no conversation at each step)."""
+    moved = machine.move(answers, state, trigger, editing, intent, facts)
     if trigger != "next":
-        return state
-    guards = Guards(conversation.answers, conversation.editing, intent, facts)
+        return moved
+    guards = Guards(answers, editing, intent, facts)
     if journey.edit_follows is not None and getattr(guards, journey.edit_follows)():
-        return state
-    if conversation.editing:
-        section = journey.section_of(conversation.state)
-        while section is not None and state not in section.steps and state in _ONWARD:
-            state = _move(machine, conversation, state, facts=facts)
-        return state if section is not None and state in section.steps else "review"
-    from_story = conversation.answers.get(FROM_STORY)
+        return moved
+    if editing:
+        section = journey.section_of(state)
+        while section is not None and moved not in section.steps and moved in _ONWARD:
+            moved = machine.move(answers, moved, facts=facts, editing=True)
+        return moved if section is not None and moved in section.steps else "review"
+    from_story = answers.get(FROM_STORY)
     told_by_story = from_story if isinstance(from_story, list) else []
-    while state in journey.prefilled and state in told_by_story:
-        state = _move(machine, conversation, state, facts=facts)
-    return state
+    while moved in journey.prefilled and moved in told_by_story:
+        moved = machine.move(answers, moved, facts=facts)
+    return moved
 
 
 def walk(
-    machine: Machine,
+    machine: JourneyMachine,
     journey: Journey,
     conversation: Conversation,
     stop: str,
@@ -92,10 +132,9 @@ def walk(
     """The states the usual way through passes, given these answers, before reaching `stop`."""
     path: list[str] = []
     state = journey.initial
-    plain = replace(conversation, editing=False)
     while state != stop and len(path) < len(journey.states):
         path.append(state)
-        state = next_state(machine, replace(plain, state=state), facts=facts)
+        state = _onward(machine, journey, conversation.answers, state, facts=facts)
     return tuple(path)
 
 

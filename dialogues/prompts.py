@@ -172,6 +172,7 @@ TEAM = _contract({
     "done": "", "ask_prompt": "reference", "note_prompt": "reference", "asked": "reference",
     "noted": "reference", "answer_from_reporter": "reference text", "queue_heading": "",
     "queue_line": "symbol reference age organisation status assigned", "queue_empty": "",
+    "queue_page": "page pages first last total", "queue_previous": "", "queue_next": "",
     "case_unknown": "reference", "case_usage": "", "history_heading": "reference",
     "history_line": "at action actor", "note_line": "at author text",
     "reminder": "reference band hours", "stats_caption": "count", "help": "",

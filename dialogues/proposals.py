@@ -12,6 +12,7 @@ proposal is on the check screen first, and on the review after. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from dialogues.bundle import Content
 from dialogues.journeys import FROM_STORY, JOURNEYS, STORY_PROPOSALS
@@ -34,6 +35,13 @@ class StoryCheck:
         self.rules = content.story
         self.prompts = content.prompts
         self.steps = steps
+        # A story told is read to propose, then again, in the same turn, to show the check
+        # screen: the last reading is kept for the second (reading is most of that turn).
+        # Kept in memory only, until the next story is read.
+        self._read = lru_cache(maxsize=1)(self._read_story)
+
+    def _read_story(self, text: str) -> tuple[Proposal, ...]:
+        return read_story(text, self.rules)
 
     def settle(self, conversation: Conversation) -> Conversation:
         """The conversation after its current step was answered, as far as the story goes."""
@@ -61,7 +69,7 @@ class StoryCheck:
     def proposals(self, conversation: Conversation) -> tuple[Proposal, ...]:
         """What the story answers, among the steps the journey lets it answer."""
         journey = JOURNEYS[conversation.journey]
-        found = read_story(conversation.answer_text(STORY_STEP) or "", self.rules)
+        found = self._read(conversation.answer_text(STORY_STEP) or "")
         kept = [p for p in found if p.field in journey.prefilled]
         proposed = next((p.value for p in kept if p.field == "group"), None)
         group = proposed or conversation.answer_text("group")

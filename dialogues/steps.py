@@ -13,7 +13,9 @@ numbered after the buttons so that a typed number means the same option in eithe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from types import MappingProxyType
 
 from dialogues.bundle import CANCEL_STEP, KEEP, LABELLED_ACTIONS, RESTART_STEP, Content
 from dialogues.journeys import DECISIONS, JOURNEYS, PRIVACY_CHECK, proposed_items
@@ -52,6 +54,8 @@ ANSWER_KEYS = {"group_more": "group", "topics_more": "topics", "domain_standards
 SHOWN_STANDARDS = 5
 # No keyboard has more buttons than this, so that it fits on a phone.
 MOST_BUTTONS = 8
+# Matchers kept ready (see `Steps.__init__`).
+MATCHERS_KEPT = 512
 
 
 class Steps:
@@ -61,6 +65,13 @@ class Steps:
         self.content = content
         self.prompts = content.prompts
         self.catalogue = content.catalogue
+        # Each list of choices' matcher, made once: folding every label and synonym was most
+        # of a turn's work, and the same lists come round again and again. Matchers are read
+        # only; the lists are the content's, so a few hundred hold them all.
+        self._ready = lru_cache(maxsize=MATCHERS_KEPT)(self._made)
+        # Read for every answer the review shows: made once, read only.
+        levels = self.catalogue.pathways.levels
+        self._role_labels = MappingProxyType({r.key: r.label for lv in levels for r in lv.roles})
 
     # -- options -------------------------------------------------------------------
 
@@ -279,6 +290,10 @@ class Steps:
             Choice(o.key, n, o.label, self._names(step, o), said.get(o.key, ()), o.action)
             for n, o in enumerate(shown, start=1)
         )
+        return self._ready(choices)
+
+    def _made(self, choices: tuple[Choice, ...]) -> Matcher:
+        synonyms = self.content.synonyms
         return Matcher(choices, synonyms.filler, synonyms.joiners)
 
     def _names(self, step: str, option: Option) -> tuple[str, ...]:
@@ -307,10 +322,9 @@ class Steps:
             return {t.key: t.label for t in catalogue.framework.topics}
         return {}
 
-    def role_labels(self) -> dict[str, str]:
+    def role_labels(self) -> Mapping[str, str]:
         """Every role's own label: how a role is named outside its group's list."""
-        levels = self.catalogue.pathways.levels
-        return {r.key: r.label for level in levels for r in level.roles}
+        return self._role_labels
 
     def _chosen(self, kind: str, found: Match, raw: str, options: Sequence[Option]) -> Reading:
         if isinstance(found, Picked):

@@ -2,7 +2,8 @@
 
 SQLite is the embedded default: one file under the data folder, in WAL mode, with every
 transaction begun IMMEDIATE so writers queue (up to `busy_timeout`) instead of failing
-when a read turns into a write. PostgreSQL is reached through psycopg 3.
+when a read turns into a write, and `synchronous` NORMAL unless FULL is asked for (see
+`SYNCHRONOUS`). PostgreSQL is reached through psycopg 3.
 
 A database that cannot be used (a server down or gone, a file locked, unwritable, not a
 database, a data folder that is a file) is raised as `StorageUnavailable`: one kind of
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL
@@ -52,9 +53,17 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS. A database already at it needs no Alembic, so a start
 # reads the version table with plain SQL and imports Alembic (a third of a second) only when
 # there is something to migrate; a test checks this is the migration scripts' own head.
-SCHEMA_HEAD = "0008b"
+SCHEMA_HEAD = "0009"
 VERSION_TABLE = "alembic_version"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# SQLite's `synchronous` in WAL mode. NORMAL: a commit is written to the log but the disk
+# is flushed only at checkpoints, so a process killed (kill -9) loses nothing, while an OS
+# crash or power loss may lose the last commits (never corrupting the file). FULL flushes
+# the log at every commit: nothing committed is lost, for about a millisecond a turn, many
+# more on a busy disk. (sqlite.org/pragma.html#pragma_synchronous, sqlite.org/wal.html)
+Synchronous = Literal["NORMAL", "FULL"]
+SYNCHRONOUS: tuple[Synchronous, ...] = get_args(Synchronous)
+DEFAULT_SYNCHRONOUS: Synchronous = "NORMAL"
 # Any fixed number will do; every process migrating this database agrees on it.
 _MIGRATION_LOCK = 0x636F6E6365726E  # "concern" in ASCII
 
@@ -294,11 +303,14 @@ def check_url(url: str) -> None:
         _create_engine(url).dispose()
 
 
-def open_storage(url: str, keys: KeyRing) -> SqlStorage:
+def open_storage(
+    url: str, keys: KeyRing, synchronous: Synchronous = DEFAULT_SYNCHRONOUS
+) -> SqlStorage:
     """Storage on the database at `url`, sealing with `keys` (the schema is not touched; see
-    `upgrade`). WrongKey if the database was encrypted with a key `keys` does not hold."""
+    `upgrade`). WrongKey if the database was encrypted with a key `keys` does not hold.
+    `synchronous`: SQLite's, on every connection (see `SYNCHRONOUS`); a server ignores it."""
     with _plainly(url, opening=True):
-        storage = SqlStorage(_create_engine(url), keys)
+        storage = SqlStorage(_create_engine(url, synchronous), keys)
         try:
             with storage.engine.begin() as connection:
                 check_keys(connection, keys, where(url))
@@ -422,17 +434,19 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, synchronous: Synchronous = DEFAULT_SYNCHRONOUS) -> Engine:
     parsed = _parse(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, synchronous)
     # hide_parameters: an error message must never quote a concern's text.
     return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, synchronous: Synchronous) -> Engine:
+    if synchronous not in SYNCHRONOUS:  # it goes into a PRAGMA: only the known words
+        raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # `?timeout=SECONDS` in the URL, as in Python's sqlite3, sets how long a writer waits.
@@ -450,6 +464,7 @@ def _sqlite_engine(url: URL) -> Engine:
             # busy_timeout first: switching to WAL itself waits for other connections.
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             # What is deleted (a cancelled concern, an answered pathway question) is
             # overwritten on disk, not left in free pages for a copy of the file to show.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -20,6 +20,7 @@ from typing import Any
 from dialogues.records import Concern, Conversation
 from storage.keyboards import MemoryKeyboards
 from storage.memory_inbox import InboxTable, MemoryInbox
+from storage.memory_views import MemoryViews
 from storage.repositories import (
     CANCELLED,
     CLOSED,
@@ -54,6 +55,8 @@ from storage.repositories import (
     require_aware,
     triage_changes,
 )
+from storage.streaming import STREAM_BATCH, ConcernFilter
+from storage.views import TeamViews
 
 # A change to an outbox item, applied only while the item is still pending.
 _OutboxChange = tuple[int, Callable[[OutboxItem], OutboxItem]]
@@ -129,6 +132,7 @@ class _MemoryUnitOfWork:
         # Retention's rewrites of stored rows, applied at commit in order (this unit of work
         # does not see them before: the service reads, then rewrites, never the other way).
         self.later: list[Callable[[_Tables], None]] = []
+        self.warning: set[str] = set()  # conversations marked warned in this unit of work
         # For each conversation this unit of work wrote: the version it found stored.
         self.seen_versions: dict[str, int] = {}
         self.conversations: ConversationRepository = _Conversations(self)
@@ -142,6 +146,7 @@ class _MemoryUnitOfWork:
         self.inbox: InboxRepository = self._inbox
         self._keyboards = MemoryKeyboards(storage._keyboards, storage._lock)
         self.keyboards: KeyboardRepository = self._keyboards
+        self.views: TeamViews = MemoryViews(self.concerns)
 
     def release(self) -> None:
         with self.lock:
@@ -229,6 +234,9 @@ class _Conversations:
             stored = work.committed.conversations.get(key)
         return None if stored is None else _copy(stored)
 
+    def get_each(self, keys: Sequence[str]) -> list[Conversation | None]:
+        return [self.get(key) for key in keys]
+
     def put(self, conversation: Conversation) -> Conversation:
         work = self._work
         current = self.get(conversation.key)
@@ -278,14 +286,21 @@ class _Conversations:
         old.sort(key=lambda c: (c.updated_at, c.key))
         return [_copy(c) for c in old]
 
-    def mark_warned(self, key: str, at: datetime) -> None:
+    def mark_warned(self, key: str, at: datetime) -> bool:
         moment = require_aware(at)
+        work = self._work
+        with work.lock:
+            warned = key in work.committed.warned and key not in work.pending.conversations
+        if warned or key in work.warning or self.get(key) is None:
+            return False
+        work.warning.add(key)
 
         def warn(tables: _Tables) -> None:
             if key in tables.conversations:
                 tables.warned[key] = moment
 
         self._work.later.append(warn)
+        return True
 
 
 def _unlinked(concern: Concern) -> Concern:
@@ -440,6 +455,13 @@ class _Concerns:
         found.reverse()  # later additions first among equal times, as the SQL id order
         found.sort(key=lambda c: c.created_at, reverse=True)
         return found
+
+    def stream(self, chosen: ConcernFilter, batch: int = STREAM_BATCH) -> Iterator[Concern]:
+        # Everything is in memory already: no batches to read, only the filter to apply.
+        return (concern for concern in self.search() if chosen.admits(concern))
+
+    def tally(self, chosen: ConcernFilter) -> int:
+        return sum(1 for _ in self.stream(chosen))
 
 
 def _unlink(tables: _Tables, reference: str) -> None:

@@ -147,6 +147,10 @@ class MemoryInbox:
     def release(self, id: int) -> bool:
         return self._change(id, lambda item: replace(item, taken_until=None))
 
+    def extend(self, id: int, until: datetime) -> bool:
+        moment = require_aware(until)
+        return self._change(id, lambda item: replace(item, taken_until=moment))
+
     def release_all(self) -> int:
         with self._lock:
             taken = [

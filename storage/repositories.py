@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dialogues.records import Concern, Conversation
+from storage.views import TeamViews
+
+if TYPE_CHECKING:  # streaming builds on this module's helpers
+    from storage.streaming import ConcernFilter
 
 
 class StaleConversation(Exception):
@@ -149,6 +153,10 @@ class Relay:
 class ConversationRepository(Protocol):
     def get(self, key: str) -> Conversation | None: ...
 
+    def get_each(self, keys: Sequence[str]) -> list[Conversation | None]:
+        """`get` of each key, in order, at once (a turn reads its chat's two slots)."""
+        ...
+
     def put(self, conversation: Conversation) -> Conversation:
         """Write it if the stored version equals `conversation.version` (0: not stored yet).
 
@@ -170,8 +178,10 @@ class ConversationRepository(Protocol):
         not yet warned of their deletion since they were last updated."""
         ...
 
-    def mark_warned(self, key: str, at: datetime) -> None:
-        """Remember that the owner was warned; saving the conversation again forgets it."""
+    def mark_warned(self, key: str, at: datetime) -> bool:
+        """Remember that the owner was warned; saving the conversation again forgets it.
+        False if it was warned already since it was last saved (another sweep, on another
+        replica, got there first): then it must not be warned again."""
         ...
 
 
@@ -225,6 +235,16 @@ class ConcernRepository(Protocol):
     ) -> list[Concern]:
         """Concerns created in [since, until), newest first, optionally of one status or
         organisation; `open_only` leaves out closed ones (a closed_at, or status "closed")."""
+        ...
+
+    def stream(self, chosen: ConcernFilter, batch: int = 200) -> Iterator[Concern]:
+        """The concerns `chosen` admits, newest first (as `search`), read `batch` rows at a
+        time: memory holds one batch whatever the count. Iterate it inside the unit of work
+        (the rows are read as the iterator is)."""
+        ...
+
+    def tally(self, chosen: ConcernFilter) -> int:
+        """How many concerns `chosen` admits (what `stream` would hand out), in one query."""
         ...
 
     def forget_identity(self, reference: str) -> None:
@@ -397,6 +417,11 @@ class InboxRepository(Protocol):
         """Give a taken, unhandled item back, so the next taker need not wait out the lease."""
         ...
 
+    def extend(self, id: int, until: datetime) -> bool:
+        """Hold a taken, unhandled item until `until` (a lease kept alive while the item is
+        in hand); False if it was already handled."""
+        ...
+
     def release_all(self) -> int:
         """Give back every taken, unhandled item (at start, when no other taker can be
         running); how many."""
@@ -440,6 +465,7 @@ class UnitOfWork(Protocol):
     relays: RelayRepository
     inbox: InboxRepository
     keyboards: KeyboardRepository
+    views: TeamViews
 
 
 class Storage(Protocol):

@@ -8,11 +8,12 @@ out is a record from `dialogues.records` or `storage.repositories`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row, Table, bindparam, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select, update
 
@@ -48,6 +49,7 @@ from storage.repositories import (
 )
 from storage.sql_concerns import SqlConcerns
 from storage.sql_inbox import SqlInbox
+from storage.sql_views import SqlViews
 from storage.tables import (
     AuditRow,
     ConversationRow,
@@ -56,6 +58,7 @@ from storage.tables import (
     OutboxRow,
     RelayRow,
 )
+from storage.views import TeamViews
 
 # Rows <-> records ------------------------------------------------------------------------
 
@@ -82,7 +85,7 @@ def _conversation_values(conversation: Conversation, hasher: Hasher) -> dict[str
     }
 
 
-def _to_conversation(row: ConversationRow) -> Conversation:
+def _to_conversation(row: ConversationRow | Row[Any]) -> Conversation:
     return Conversation(
         key=str(row.reach["key"]),
         owner=str(row.reach["owner"]),
@@ -145,6 +148,19 @@ def _savepoint(session: Session) -> Iterator[None]:
 
 # SQL implementations ---------------------------------------------------------------------
 
+# A turn reads a chat's two conversations and writes one: through the table itself, in
+# statements made once, as the ORM's loading and statement building cost more than the
+# database's own work. The encrypted columns seal and open the same either way.
+_CONVERSATIONS: Table = ConversationRow.__table__  # type: ignore[attr-defined]  # SQLModel's
+_GET_CONVERSATION = _CONVERSATIONS.select().where(_CONVERSATIONS.c.key == bindparam("of_key"))
+_GET_CONVERSATIONS = _CONVERSATIONS.select().where(
+    _CONVERSATIONS.c.key.in_(bindparam("of_keys", expanding=True))
+)
+_PUT_CONVERSATION = update(_CONVERSATIONS).where(
+    _CONVERSATIONS.c.key == bindparam("of_key"),
+    _CONVERSATIONS.c.version == bindparam("of_version"),
+)  # the columns set are the parameters given
+
 
 class SqlConversations:
     """Rows keyed by the keyed hashes of the conversation's key and owner."""
@@ -157,11 +173,17 @@ class SqlConversations:
         return self._hasher.of(CONVERSATION, key)
 
     def get(self, key: str) -> Conversation | None:
-        statement = select(ConversationRow).where(col(ConversationRow.key) == self._key(key))
-        # populate_existing: another transaction may have moved the row on since we last
-        # read it, and the identity map would otherwise hand back the old copy.
-        row = self._session.exec(statement.execution_options(populate_existing=True)).first()
+        # Read through the table, not the ORM: no identity map to hand back an old copy of
+        # a row another transaction has moved on since.
+        found = self._session.connection().execute(_GET_CONVERSATION, {"of_key": self._key(key)})
+        row = found.first()
         return None if row is None else _to_conversation(row)
+
+    def get_each(self, keys: Sequence[str]) -> list[Conversation | None]:
+        hashed = {self._key(key): key for key in keys}
+        found = self._session.connection().execute(_GET_CONVERSATIONS, {"of_keys": list(hashed)})
+        rows = {hashed[row.key]: _to_conversation(row) for row in found}
+        return [rows.get(key) for key in keys]
 
     def put(self, conversation: Conversation) -> Conversation:
         saved = replace(conversation, version=conversation.version + 1)
@@ -169,18 +191,14 @@ class SqlConversations:
         if conversation.version == 0:
             try:
                 with _savepoint(self._session):
-                    self._session.add(ConversationRow(**values))
+                    # Asked for inside the savepoint: that is when the session sets it.
+                    self._session.connection().execute(insert(_CONVERSATIONS), values)
             except IntegrityError as error:
                 raise StaleConversation(conversation.key) from error
             return saved
-        statement = (
-            update(ConversationRow)
-            .where(col(ConversationRow.key) == values["key"])
-            .where(col(ConversationRow.version) == conversation.version)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if self._session.exec(statement).rowcount != 1:
+        matched = {"of_key": values["key"], "of_version": conversation.version}
+        updated = self._session.connection().execute(_PUT_CONVERSATION, values | matched)
+        if updated.rowcount != 1:
             raise StaleConversation(conversation.key)
         return saved
 
@@ -212,14 +230,17 @@ class SqlConversations:
         ).execution_options(populate_existing=True)
         return [_to_conversation(row) for row in self._session.exec(statement)]
 
-    def mark_warned(self, key: str, at: datetime) -> None:
+    def mark_warned(self, key: str, at: datetime) -> bool:
+        # Conditional, so that of two sweeps racing the second waits for the first's row
+        # lock, then finds it warned (PostgreSQL reads the row again after the wait).
         statement = (
             update(ConversationRow)
             .where(col(ConversationRow.key) == self._key(key))
+            .where(col(ConversationRow.warned_at).is_(None))
             .values(warned_at=require_aware(at))
             .execution_options(synchronize_session=False)
         )
-        self._session.exec(statement)
+        return bool(self._session.exec(statement).rowcount == 1)
 
 
 class SqlAuditLog:
@@ -477,3 +498,4 @@ class SqlUnitOfWork:
         self.relays: RelayRepository = SqlRelays(session, hasher)
         self.inbox: InboxRepository = SqlInbox(session, hasher)
         self.keyboards: KeyboardRepository = SqlKeyboards(session, hasher)
+        self.views: TeamViews = SqlViews(session)

@@ -128,6 +128,9 @@ class SqlInbox:
     def release(self, id: int) -> bool:
         return self._update_unhandled(col(InboxRow.id) == id, taken_until=None) == 1
 
+    def extend(self, id: int, until: datetime) -> bool:
+        return self._update_unhandled(col(InboxRow.id) == id, taken_until=require_aware(until)) == 1
+
     def release_all(self) -> int:
         return self._update_unhandled(col(InboxRow.taken_until).is_not(None), taken_until=None)
 

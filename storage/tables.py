@@ -14,10 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, case, literal_column
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
 from storage.encrypted import EncryptedJSON, EncryptedText
+from storage.views import BAND_ORDER
 
 
 def _utc_column() -> Any:
@@ -121,6 +123,32 @@ class ConcernRow(SQLModel, table=True):
     # the concern was anonymised (identity and, unless kept, free text gone).
     keep_text: bool = False
     anonymised_at: datetime | None = _optional_utc_column()
+
+
+def queue_rank(band: Any) -> ColumnElement[int]:
+    """The band's place in the queue (storage.views.band_rank) as SQL. Written with literals,
+    not bound values, so that a query's expression is the indexed one, which the planners
+    of SQLite and PostgreSQL match only when it is the same text."""
+    whens: list[tuple[Any, Any]] = [(band == literal_column(f"'{key}'"), literal_column(str(rank)))
+             for rank, key in enumerate(BAND_ORDER)]  # fmt: skip
+    # Grouped: PostgreSQL takes an expression in an index only in parentheses.
+    return case(*whens, else_=literal_column(str(len(BAND_ORDER)))).self_group()
+
+
+_concerns = ConcernRow.__table__  # type: ignore[attr-defined]
+# The team's queue in order, open or not (migration 0009). Band, status and closed_at are
+# in it too, so that paging and counting the open concerns read the index alone.
+Index(
+    "ix_concerns_queue", queue_rank(_concerns.c.band), _concerns.c.created_at,
+    _concerns.c.reference, _concerns.c.band, _concerns.c.status, _concerns.c.closed_at,
+)  # fmt: skip
+# The open concerns counted by the plain columns the risk picture draws, their lists of
+# standards included (on SQLite, which has no INCLUDE, they are in the queue's index: see
+# migration 0009).
+Index(
+    "ix_concerns_open", _concerns.c.status, _concerns.c.closed_at, _concerns.c.likelihood,
+    _concerns.c.impact, _concerns.c.organisation, postgresql_include=["standards"],
+)  # fmt: skip
 
 
 # What anonymising empties unless the team kept the text: what the reporter wrote.

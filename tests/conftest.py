@@ -11,6 +11,7 @@ every process they start; a test that needs its own sets its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -55,6 +56,20 @@ def postgres_server() -> str:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL whose connections all work in a new, empty schema of their own."""
+    with new_schema(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server: str) -> Iterator[str]:
+    """As `postgres_url`, shared by a module's tests (e.g. processes started once for all)."""
+    with new_schema(postgres_server) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def new_schema(postgres_server: str) -> Iterator[str]:
+    """A URL whose connections all work in a new, empty schema, dropped after."""
     schema = f"test_{uuid.uuid4().hex}"
     admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -220,3 +220,51 @@ async def test_an_update_that_cannot_be_handled_does_not_stop_its_chat(
 
     assert handler.seqs("a") == [1, 3]
     assert "kept update could not be handled: KeyError" in caplog.text
+
+
+async def test_two_replicas_share_a_chat_in_order_and_a_slow_turn_keeps_its_lease() -> None:
+    """Two drains on one database, as two replicas: each woken for the items it kept. A turn
+    slower than the lease keeps it alive, so the other never takes that item meanwhile."""
+    storage = MemoryStorage()
+    handled: list[tuple[str, int]] = []
+
+    class Replica(Recorder):
+        def __init__(self, name: str) -> None:
+            super().__init__(slow={"a": 0.05})
+            self.name = name
+
+        async def handle(self, item: InboxItem, quiet: bool) -> None:
+            if item.seq == 3:
+                await asyncio.sleep(1.0)  # five leases long
+            await super().handle(item, quiet)
+            handled.append((self.name, item.seq))
+
+    lease = timedelta(seconds=0.2)
+    one = InboxDrain(storage, Replica("one"), lease=lease, sweep_every=0.05)
+    two = InboxDrain(storage, Replica("two"), lease=lease, sweep_every=0.05)
+    async with draining(one), draining(two):
+        for n in range(1, 9):  # delivered in turn to one replica and the other
+            (one if n % 2 else two).wake(keep_all(storage, items("a", n, 1)))
+            await asyncio.sleep(0.01)
+        await until(lambda: unhandled(storage, "a") == 0)
+
+    assert [seq for _, seq in handled] == list(range(1, 9))  # once each, in order
+    with storage.unit_of_work() as uow:
+        assert [i.takes for i in uow.inbox.for_chat("a")] == [1] * 8
+
+
+async def test_a_chat_taken_by_a_replica_that_died_is_handled_after_its_lease() -> None:
+    storage, handler = MemoryStorage(), Recorder()
+    keep_all(storage, items("a", 1, 2))
+    now = datetime.now(UTC)
+    with storage.unit_of_work() as uow:  # another replica took it, then died
+        assert uow.inbox.take("a", now, now + timedelta(seconds=0.3))
+
+    drain = InboxDrain(storage, handler, sweep_every=0.05)
+    async with draining(drain):  # polling's release_taken is off: another replica may live
+        drain.wake(["a"])
+        await asyncio.sleep(0.1)
+        assert handler.handled == []  # its lease still holds
+        await until(lambda: len(handler.handled) == 2)
+
+    assert handler.seqs("a") == [1, 2]

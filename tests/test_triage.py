@@ -204,7 +204,7 @@ def test_the_queue_puts_the_most_serious_first_then_the_longest_waiting() -> Non
     closed = concern("QC-DDDD-DDDD", band="extreme", score=25, status="closed")
     recorded = concern("QC-EEEE-EEEE", status="recorded", queued_for_team=False)
     service, _ = desk(old_high, new_high, extreme, closed, recorded)
-    assert [c.reference for c, _ in service.queue()] == [
+    assert [entry.reference for entry in service.queue()] == [
         "QC-CCCC-CCCC",
         "QC-AAAA-AAAA",
         "QC-BBBB-BBBB",

@@ -28,6 +28,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.team_queue import PREFIX as QUEUE_PREFIX
+from bot.channels.team_queue import QueuePager
 from bot.channels.telegram import chat_key, with_retries
 from bot.message_size import MAX_MESSAGE, split
 from bot.reports.card import card_html
@@ -39,7 +41,6 @@ from bot.triage import (
     Refused,
     TriageService,
     UnknownConcern,
-    age,
     telegram_user,
 )
 from dialogues.filing import normalise_reference
@@ -77,11 +78,14 @@ class TeamDesk:
         self.triage = triage
         self.chat_id = team_chat_id
         self.prompts = triage.content.prompts
+        self.pager = QueuePager(triage, team_chat_id)
 
     def install(self, app: AnyApp) -> None:
         # New messages only: an edited question or answer must not go out a second time.
         in_team = filters.Chat(self.chat_id) & filters.UpdateType.MESSAGE
         app.add_handler(CallbackQueryHandler(self.on_press, pattern=rf"^{PREFIX}\|"), group=-1)
+        pages = CallbackQueryHandler(self.pager.on_press, pattern=rf"^{QUEUE_PREFIX}\|")
+        app.add_handler(pages, group=-1)
         app.add_handler(MessageHandler(in_team & filters.REPLY & filters.TEXT & ~filters.COMMAND,
                                        self.on_team_reply), group=-1)  # fmt: skip
         app.add_handler(MessageHandler(in_team & filters.COMMAND, self.on_command), group=-1)
@@ -219,7 +223,7 @@ class TeamDesk:
             await asyncio.to_thread(self.triage.refuse, name)
             await self._send(context, self.prompts.team["refused"])
         elif name == "queue":
-            await self._send(context, await asyncio.to_thread(self._queue))
+            await self.pager.send_first(context)
         elif name == "case":
             await self._case(context, words[1:])
         elif name == "stats":
@@ -261,25 +265,6 @@ class TeamDesk:
             return self.prompts.team_say("case_unknown", reference=reference)
         return self.prompts.keeping_say("keep_done", reference=reference)
 
-    def _queue(self) -> str:
-        team = self.prompts.team
-        pairs = self.triage.queue()
-        if not pairs:
-            return team["queue_empty"]
-        now = self.triage.clock()
-        risk = self.triage.content.catalogue.risk
-        names = {o.key: o.name for o in self.triage.content.catalogue.organisations}
-        lines = [team["queue_heading"]]
-        for concern, triage in pairs:
-            lines.append(self.prompts.team_say(
-                "queue_line", symbol=risk.band_for(concern.score).symbol,
-                reference=concern.reference, age=age(concern.created_at, now),
-                organisation=concern.organisation_other or names.get(concern.organisation, ""),
-                status=self.prompts.statuses.get(concern.status, concern.status),
-                assigned=triage.assigned_to or team["nobody"],
-            ))  # fmt: skip
-        return "\n".join(lines)
-
     async def _case(self, context: ContextTypes.DEFAULT_TYPE, args: list[str]) -> None:
         if not args:
             await self._send(context, self.prompts.team["case_usage"])
@@ -313,9 +298,9 @@ class TeamDesk:
         return "\n".join(lines)
 
     async def _stats(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        concerns = await asyncio.to_thread(self.triage.open_concerns)
-        picture = await asyncio.to_thread(risk_picture, concerns, self.triage.content)
-        caption = self.prompts.team_say("stats_caption", count=len(concerns))
+        counts = await asyncio.to_thread(self.triage.open_counts)
+        picture = await asyncio.to_thread(risk_picture, counts, self.triage.content)
+        caption = self.prompts.team_say("stats_caption", count=counts.total)
         await with_retries(lambda: context.bot.send_photo(
             self.chat_id, io.BytesIO(picture), caption=caption, filename="risk-picture.png"
         ))  # fmt: skip

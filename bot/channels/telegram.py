@@ -29,15 +29,16 @@ from telegram import Bot, BotCommand, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
 
+from bot.channels.limiter import PriorityRateLimiter
 from bot.channels.telegram_render import parse_callback, render
 from bot.keeping import Keeping
 from bot.service import Turn, TurnService
@@ -418,15 +419,17 @@ def build_application(
     timeout: float = 15.0,
     keeping: Keeping | None = None,
     privacy: str | None = None,
+    limiter: BaseRateLimiter[Any] | None = None,
 ) -> tuple[Application[Any, Any, Any, Any, Any, Any], TelegramChannel]:
-    """The PTB application: our handlers, a rate limiter that retries 429s, no Updater."""
+    """The PTB application: our handlers, a rate limiter (Telegram's limits, learners' replies
+    first, 429s retried; see `bot.channels.limiter`), no Updater."""
     api = api_url.rstrip("/")
     app = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .rate_limiter(AIORateLimiter(max_retries=5))
+        .rate_limiter(limiter or PriorityRateLimiter())
         .updater(None)
         .connect_timeout(10)
         .read_timeout(timeout)

@@ -31,6 +31,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
+from bot.channels.limiter import PriorityRateLimiter, in_background
 from bot.channels.team import TeamDesk
 from bot.channels.telegram import (
     AnyApp,
@@ -68,6 +69,9 @@ class TelegramStartError(Exception):
     """The bot cannot start: a one-line reason for the person running it."""
 
 
+SAY_CONFLICT_AGAIN = 600.0  # seconds before a refusal by Telegram is said again
+
+
 class Poller:
     """Long polling that keeps each batch in the inbox before confirming it to Telegram.
 
@@ -87,6 +91,7 @@ class Poller:
         self.outage = outage
         self.offset: int | None = None
         self.pause = 0.0  # before asking again for a batch the database did not take
+        self.conflict_said: float | None = None  # when a 409 (another taker) was last said
 
     async def run(self, stop: asyncio.Event) -> None:
         stopping = asyncio.create_task(stop.wait())
@@ -106,10 +111,14 @@ class Poller:
             except InvalidToken as error:
                 raise TelegramStartError("Telegram no longer accepts the token") from error
             except (NetworkError, Conflict) as error:
-                log.warning(
-                    "getUpdates failed (%s); retrying in %.0f s", type(error).__name__, delay
-                )
-                await asyncio.sleep(delay)
+                if isinstance(error, Conflict):
+                    self._conflict(error)
+                else:
+                    log.warning(
+                        "getUpdates failed (%s); retrying in %.0f s", type(error).__name__, delay
+                    )
+                with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                    await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 30)
                 continue
             if updates and await self._keep(updates, stop):
@@ -120,6 +129,20 @@ class Poller:
                 await self.app.bot.get_updates(offset=self.offset, timeout=0)
             except TelegramError:
                 log.warning("could not confirm the last updates; they will be delivered again")
+
+    def _conflict(self, error: Conflict) -> None:
+        """Telegram lets one process take a bot's updates: say so, and what to do, once in
+        a while (not at every refusal); keep asking, as it may be a run still ending."""
+        now = asyncio.get_running_loop().time()
+        if self.conflict_said is not None and now - self.conflict_said < SAY_CONFLICT_AGAIN:
+            return
+        self.conflict_said = now
+        held = "a webhook is set" if "webhook" in error.message else "another process polls"
+        log.error(
+            "Telegram refuses long polling: %s for this bot's token. Run one poller, or every "
+            "replica in webhook mode (README: Running several replicas). Asking again.",
+            held,
+        )
 
     async def _fetch(self) -> list[dict[str, Any]]:
         """The next batch as Telegram sent it: kept as is, and read only when handled."""
@@ -238,7 +261,8 @@ def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWor
     senders.update(learner_senders(app.bot))
     return OutboxWorker(
         triage.storage,
-        senders,
+        # Whatever the outbox sends waits behind learners' replies (bot.channels.limiter).
+        {kind: in_background(send) for kind, send in senders.items()},
         # A waiting alert is handed on only once the team has a channel to take it.
         forwards={WAITING: hand_on(triage.team)} if triage.team.reachable else {},
         on_sent=remember_relays,
@@ -360,6 +384,9 @@ async def run(
             settings.telegram_request_timeout,
             keeping,
             privacy,
+            PriorityRateLimiter(
+                settings.telegram_messages_per_second, settings.telegram_group_messages_per_minute
+            ),
         )
         await app.initialize()
     except InvalidToken as error:

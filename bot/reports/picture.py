@@ -3,9 +3,10 @@
 One PNG, about 1600x1000 px so it reads on a phone: the 5x5 matrix as a heat map (each cell
 in its band's colour, full where it holds concerns and pale where it holds none, labelled
 with the count), and
-beside it counts by standard domain and by organisation. Drawn on a bare matplotlib Figure
+beside it counts by standard domain and by organisation. It draws counts the database made
+(`storage.views.OpenCounts`), never the concerns themselves. Drawn on a bare matplotlib Figure
 with the Agg canvas: no pyplot, no display, no global state, so it is safe in a bot process
-and the same concerns always give the same bytes. matplotlib and numpy (about 50 MiB and
+and the same counts always give the same bytes. matplotlib and numpy (about 50 MiB and
 half a second) are imported by the functions that draw, so only a bot that is asked for a
 picture loads them, at the first /stats, in the thread that draws it.
 """
@@ -14,13 +15,12 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from collections.abc import Sequence
 from io import BytesIO
 from typing import TYPE_CHECKING
 
 from bot.reports.colours import band_hex
 from dialogues.bundle import Content
-from dialogues.records import Concern
+from storage.views import OpenCounts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,27 +36,25 @@ BAR_COLOUR = "#005EB8"  # NHS blue
 EMPTY_STRENGTH = 0.3
 
 
-def risk_picture(concerns: Sequence[Concern], content: Content) -> bytes:
-    """The PNG: heat map of the given concerns, counts by domain and by organisation."""
+def risk_picture(counts: OpenCounts, content: Content) -> bytes:
+    """The PNG: heat map of the counted concerns, counts by domain and by organisation."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2, 2, width_ratios=(1, 1))
-    _matrix(figure.add_subplot(grid[:, 0]), concerns, content)
+    _matrix(figure.add_subplot(grid[:, 0]), counts, content)
     alert = content.prompts.alert
-    _bars(figure.add_subplot(grid[0, 1]), alert["standards"], _by_domain(concerns, content))
-    _bars(
-        figure.add_subplot(grid[1, 1]), alert["organisation"], _by_organisation(concerns, content)
-    )
+    _bars(figure.add_subplot(grid[0, 1]), alert["standards"], _by_domain(counts, content))
+    _bars(figure.add_subplot(grid[1, 1]), alert["organisation"], _by_organisation(counts, content))
     out = BytesIO()
     figure.savefig(out, format="png", dpi=DPI)
     return out.getvalue()
 
 
 def _heat(
-    concerns: Sequence[Concern], content: Content
+    opened: OpenCounts, content: Content
 ) -> tuple[npt.NDArray[np.int_], npt.NDArray[np.float64]]:
     """Counts and RGB colours of the matrix, rows by likelihood and columns by impact."""
     import numpy as np
@@ -65,7 +63,7 @@ def _heat(
     risk = content.catalogue.risk
     likelihoods = sorted(level.score for level in risk.likelihood)
     impacts = sorted(level.score for level in risk.impact)
-    tally = Counter((c.likelihood, c.impact) for c in concerns)
+    tally = Counter(opened.cells)
     counts = np.zeros((len(likelihoods), len(impacts)), dtype=np.int_)
     image = np.ones((len(likelihoods), len(impacts), 3))
     for row, likelihood in enumerate(likelihoods):
@@ -78,13 +76,13 @@ def _heat(
     return counts, image
 
 
-def _matrix(axes: Axes, concerns: Sequence[Concern], content: Content) -> None:
+def _matrix(axes: Axes, opened: OpenCounts, content: Content) -> None:
     risk = content.catalogue.risk
     likelihoods = sorted(risk.likelihood, key=lambda level: level.score)
     impacts = sorted(risk.impact, key=lambda level: level.score)
     import numpy as np
 
-    counts, image = _heat(concerns, content)
+    counts, image = _heat(opened, content)
     for (row, column), count in np.ndenumerate(counts):
         axes.text(
             column, row, str(count), ha="center", va="center",
@@ -104,23 +102,27 @@ def _matrix(axes: Axes, concerns: Sequence[Concern], content: Content) -> None:
     axes.set_title(alert["score"], fontsize=18)
 
 
-def _by_domain(concerns: Sequence[Concern], content: Content) -> list[tuple[str, int]]:
+def _by_domain(opened: OpenCounts, content: Content) -> list[tuple[str, int]]:
     """Counts per domain, every domain shown; a concern counts once for each it touches."""
     framework = content.catalogue.framework
     domain_of = {standard.id: standard.domain for standard in framework.standards}
     counts: Counter[int | None] = Counter()
-    for concern in concerns:
+    for standards, count in opened.standards.items():
         # Standard ids the content no longer knows cannot be placed; treat them as unsure.
-        domains: set[int | None] = {domain_of[s] for s in concern.standards if s in domain_of}
-        counts.update(domains or {None})
+        domains: set[int | None] = {domain_of[s] for s in standards if s in domain_of}
+        for domain in domains or {None}:
+            counts[domain] += count
     rows = [(f"{d.number} {d.name}", counts[d.number]) for d in framework.domains]
     return [*rows, (content.prompts.step("topics").label("not_sure"), counts[None])]
 
 
-def _by_organisation(concerns: Sequence[Concern], content: Content) -> list[tuple[str, int]]:
-    """Counts per organisation that has any, most first, then by name."""
+def _by_organisation(opened: OpenCounts, content: Content) -> list[tuple[str, int]]:
+    """Counts per organisation that has any, most first, then by name. A typed organisation
+    is sealed, so it cannot be grouped by: such concerns count under "other"."""
     names = {o.key: o.name for o in content.catalogue.organisations}
-    counts = Counter(names.get(c.organisation, c.organisation) for c in concerns)
+    counts: Counter[str] = Counter()
+    for key, count in opened.organisations.items():
+        counts[names.get(key, key)] += count
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 

@@ -3,31 +3,27 @@
 Columns are the alert's labels in the form's order, values its words, both from
 `alert_fields`, so the register reads like the alert card. CSV is UTF-8 with a byte-order
 mark because Excel otherwise guesses the wrong encoding; XLSX comes styled and filterable.
+
+Both writers take any iterable of concerns and write each row as it comes, so an export
+streamed from storage (`ConcernRepository.stream`) holds one batch in memory at any size.
+XLSX is written by `register_xlsx`.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
-from datetime import UTC, date
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-
-from bot.reports.colours import band_hex
-from dialogues.alert import FIELDS, alert_fields
+from dialogues.alert import FIELDS, Alert
 from dialogues.bundle import Content
 from dialogues.records import Concern
+from storage.streaming import ConcernFilter
 
 # A leading one of these makes a spreadsheet read a cell as a formula; a learner's text must
 # never run as one (CSV injection), so in CSV such a value is prefixed with an apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-SHEET_TITLE = "Register"
-MIN_WIDTH = 10
-MAX_WIDTH = 60
 
 
 def select(
@@ -51,6 +47,24 @@ def select(
     return [concern for concern in concerns if passes(concern)]
 
 
+def register_filter(
+    since: date | None = None,
+    until: date | None = None,
+    status: str | None = None,
+    organisation: str | None = None,
+) -> ConcernFilter:
+    """What `select` chooses, as a filter storage applies: the concerns queued for the team
+    (one the learner kept as a record is not the team's) received from the start of `since`
+    to the end of `until`, UTC days, inclusive."""
+    return ConcernFilter(
+        since=None if since is None else datetime.combine(since, time(), UTC),
+        until=None if until is None else datetime.combine(until + timedelta(days=1), time(), UTC),
+        status=status,
+        organisation=organisation,
+        team_only=True,
+    )
+
+
 def header(content: Content) -> list[str]:
     """The column titles: the alert's labels in the form's order, as `alert_fields` gives them.
 
@@ -61,55 +75,37 @@ def header(content: Content) -> list[str]:
 
 def rows(concerns: Sequence[Concern], content: Content) -> list[list[str]]:
     """One row of alert values per concern, in the header's order."""
-    return [[field.value for field in alert_fields(concern, content)] for concern in concerns]
+    alert = Alert(content)
+    return [row(concern, alert) for concern in concerns]
 
 
-def write_csv(concerns: Sequence[Concern], content: Content, out: Path) -> None:
-    """Write the register as CSV that Excel opens with the right characters."""
+def row(concern: Concern, alert: Alert) -> list[str]:
+    """The concern's alert values, in the header's order."""
+    return alert.values(concern)
+
+
+def write_csv(concerns: Iterable[Concern], content: Content, out: Path) -> int:
+    """Write the register as CSV that Excel opens with the right characters; how many rows."""
+    written = 0
     with out.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL)
         writer.writerow(header(content))
-        for row in rows(concerns, content):
-            writer.writerow([_inert(value) for value in row])
+        alert = Alert(content)
+        for concern in concerns:
+            writer.writerow([_inert(value) for value in row(concern, alert)])
+            written += 1
+    return written
 
 
 def _inert(value: str) -> str:
     return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
-def write_xlsx(concerns: Sequence[Concern], content: Content, out: Path) -> None:
-    """Write the register as a workbook: bold frozen header, filters, band-coloured scores."""
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None  # a new Workbook always has one sheet
-    sheet.title = SHEET_TITLE
-    titles = header(content)
-    sheet.append(titles)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+def write_xlsx(concerns: Iterable[Concern], content: Content, out: Path) -> int:
+    """Write the register as a styled workbook (`register_xlsx`); how many rows.
 
-    values = rows(concerns, content)
-    score_column = FIELDS.index("score") + 1
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for row_number, (concern, row) in enumerate(zip(concerns, values, strict=True), start=2):
-        for column, value in enumerate(row, start=1):
-            cell = sheet.cell(row=row_number, column=column, value=value)
-            # openpyxl takes a string starting with "=" for a formula; keep it text.
-            cell.data_type = "s"
-            cell.alignment = wrap
-        colour = band_hex(content.catalogue.risk.band_for(concern.score).colour)
-        sheet.cell(row=row_number, column=score_column).fill = PatternFill(
-            fill_type="solid", start_color=colour, end_color=colour
-        )
+    openpyxl, and numpy which it loads, come in only here: a CSV export never pays for them.
+    """
+    from bot.reports.register_xlsx import write_workbook
 
-    for column, texts in enumerate(zip(titles, *values, strict=True), start=1):
-        longest = max(_longest_line(text) for text in texts)
-        width = min(max(longest + 2, MIN_WIDTH), MAX_WIDTH)
-        sheet.column_dimensions[get_column_letter(column)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(sheet.max_row, 1)}"
-    workbook.save(out)
-
-
-def _longest_line(text: str) -> int:
-    return max((len(line) for line in text.splitlines()), default=0)
+    return write_workbook(concerns, content, out)

@@ -136,6 +136,18 @@ def test_a_conversation_comes_back_as_it_was_put(storage: Storage) -> None:
     assert loaded.created_at == original.created_at  # the same instant, now told in UTC
 
 
+def test_conversations_read_at_once_come_back_in_the_order_asked(storage: Storage) -> None:
+    with storage.unit_of_work() as work:
+        first = work.conversations.put(a_conversation(key="chat/concern"))
+        second = work.conversations.put(a_conversation(key="chat/pathway", state="group"))
+        inside = work.conversations.get_each(["chat/pathway", "nobody", "chat/concern"])
+    with storage.unit_of_work() as work:
+        after = work.conversations.get_each(["chat/pathway", "nobody", "chat/concern"])
+        assert work.conversations.get_each([]) == []
+
+    assert inside == after == [second, None, first]
+
+
 def test_each_put_moves_the_version_on(storage: Storage) -> None:
     with storage.unit_of_work() as work:
         first = work.conversations.put(a_conversation())

@@ -13,7 +13,7 @@ import pytest
 from secret_keys import keys_for
 
 from dialogues.records import Conversation
-from storage.database import DATABASE_FILE, open_storage, sqlite_url_for, upgrade
+from storage.database import DATABASE_FILE, Synchronous, open_storage, sqlite_url_for, upgrade
 from storage.repositories import StorageUnavailable
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -56,6 +56,31 @@ def test_sqlite_connections_use_wal_foreign_keys_a_busy_timeout_and_secure_delet
     assert foreign_keys == 1
     assert busy_timeout == 5000
     assert secure_delete == 1  # whatever the SQLite build's own default
+
+
+@pytest.mark.parametrize(("asked", "level"), [(None, 1), ("NORMAL", 1), ("FULL", 2)])
+def test_sqlite_connections_flush_at_commit_as_asked(
+    tmp_path: Path, asked: Synchronous | None, level: int
+) -> None:
+    """NORMAL (1) unless FULL (2) is asked for, on every connection of the pool."""
+    url = sqlite_url_for(tmp_path)
+    keys = keys_for(url)
+    storage = open_storage(url, keys) if asked is None else open_storage(url, keys, asked)
+    try:
+        # Two of the pool's connections at once, each as set up; no transaction begun.
+        pooled = [storage.engine.raw_connection() for _ in range(2)]
+        found = [c.cursor().execute("PRAGMA synchronous").fetchone()[0] for c in pooled]
+        for connection in pooled:
+            connection.close()
+    finally:
+        storage.close()
+    assert found == [level, level]
+
+
+def test_sqlite_synchronous_takes_only_normal_or_full(tmp_path: Path) -> None:
+    url = sqlite_url_for(tmp_path)
+    with pytest.raises(ValueError, match="NORMAL, FULL"):
+        open_storage(url, keys_for(url), "OFF; DROP TABLE concerns")  # type: ignore[arg-type]
 
 
 def test_a_deleted_conversation_leaves_nothing_of_its_answers_in_the_file(tmp_path: Path) -> None:

@@ -105,6 +105,21 @@ def test_a_lease_that_ran_out_lets_another_take_it_again(storage: Storage) -> No
     assert again is not None and again.id == first.id and again.takes == 2
 
 
+def test_a_lease_kept_alive_holds_the_chat_until_handled(storage: Storage) -> None:
+    keep(storage, an_update(1), an_update(2))
+    first = take(storage)
+    assert first is not None
+
+    with storage.unit_of_work() as work:
+        assert work.inbox.extend(first.id, T0 + 3 * LEASE)
+    assert take(storage, now=T0 + 2 * LEASE) is None  # still in hand: nobody else takes it
+    assert handle(storage, first.id, T0 + 2 * LEASE)
+    with storage.unit_of_work() as work:
+        assert not work.inbox.extend(first.id, T0 + 4 * LEASE)  # handled: nothing to hold
+    second = take(storage, now=T0 + 2 * LEASE)
+    assert second is not None and second.seq == 2
+
+
 def test_a_released_item_is_taken_again_at_once(storage: Storage) -> None:
     keep(storage, an_update(1), an_update(2, "telegram:2"))
     first, other = take(storage), take(storage, "telegram:2")

@@ -6,6 +6,7 @@ ones a new engine on the same database), so what the sweep relies on is what was
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -142,6 +143,59 @@ def test_a_draft_is_warned_then_deleted_and_a_touch_starts_again(reopen: Opener)
     expired = [e for e in audit if e.action == "draft expired"]
     assert len(expired) == 2 and all(e.reference is None for e in expired)
     no_content_in(audit, "Rota gaps", "telegram:42", "console:sam", "telegram:user:42")
+
+
+def test_two_sweeps_at_once_warn_and_delete_a_draft_once(reopen: Opener) -> None:
+    """As two replicas' sweeps, each having listed the drafts before the other acted."""
+    drafts = [a_conversation(f"telegram:{n}/concern", updated_at=T0) for n in (42, 43)]
+    with reopen().unit_of_work() as uow:
+        for draft in drafts:
+            uow.conversations.put(draft)
+    stored = []
+    with reopen().unit_of_work() as uow:
+        stored = [uow.conversations.get(d.key) for d in drafts]
+    first, second = keeping_at(reopen(), T0 + 28 * DAY), keeping_at(reopen(), T0 + 28 * DAY)
+
+    assert [first._warn(d, T0 + 28 * DAY) for d in stored if d] == [True, True]
+    assert [second._warn(d, T0 + 28 * DAY) for d in stored if d] == [False, False]
+    with reopen().unit_of_work() as uow:
+        assert len(uow.outbox.due(T0 + 40 * DAY, 10, kinds=["draft_warning"])) == 2
+    late = T0 + 31 * DAY
+    first, second = keeping_at(reopen(), late), keeping_at(reopen(), late)
+    assert [first._expire(d, late) for d in stored if d] == [True, True]
+    assert [second._expire(d, late) for d in stored if d] == [False, False]
+    with reopen().unit_of_work() as uow:
+        expired = [e for e in uow.audit.entries() if e.action == "draft expired"]
+    assert len(expired) == 2
+
+
+@pytest.mark.postgres
+def test_sweeps_racing_on_postgres_anonymise_each_concern_once(postgres_url: str) -> None:
+    """Three replicas' sweeps at the same moment: each closed concern anonymised once."""
+    upgrade(postgres_url, keys_for(postgres_url))
+    stores = [open_storage(postgres_url, keys_for(postgres_url)) for _ in range(3)]
+    with stores[0].unit_of_work() as uow:
+        for n in range(20):
+            concern = a_concern(f"QC-RACE-{n:04d}")
+            uow.concerns.add(concern)
+            uow.concerns.set_status(concern.reference, "closed")
+            uow.concerns.set_triage(concern.reference, closed_at=T0)
+    start, done = threading.Barrier(3), []
+
+    def sweep(storage: Storage) -> None:
+        start.wait()
+        done.append(keeping_at(storage, T0 + 400 * DAY).sweep().anonymised)
+
+    racers = [threading.Thread(target=sweep, args=(s,)) for s in stores]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+    with stores[0].unit_of_work() as uow:
+        audit = [e for e in uow.audit.entries() if e.action == "anonymised"]
+    for storage in stores:
+        storage.close()
+    assert sum(done) == 20 and len(audit) == 20
 
 
 def test_forget_me_deletes_drafts_and_unlinks_concerns_which_stay_anonymous(

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import pytest
+from transitions import Machine
 
 from bot.cli import diagrams
+from dialogues.bundle import load_content
+from dialogues.engine import Dialogue
 from dialogues.guards import Facts, Guards
 from dialogues.journeys import CONCERN, JOURNEYS, PATHWAY, Journey
 from dialogues.machines import build_machine, next_state, walk
 from dialogues.records import Answer, Conversation
+from dialogues.turns import Text
+from unit.test_engine import NOW, TO_REVIEW
 
 ROOT = Path(__file__).parents[2]
 
@@ -191,10 +198,62 @@ def test_pathway_next_state(state: str, answers: dict[str, Answer], expected: st
     assert next_state(PATHWAY_MACHINE, conversation) == expected
 
 
-def test_one_shared_machine_keeps_no_models_between_turns() -> None:
-    for _ in range(200):
-        next_state(CONCERN_MACHINE, conv("danger", danger="no"))
-    assert CONCERN_MACHINE.models == []
+def test_one_shared_machine_moves_one_model_never_attached_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Entering the review and submitting walk the journey (some twenty moves): none of
+    them attaches or detaches a model, which cost half of those turns."""
+    dialogue = Dialogue(load_content())  # its machines built, their models attached, here
+    models = {name: list(m.machine.models) for name, m in dialogue.machines.items()}
+    calls: list[str] = []
+    for method in ("add_model", "remove_model"):
+        original = getattr(Machine, method)
+
+        def counted(self: Machine, *args: Any, _name: str = method, _original: Any = original,
+                    **kwargs: Any) -> Any:  # fmt: skip
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Machine, method, counted)
+    outcome = dialogue.begin("chat/concern", "chat", "concern", NOW)
+    states = []
+    for item in TO_REVIEW:
+        assert outcome.conversation is not None
+        outcome = dialogue.handle(outcome.conversation, Text(item), NOW, lambda: "QC-2345-6789")
+        states.append(outcome.conversation.state if outcome.conversation else None)
+    assert outcome.conversation is not None
+    outcome = dialogue.handle(outcome.conversation, Text("submit"), NOW, lambda: "QC-2345-6789")
+    assert states[-1] == "review" and outcome.concern is not None  # the walk was taken
+    assert calls == []
+    assert {name: list(m.machine.models) for name, m in dialogue.machines.items()} == models
+    assert all(len(found) == 1 for found in models.values())
+    # The model keeps no conversation's answers once a move is done.
+    assert all(m.model.answers == {} for m in dialogue.machines.values())
+
+
+def test_moves_in_many_threads_at_once_each_follow_their_own_answers() -> None:
+    """Turns run in threads; the one model is handed each move's answers under a lock."""
+    cases = [
+        (conv("danger", danger="no"), "description"),
+        (conv("danger", danger="patient"), "danger_now"),
+        (conv("identity", identity="anonymous"), "review"),
+        (conv("identity", identity="named"), "name"),
+    ]
+    wrong: list[tuple[str, str]] = []
+
+    def moves(case: int) -> None:
+        conversation, expected = cases[case % len(cases)]
+        for _ in range(300):
+            found = next_state(CONCERN_MACHINE, conversation, facts=FACTS)
+            if found != expected:
+                wrong.append((expected, found))
+
+    threads = [threading.Thread(target=moves, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
 
 
 def test_walk_follows_the_answers() -> None:
