@@ -11,8 +11,6 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from tqdm import tqdm
-
 from bot.app import App
 from bot.settings import Settings
 from dialogues.prompts import Prompts
@@ -91,6 +89,8 @@ def rotate_keys(app: App, batch: int, out: TextIO = sys.stdout, err: TextIO = sy
     """Seal every value again with the first key, with a progress bar on a terminal."""
     engine, keys = app.storage.engine, app.storage.keys
     total = count_rows(engine)
+    from tqdm import tqdm  # only this command draws a bar: not loaded by the others
+
     # disable=None: no bar when stderr is not a terminal (a log, a pipe).
     with tqdm(total=total, unit="row", desc="re-encrypting", file=err, disable=None) as bar:
         done = rotate(engine, keys, batch=batch, progress=bar.update)

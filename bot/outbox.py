@@ -150,6 +150,7 @@ class OutboxWorker:
         self.on_dead = on_dead
         self.forwards = dict(forwards or {})
         self._wake = asyncio.Event()
+        self._retry_at: datetime | None = None  # the soonest retry this worker has set
 
     def wake(self) -> None:
         """Start the next pass of `run` now (e.g. just after something was queued)."""
@@ -162,8 +163,9 @@ class OutboxWorker:
 
     async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
         """Pass after pass until `stop` is set, pausing `interval` seconds between passes
-        unless a pass found a full batch or `wake` is called. A failing pass is logged and
-        the next one tries again."""
+        unless a pass found a full batch, `wake` is called, or a retry this worker set falls
+        due sooner. A failing pass is logged and the next one tries again. What other
+        processes queue is found within `interval`."""
         try:
             await asyncio.to_thread(self._warn_if_dead)
         except Exception as error:  # the database may be away; the passes will say so
@@ -175,7 +177,7 @@ class OutboxWorker:
             except Exception as error:  # the database may be away; keep the loop alive
                 log.error("outbox pass failed: %s", error_name(error))
             if taken < self.batch:
-                await self._pause(stop, interval)
+                await self._pause(stop, self._pause_for(interval))
 
     def _warn_if_dead(self) -> None:
         with self.storage.unit_of_work() as uow:
@@ -186,6 +188,16 @@ class OutboxWorker:
                 "run `concernbot doctor` to list them",
                 dead,
             )
+
+    def _pause_for(self, interval: float) -> float:
+        """`interval`, or less when a retry this worker set falls due sooner."""
+        if self._retry_at is None:
+            return interval
+        wait = (self._retry_at - self.clock()).total_seconds()
+        if wait <= 0:
+            self._retry_at = None  # the next pass, now, takes it
+            return 0.0
+        return min(interval, wait)
 
     async def _pause(self, stop: asyncio.Event, interval: float) -> None:
         waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
@@ -281,6 +293,8 @@ class OutboxWorker:
             with self.storage.unit_of_work() as uow:
                 wait = self.backoff.delay(failures, self.random_fraction())
                 uow.outbox.mark_retry(item.id, now + wait, error)
+            if self._retry_at is None or now + wait < self._retry_at:
+                self._retry_at = now + wait
         else:
             given_up = replace(item, status=DEAD, attempts=failures, last_error=error)
             self._record_dead(given_up, now, permanent)

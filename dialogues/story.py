@@ -21,8 +21,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from rapidfuzz import fuzz, process
-
 from dialogues.records import Answer
 from dialogues.story_rules import FieldRule, Pattern, StoryRules, ValueRule, fold
 
@@ -179,6 +177,9 @@ def _fuzzy_words(tokens: Sequence[_Token], rules: StoryRules) -> dict[int, froze
         if len(key) < rules.fuzzy_min_length or key in rules.vocabulary or not key.isalpha():
             continue
         if key not in seen:
+            # Imported at the first typo, not at start-up: all its metrics are 3.5 MiB.
+            from rapidfuzz import fuzz, process
+
             matches = process.extract(
                 key, vocabulary, scorer=fuzz.ratio, score_cutoff=rules.fuzzy_score, limit=None
             )

@@ -22,6 +22,7 @@ import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, TypeVar, cast
 
@@ -53,10 +54,16 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class Pattern:
-    """One phrase as written, its compiled matcher, and its literal words."""
+    """One phrase as written, its matcher, and its literal words.
+
+    A plain phrase's matcher is compiled when first used: there are some 1,500 and a story
+    needs the few whose first word it contains, so compiling them all at start-up cost a
+    bot a third of a second before its first update. A `re:` phrase is also compiled when
+    the content is loaded, to check it.
+    """
 
     text: str
-    regex: re.Pattern[str]
+    source: str  # the regular expression the phrase stands for
     # The phrase's own words with apostrophes dropped: a negation word that is part of the
     # phrase ("haven't told anyone") does not negate it. Empty for a `re:` phrase.
     words: tuple[str, ...]
@@ -66,6 +73,10 @@ class Pattern:
     # None for a `re:` phrase, which is always searched.
     anchor: str | None = None
     anchor_is_stem: bool = False
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.source)
 
 
 @dataclass(frozen=True)
@@ -172,7 +183,7 @@ def compile_phrase(phrase: str, gap_words: int, where: tuple[str, str]) -> Patte
             raise ContentError(file, key, f"bad regular expression: {error}") from None
         if regex.search("") is not None:
             raise ContentError(file, key, "the regular expression matches empty text")
-        return Pattern(phrase, regex, (), literal=False)
+        return Pattern(phrase, regex.pattern, (), literal=False)
     tokens = fold(phrase).split()
     first = re.match(r"[\w'&]+", tokens[0])
     anchor = first.group().replace("'", "") if first else None
@@ -196,9 +207,9 @@ def compile_phrase(phrase: str, gap_words: int, where: tuple[str, str]) -> Patte
         words.append(word.replace("'", ""))
     start = r"(?<![\w'&])" if re.match(r"[\w'&]", tokens[0]) else ""
     end = r"(?![\w&])" if not tokens[-1].endswith("*") else ""
-    regex = re.compile(start + "".join(parts) + end)
+    source = start + "".join(parts) + end  # escaped words: always compiles, when first used
     literal = all(token != "..." and not token.endswith("*") for token in tokens)
-    return Pattern(phrase, regex, tuple(words), literal, anchor, anchor_is_stem)
+    return Pattern(phrase, source, tuple(words), literal, anchor, anchor_is_stem)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -328,6 +339,8 @@ def parse_story_rules(raw: str) -> StoryRules:
         raise ContentError(FILE, "(syntax)", str(error)) from None
     matching = _need(data, "", "matching", dict)
     gap = _need(matching, "matching", "gap_words", int)
+    if gap < 0:
+        raise ContentError(FILE, "matching.gap_words", "must be 0 or more")
     score = _need(matching, "matching", "fuzzy_score", int)
     if not 50 <= score <= 100:
         raise ContentError(FILE, "matching.fuzzy_score", "must be between 50 and 100")

@@ -25,13 +25,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import (
     ArgumentError,
@@ -48,9 +44,17 @@ from storage.encrypted import KEY_CHECK_TABLE, bind_keys, check_keys
 from storage.identity import Hasher, load_hasher
 from storage.repositories import StorageUnavailable as StorageUnavailable  # raised here
 from storage.repositories import UnitOfWork
-from storage.sql import SqlUnitOfWork
+from storage.sql import QUEUED, SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration in MIGRATIONS. A database already at it needs no Alembic, so a start
+# reads the version table with plain SQL and imports Alembic (a third of a second) only when
+# there is something to migrate; a test checks this is the migration scripts' own head.
+SCHEMA_HEAD = "0009"
+VERSION_TABLE = "alembic_version"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # SQLite's `synchronous` in WAL mode. NORMAL: a commit is written to the log but the disk
 # is flushed only at checkpoints, so a process killed (kill -9) loses nothing, while an OS
@@ -174,7 +178,10 @@ def _plainly(url: str | URL, opening: bool = False) -> Iterator[None]:
 class SqlStorage:
     """Storage over one SQLAlchemy engine; each unit of work is one session and transaction.
 
-    `keys` seal and open the encrypted columns (they are bound to the engine)."""
+    `keys` seal and open the encrypted columns (they are bound to the engine).
+    `on_queued`, if set, is called after each transaction that queued an outbox item has
+    committed (in the thread that committed it): this process's outbox worker is woken at
+    once rather than finding the item at its next look."""
 
     def __init__(self, engine: Engine, keys: KeyRing) -> None:
         bind_keys(engine, keys)
@@ -187,6 +194,7 @@ class SqlStorage:
         # chat's flood) would keep overtaking one that waits (another chat's turn). Re-entrant,
         # as before: a unit of work opened inside another in the same thread still may run.
         self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
+        self.on_queued: Callable[[], None] | None = None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -199,6 +207,7 @@ class SqlStorage:
                     session.begin(),
                 ):
                     yield SqlUnitOfWork(session, self._hasher_for(session))
+                queued = session.info.get(QUEUED, False)  # and committed
             except PoolTimeout as error:
                 raise StorageUnavailable(
                     "unreachable", "no connection free in time", where(self.engine.url)
@@ -217,6 +226,8 @@ class SqlStorage:
                         "lost", "connection lost", where(self.engine.url)
                     ) from error
                 raise
+        if queued and self.on_queued is not None:
+            self.on_queued()
 
     def _hasher_for(self, session: Session) -> Hasher:
         # Read once, when first needed: the schema may be migrated after opening.
@@ -316,7 +327,7 @@ def upgrade(url: str, keys: KeyRing) -> None:
     replicas starting together) take turns; on SQLite, BEGIN IMMEDIATE does the same.
     """
     with _plainly(url, opening=True), _sqlite_migration_lock(url):
-        if _migrate(url, "head", command.upgrade, keys):
+        if _migrate(url, "head", keys):
             _compact_sqlite(url)
 
 
@@ -324,7 +335,7 @@ def downgrade(url: str, revision: str, keys: KeyRing) -> None:
     """Undo migrations down to `revision` (e.g. "0001"; "base" for an empty database),
     under the same locks and in one transaction, as `upgrade`; `keys` open what was sealed."""
     with _plainly(url, opening=True), _sqlite_migration_lock(url):
-        _migrate(url, revision, command.downgrade, keys)
+        _migrate(url, revision, keys, down=True)
 
 
 @contextmanager
@@ -349,8 +360,9 @@ def _sqlite_migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _migrate(url: str, revision: str, action: Callable[[Config, str], None], keys: KeyRing) -> int:
-    """Run `action` to `revision`; how many rows a migration sealed that held plain text."""
+def _migrate(url: str, revision: str, keys: KeyRing, down: bool = False) -> int:
+    """Upgrade (or `down`grade) to `revision`; how many rows a migration sealed that held
+    plain text."""
     engine = _create_engine(url)
     try:
         with engine.begin() as connection:
@@ -358,13 +370,26 @@ def _migrate(url: str, revision: str, action: Callable[[Config, str], None], key
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                 )
+            if not down and revision == "head" and _applied(connection) == {SCHEMA_HEAD}:
+                return 0  # the usual start: nothing to do, and no Alembic to import
+            from alembic import command  # only when there is work for it
+
             config = alembic_config(url)
             config.attributes["connection"] = connection
             config.attributes["keys"] = keys
-            action(config, revision)
+            (command.downgrade if down else command.upgrade)(config, revision)
             return int(config.attributes.get("sealed_rows", 0))
     finally:
         engine.dispose()
+
+
+def _applied(connection: Connection) -> set[str]:
+    """The revisions the database records as applied (none for a new one), read as Alembic
+    does but without it."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return set()
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))  # a constant
+    return {str(version) for (version,) in rows}
 
 
 def _compact_sqlite(url: str) -> None:
@@ -393,14 +418,15 @@ def schema_is_current(url: str) -> bool:
         engine = _create_engine(url)
         try:
             with engine.connect() as connection:
-                applied = set(MigrationContext.configure(connection).get_current_heads())
+                return _applied(connection) == {SCHEMA_HEAD}
         finally:
             engine.dispose()
-    return applied == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
 
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration for our migrations, built in code (no alembic.ini needed)."""
+    from alembic.config import Config  # imported only to migrate
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # The config goes through ConfigParser interpolation, where "%" is special.

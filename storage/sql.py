@@ -278,6 +278,10 @@ class SqlInboundLog:
         return int(result.rowcount or 0)
 
 
+# Set in a session's info when its transaction queued an outbox item (see SqlStorage).
+QUEUED = "outbox_queued"
+
+
 class SqlOutbox:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -299,6 +303,7 @@ class SqlOutbox:
         self._session.add(row)
         self._session.flush()  # to learn the id
         assert row.id is not None
+        self._session.info[QUEUED] = True
         return row.id
 
     def get(self, id: int) -> OutboxItem | None:

@@ -55,6 +55,7 @@ from bot.outbox import Backoff, OutboxWorker, Sender
 from bot.service import TurnService
 from bot.settings import Settings
 from bot.triage import WAITING, TriageService, hand_on, waiting_alerts
+from storage.database import SqlStorage
 from storage.repositories import InboxItem, Storage, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,26 @@ def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWor
     )
 
 
+# How often the outbox worker looks for what other processes queued (a concern filed in a
+# terminal, another replica's items) and for items that have come due. What this process
+# queues wakes it at once, and the retries it sets wake it when due: an idle bot costs a
+# transaction every few seconds rather than two a second.
+OUTBOX_POLL = 5.0
+
+
+def wake_when_queued(storage: Storage, worker: OutboxWorker) -> None:
+    """Have `storage` wake `worker` whenever a transaction in this process queues an item."""
+    if not isinstance(storage, SqlStorage):
+        return
+    loop = asyncio.get_running_loop()
+
+    def queued() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
+            loop.call_soon_threadsafe(worker.wake)
+
+    storage.on_queued = queued
+
+
 def say_what_waits(triage: TriageService) -> None:
     """At start: how many alerts wait for a team channel; a warning while none is set up."""
     try:
@@ -385,8 +406,9 @@ async def run(
         if settings.team_chat_id is not None:
             TeamDesk(triage, settings.team_chat_id).install(app)
         worker = _worker(app, settings, triage)
+        wake_when_queued(triage.storage, worker)
         await asyncio.to_thread(say_what_waits, triage)
-        draining = asyncio.create_task(worker.run(stop))
+        draining = asyncio.create_task(worker.run(stop, OUTBOX_POLL))
         storage, outage = service.storage, Outage()
         tidying = asyncio.create_task(forget_old_updates(storage, stop, outage))
         sweeping = asyncio.create_task(keep_tidy(keeping, stop, outage)) if keeping else None

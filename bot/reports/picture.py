@@ -6,7 +6,9 @@ with the count), and
 beside it counts by standard domain and by organisation. It draws counts the database made
 (`storage.views.OpenCounts`), never the concerns themselves. Drawn on a bare matplotlib Figure
 with the Agg canvas: no pyplot, no display, no global state, so it is safe in a bot process
-and the same counts always give the same bytes.
+and the same counts always give the same bytes. matplotlib and numpy (about 50 MiB and
+half a second) are imported by the functions that draw, so only a bot that is asked for a
+picture loads them, at the first /stats, in the thread that draws it.
 """
 
 from __future__ import annotations
@@ -14,18 +16,16 @@ from __future__ import annotations
 import textwrap
 from collections import Counter
 from io import BytesIO
-
-import numpy as np
-import numpy.typing as npt
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_rgb
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from bot.reports.colours import band_hex
 from dialogues.bundle import Content
 from storage.views import OpenCounts
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from matplotlib.axes import Axes
 
 SIZE_INCHES = (16, 10)
 DPI = 100
@@ -38,6 +38,9 @@ EMPTY_STRENGTH = 0.3
 
 def risk_picture(counts: OpenCounts, content: Content) -> bytes:
     """The PNG: heat map of the counted concerns, counts by domain and by organisation."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2, 2, width_ratios=(1, 1))
@@ -54,6 +57,9 @@ def _heat(
     opened: OpenCounts, content: Content
 ) -> tuple[npt.NDArray[np.int_], npt.NDArray[np.float64]]:
     """Counts and RGB colours of the matrix, rows by likelihood and columns by impact."""
+    import numpy as np
+    from matplotlib.colors import to_rgb
+
     risk = content.catalogue.risk
     likelihoods = sorted(level.score for level in risk.likelihood)
     impacts = sorted(level.score for level in risk.impact)
@@ -74,6 +80,8 @@ def _matrix(axes: Axes, opened: OpenCounts, content: Content) -> None:
     risk = content.catalogue.risk
     likelihoods = sorted(risk.likelihood, key=lambda level: level.score)
     impacts = sorted(risk.impact, key=lambda level: level.score)
+    import numpy as np
+
     counts, image = _heat(opened, content)
     for (row, column), count in np.ndenumerate(counts):
         axes.text(
@@ -119,6 +127,8 @@ def _by_organisation(opened: OpenCounts, content: Content) -> list[tuple[str, in
 
 
 def _bars(axes: Axes, title: str, counts: list[tuple[str, int]]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     labels = [textwrap.fill(label, LABEL_WIDTH) for label, _ in counts]
     bars = axes.barh(range(len(counts)), [count for _, count in counts], color=BAR_COLOUR)
     axes.set_yticks(range(len(counts)), labels, fontsize=11)

@@ -3,24 +3,23 @@
 The fields and their wording are `alert_fields`, the same list the alert card and the email
 use. The reporter's channel id (`concern.owner`) is never read here; for an anonymous concern
 `alert_fields` already leaves out the name and contact, and the document properties carry
-nothing about the reporter either.
+nothing about the reporter either. python-docx is imported by the functions that use it,
+so a bot loads it at its first document rather than when it starts.
 """
 
 from __future__ import annotations
 
 from datetime import UTC
 from io import BytesIO
-
-from docx import Document
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Pt
-from docx.table import _Cell
+from typing import TYPE_CHECKING
 
 from bot.reports.colours import band_hex
 from dialogues.alert import alert_fields
 from dialogues.bundle import Content
 from dialogues.records import Concern
+
+if TYPE_CHECKING:
+    from docx.table import _Cell
 
 # Not yet in prompts.toml: these belong in its [alert] table once the content owner adds
 # them (the prompts loader rejects keys it does not know, so they cannot go there today).
@@ -36,6 +35,8 @@ def qca_docx(concern: Concern, content: Content) -> bytes:
     """The concern as a QCA Word document: title, a label/value table, the footer line."""
     fields = alert_fields(concern, content)
     title = f"{content.prompts.alert['title']} {concern.reference}"
+    from docx import Document
+    from docx.shared import Pt
 
     document = Document()
     # The template says "python-docx" wrote it and when; say only what the document is.
@@ -81,6 +82,9 @@ def qca_docx(concern: Concern, content: Content) -> bytes:
 
 def _shade(cell: _Cell, hex_colour: str) -> None:
     """Fill a cell's background; python-docx has no API for it, so write <w:shd> directly."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
     shd = OxmlElement(
         "w:shd", {qn("w:val"): "clear", qn("w:color"): "auto", qn("w:fill"): hex_colour}
     )
@@ -89,6 +93,8 @@ def _shade(cell: _Cell, hex_colour: str) -> None:
 
 def qca_text(docx_bytes: bytes) -> str:
     """A document's text: body paragraphs, then table cells row by row, then footers."""
+    from docx import Document
+
     document = Document(BytesIO(docx_bytes))
     lines = [paragraph.text for paragraph in document.paragraphs]
     for table in document.tables:

@@ -247,6 +247,7 @@ class BotApiServer:
         self, token: str, method: str, request: tornado.httputil.HTTPServerRequest
     ) -> tuple[int, JSON]:
         params = Params({}, {})
+        received = time.time()
         try:
             if token != self.token:
                 raise ApiError(401, "Unauthorized")
@@ -268,7 +269,9 @@ class BotApiServer:
         except ApiError as error:
             status, body = error.code, error.envelope()
         logged = {k: v for k, v in params.values.items() if k not in params.files}
-        self.state.log_request(RequestRecord(method, time.time(), params.chat_id(), status, logged))
+        self.state.log_request(
+            RequestRecord(method, time.time(), params.chat_id(), status, logged, received)
+        )
         return status, copy.deepcopy(body)
 
     async def _get_updates(self, params: Params) -> list[JSON]:

@@ -182,13 +182,15 @@ class CallbackRecord:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request the bot made, with the HTTP status we answered."""
+    """One request the bot made, with the HTTP status we answered: `time` when the answer
+    went (a long poll's is its end), `received` when the request came in (the epoch clock)."""
 
     method: str
     time: float
     chat_id: int | str | None
     status: int
     params: JSON
+    received: float = 0.0
 
 
 @dataclass

@@ -411,3 +411,50 @@ async def test_workers_racing_on_sqlite_hand_each_item_on_once(tmp_path: Path) -
         assert all(stored(storage, id).external_id for id in ids)
     finally:
         storage.close()
+
+
+async def test_a_retry_goes_when_due_not_at_the_next_look() -> None:
+    storage = MemoryStorage()
+    sender = FakeSender(failures=1)
+    outbox = OutboxWorker(
+        storage, {"team_alert": sender}, backoff=Backoff(first=timedelta(seconds=0.1))
+    )
+    id = queue(storage)
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop, interval=60))
+    for _ in range(300):
+        if sender.delivered:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(running, timeout=5)
+
+    assert sender.calls == [id, id]
+    assert sender.delivered == [id]
+
+
+async def test_the_database_wakes_the_worker_when_an_item_is_queued_here(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_url_for(tmp_path)
+    upgrade(url, keys_for(url))
+    storage = open_storage(url, keys_for(url))
+    sender = FakeSender()
+    outbox = worker(storage, team_alert=sender)
+    loop = asyncio.get_running_loop()
+    storage.on_queued = lambda: loop.call_soon_threadsafe(outbox.wake)
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop, interval=60))
+    try:
+        await asyncio.sleep(0.05)  # the first pass finds nothing and settles into its pause
+        id = await asyncio.to_thread(queue, storage)
+        for _ in range(300):
+            if sender.delivered:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
+        storage.close()
+
+    assert sender.delivered == [id]

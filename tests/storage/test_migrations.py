@@ -16,6 +16,7 @@ from test_contract import T0, a_concern, a_conversation
 
 from dialogues.records import CONCERN_FIELDS
 from storage.database import (
+    SCHEMA_HEAD,
     alembic_config,
     downgrade,
     open_storage,
@@ -205,6 +206,25 @@ def test_the_schema_is_current_only_after_upgrade(database_url: str) -> None:
     upgrade(database_url, keys_for(database_url))
 
     assert schema_is_current(database_url) is True
+
+
+def test_the_schema_head_constant_is_the_newest_migration() -> None:
+    """A start compares the version table with SCHEMA_HEAD rather than import Alembic to
+    read the scripts: a new migration must move the constant too."""
+    assert head_revision("sqlite://") == SCHEMA_HEAD
+
+
+def test_a_database_one_migration_behind_is_not_current_and_is_upgraded(
+    database_url: str,
+) -> None:
+    upgrade(database_url, keys_for(database_url))
+    downgrade(database_url, "0008b", keys_for(database_url))
+    assert schema_is_current(database_url) is False
+
+    upgrade(database_url, keys_for(database_url))
+
+    assert schema_is_current(database_url) is True
+    assert current_revision(database_url) == SCHEMA_HEAD
 
 
 def test_downgrade_to_0002_drops_only_the_inbox(database_url: str) -> None:
