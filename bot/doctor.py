@@ -38,7 +38,7 @@ def sendable_kinds(settings: Settings) -> frozenset[str]:
 
 def outbox_report(storage: Storage, sendable: Collection[str]) -> tuple[list[str], bool]:
     """The lines to print, and whether all is well (nothing failed for good)."""
-    with storage.unit_of_work() as uow:
+    with storage.reading() as uow:
         counts = uow.outbox.counts()
         failed = uow.outbox.dead(LISTED)
     pending = sum(n for (kind, status), n in counts.items() if status == PENDING)

@@ -135,7 +135,7 @@ def waits_for_channel(uow: UnitOfWork, reference: str) -> bool:
 
 def waiting_alerts(storage: Storage) -> int:
     """How many alerts wait for a team channel."""
-    with storage.unit_of_work() as uow:
+    with storage.reading() as uow:
         return uow.outbox.counts().get((WAITING, PENDING), 0)
 
 
@@ -179,8 +179,9 @@ class TriageService:
     def queue_page(self, after: QueueKey | None = None, before: QueueKey | None = None,
                    size: int | None = None) -> QueuePage:  # fmt: skip
         """One page of the open concerns: the most serious band first, then the longest
-        waiting; the first page, or the one after or before a concern (`TeamViews`)."""
-        with self.storage.unit_of_work() as uow:
+        waiting; the first page, or the one after or before a concern (`TeamViews`).
+        Read-only: a page never waits behind a learner's turn, nor holds one up."""
+        with self.storage.reading() as uow:
             if size is None:
                 return uow.views.queue_page(after, before)
             return uow.views.queue_page(after, before, size)
@@ -196,8 +197,8 @@ class TriageService:
         return entries
 
     def open_counts(self) -> OpenCounts:
-        """The open concerns counted for the risk picture, in the database."""
-        with self.storage.unit_of_work() as uow:
+        """The open concerns counted for the risk picture, in the database (read-only)."""
+        with self.storage.reading() as uow:
             return uow.views.open_counts()
 
     # -- acting --------------------------------------------------------------------------

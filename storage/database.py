@@ -43,7 +43,7 @@ from storage.crypto import KEY_FILE, KeyRing, LostKeyFile, Undecryptable, key_fi
 from storage.encrypted import KEY_CHECK_TABLE, bind_keys, check_keys
 from storage.identity import Hasher, load_hasher
 from storage.repositories import StorageUnavailable as StorageUnavailable  # raised here
-from storage.repositories import UnitOfWork
+from storage.repositories import UnitOfWork, WriteInReading
 from storage.sql import QUEUED, SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -64,6 +64,10 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 Synchronous = Literal["NORMAL", "FULL"]
 SYNCHRONOUS: tuple[Synchronous, ...] = get_args(Synchronous)
 DEFAULT_SYNCHRONOUS: Synchronous = "NORMAL"
+# The execution option that marks a SQLite connection's transaction as `reading`.
+READING = "concernbot_reading"
+# PostgreSQL's read_only_sql_transaction: a write in a READ ONLY transaction.
+READ_ONLY_SQLSTATE = "25006"
 # Any fixed number will do; every process migrating this database agrees on it.
 _MIGRATION_LOCK = 0x636F6E6365726E  # "concern" in ASCII
 
@@ -195,39 +199,73 @@ class SqlStorage:
         # as before: a unit of work opened inside another in the same thread still may run.
         self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
         self.on_queued: Callable[[], None] | None = None
+        # The same pool, its connections marked for `reading` (see `_sqlite_engine`).
+        self._reader = engine.execution_options(
+            **(
+                {READING: True}
+                if engine.dialect.name == "sqlite"
+                else {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+            )
+        )
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         """One transaction; StorageUnavailable if the database cannot be reached or written."""
         with self._writing():
-            try:
-                with (
-                    _plainly(self.engine.url),
-                    Session(self.engine, expire_on_commit=False) as session,
-                    session.begin(),
-                ):
-                    yield SqlUnitOfWork(session, self._hasher_for(session))
-                queued = session.info.get(QUEUED, False)  # and committed
-            except PoolTimeout as error:
-                raise StorageUnavailable(
-                    "unreachable", "no connection free in time", where(self.engine.url)
-                ) from error
-            except Undecryptable as error:
-                # Written with a key this process was not given, or damaged: say so, and
-                # never hand garbage on. `concernbot keys check` names the rows.
-                raise StorageUnavailable(
-                    "undecryptable",
-                    "a stored value opens with none of the keys given",
-                    where(self.engine.url),
-                ) from error
-            except DBAPIError as error:
-                if error.connection_invalidated:  # the connection died under us
-                    raise StorageUnavailable(
-                        "lost", "connection lost", where(self.engine.url)
-                    ) from error
-                raise
+            with self._unit(self.engine) as (session, uow):
+                yield uow
+            queued = session.info.get(QUEUED, False)  # and committed
         if queued and self.on_queued is not None:
             self.on_queued()
+
+    @contextmanager
+    def reading(self) -> Iterator[UnitOfWork]:
+        """A read-only transaction over one snapshot, taking no write lock: an export of
+        100,000 concerns, tens of seconds, never holds up a learner's turn or another export.
+        SQLite: a deferred BEGIN (under WAL, a reader waits for no writer) with `query_only`
+        on; PostgreSQL: READ ONLY, REPEATABLE READ so every statement sees one snapshot.
+        A write in it raises WriteInReading."""
+        try:
+            with self._unit(self._reader) as (_, uow):
+                yield uow
+        except StorageUnavailable as error:
+            # SQLite's refusal reads as a read-only file; here it is the caller's write.
+            if error.problem == "read_only" and self.engine.dialect.name == "sqlite":
+                raise WriteInReading() from error
+            raise
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == READ_ONLY_SQLSTATE:
+                raise WriteInReading() from error
+            raise
+
+    @contextmanager
+    def _unit(self, engine: Engine) -> Iterator[tuple[Session, UnitOfWork]]:
+        """One session and transaction over `engine` (the engine, or its reading options)."""
+        try:
+            with (
+                _plainly(self.engine.url),
+                Session(engine, expire_on_commit=False) as session,
+                session.begin(),
+            ):
+                yield session, SqlUnitOfWork(session, self._hasher_for(session))
+        except PoolTimeout as error:
+            raise StorageUnavailable(
+                "unreachable", "no connection free in time", where(self.engine.url)
+            ) from error
+        except Undecryptable as error:
+            # Written with a key this process was not given, or damaged: say so, and
+            # never hand garbage on. `concernbot keys check` names the rows.
+            raise StorageUnavailable(
+                "undecryptable",
+                "a stored value opens with none of the keys given",
+                where(self.engine.url),
+            ) from error
+        except DBAPIError as error:
+            if error.connection_invalidated:  # the connection died under us
+                raise StorageUnavailable(
+                    "lost", "connection lost", where(self.engine.url)
+                ) from error
+            raise
 
     def _hasher_for(self, session: Session) -> Hasher:
         # Read once, when first needed: the schema may be migrated after opening.
@@ -474,6 +512,13 @@ def _sqlite_engine(url: URL, synchronous: Synchronous) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reading unit of work (`SqlStorage.reading`) begins deferred: under WAL it takes
+        # no lock, and reads the snapshot of its first statement. `query_only` makes a write
+        # in it fail; set only when it changes, so a turn pays nothing for it.
+        reading = bool(connection.get_execution_options().get(READING))
+        if connection.info.get(READING, False) != reading:
+            connection.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+            connection.info[READING] = reading
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine

@@ -12,7 +12,7 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -114,6 +114,10 @@ class MemoryStorage:
             work.commit()
         finally:
             work.release()
+
+    def reading(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work as any other: memory's take turns on one lock, held briefly."""
+        return self.unit_of_work()
 
     def close(self) -> None:
         """Nothing to release."""

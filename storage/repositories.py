@@ -54,6 +54,14 @@ class StorageUnavailable(Exception):
         self.where = where
 
 
+class WriteInReading(Exception):
+    """A write in a read-only unit of work (`Storage.reading`): a mistake in the caller,
+    refused by the database and rolled back."""
+
+    def __init__(self) -> None:
+        super().__init__("a write in a read-only unit of work (use unit_of_work to write)")
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One line of the audit log; `actor` is a role or an id, never a name."""
@@ -471,6 +479,12 @@ class UnitOfWork(Protocol):
 class Storage(Protocol):
     def unit_of_work(self) -> contextlib.AbstractContextManager[UnitOfWork]:
         """One transaction: committed when the block exits normally, rolled back on error."""
+        ...
+
+    def reading(self) -> contextlib.AbstractContextManager[UnitOfWork]:
+        """One read-only transaction over a consistent snapshot, for long reads (an export,
+        the team's views): it takes no write lock, so turns go on while it runs. A write in
+        it fails (WriteInReading) where the backend can refuse it."""
         ...
 
     def close(self) -> None: ...

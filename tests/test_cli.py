@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -594,6 +594,9 @@ class LostAfterCommit:
             yield uow
         if self.calls == self.drop_at:
             raise StorageUnavailable("lost", "connection lost", "test")
+
+    def reading(self) -> AbstractContextManager[UnitOfWork]:
+        return self.inner.reading()
 
     def close(self) -> None:
         self.inner.close()

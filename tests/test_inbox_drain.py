@@ -173,6 +173,9 @@ class Flaky:
         with self.inner.unit_of_work() as uow:
             yield uow
 
+    def reading(self) -> contextlib.AbstractContextManager[UnitOfWork]:
+        return self.unit_of_work()  # a read finds the database away as a write does
+
     def close(self) -> None:
         """Nothing to close."""
 

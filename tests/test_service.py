@@ -72,6 +72,9 @@ class ConflictOnce:
                         rival.conversations.put(current)
             yield uow
 
+    def reading(self) -> contextlib.AbstractContextManager[UnitOfWork]:
+        return self.inner.reading()
+
     def close(self) -> None:
         self.inner.close()
 
@@ -137,6 +140,9 @@ class FailingConcerns:
 
             uow.concerns.add = refuse  # type: ignore[method-assign]
             yield uow
+
+    def reading(self) -> contextlib.AbstractContextManager[UnitOfWork]:
+        return self.inner.reading()
 
     def close(self) -> None:
         pass

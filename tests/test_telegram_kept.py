@@ -37,6 +37,13 @@ class Switchable:
         with self.inner.unit_of_work() as uow:
             yield uow
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[UnitOfWork]:
+        if self.away:
+            raise StorageUnavailable("unreachable", "connection refused", "test")
+        with self.inner.reading() as uow:
+            yield uow
+
     def close(self) -> None:
         """Nothing to close."""
 
