@@ -103,6 +103,14 @@ def read_cost(storage: SqlStorage, sample: int) -> tuple[float, float]:
     return per_read, per_decrypt
 
 
+def written(said: str) -> int | None:
+    """How many concerns the export says it wrote ("wrote N concerns to ..."), or None."""
+    words = said.split()
+    if len(words) > 2 and words[0] == "wrote" and words[1].isdigit():
+        return int(words[1])
+    return None
+
+
 def result(name: str, value: float, unit: str, target: float | None) -> None:
     if target is None:
         print(f"result: {name} = {value:.1f} {unit} (no target)")
@@ -125,6 +133,10 @@ def run(
         for form in ("csv", "xlsx"):
             elapsed, cpu, peak, said = export(url, key, form, code, Path(folder))
             print(f"{name}: {form} {elapsed:.1f} s, CPU {cpu:.1f} s, peak {peak:.0f} MiB ({said})")
+            print(f"{name}: {form} CPU {cpu / count * 1e6:.0f} us per concern, start-up included")
+            wrote = written(said)
+            if wrote != count:  # a fast export of nothing is no result: fail loudly
+                raise SystemExit(f"{name}: {form} export wrote {wrote} of {count} concerns")
             scale = f"{count // 1000}k"
             # The time targets are for 100,000 concerns; smaller runs report against them too.
             result(f"{form} export {scale} {name}", elapsed, "s", TARGETS[form])

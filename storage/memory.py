@@ -462,7 +462,7 @@ class _Concerns:
 
     def stream(self, chosen: ConcernFilter, batch: int = STREAM_BATCH) -> Iterator[Concern]:
         # Everything is in memory already: no batches to read, only the filter to apply.
-        return (concern for concern in self.search() if chosen.admits(concern))
+        return (chosen.seen(concern) for concern in self.search() if chosen.admits(concern))
 
     def tally(self, chosen: ConcernFilter) -> int:
         return sum(1 for _ in self.stream(chosen))

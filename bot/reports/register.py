@@ -62,6 +62,7 @@ def register_filter(
         status=status,
         organisation=organisation,
         team_only=True,
+        team_view=True,
     )
 
 
@@ -92,13 +93,15 @@ def write_csv(concerns: Iterable[Concern], content: Content, out: Path) -> int:
         writer.writerow(header(content))
         alert = Alert(content)
         for concern in concerns:
-            writer.writerow([_inert(value) for value in row(concern, alert)])
+            # Inline, not a function per value: that call was a tenth of a row's writing.
+            writer.writerow(
+                [
+                    f"'{value}" if value.startswith(FORMULA_STARTS) else value
+                    for value in alert.values(concern)
+                ]
+            )
             written += 1
     return written
-
-
-def _inert(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
 def write_xlsx(concerns: Iterable[Concern], content: Content, out: Path) -> int:
