@@ -70,7 +70,8 @@ def varied(count: int = 36) -> list[Concern]:
                 queued_for_team=n % 7 != 3,
                 identity="anonymous" if n % 6 == 1 else "confidential",
                 description=FORMULAS[n % 5] if n % 4 == 0 else (TRICKY if n % 4 == 1 else "x"),
-                site=None if n % 2 else "Ward 7",
+                # "#N/A" is an error's code to a spreadsheet: it must stay text.
+                site=None if n % 2 else ("#N/A" if n % 8 == 0 else "Ward 7"),
             )
         )
     return made
