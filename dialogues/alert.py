@@ -46,6 +46,7 @@ class Alert:
     def __init__(self, content: Content) -> None:
         self.content = content
         self._labels: dict[str, dict[str, str]] = {}
+        self._words: dict[tuple[str, tuple[str, ...] | str | None], str] = {}
         risk = content.catalogue.risk
         self._known = {s.id: s for s in content.catalogue.framework.standards}
         self._likelihood = {v.score: v.label for v in risk.likelihood}
@@ -67,6 +68,13 @@ class Alert:
         return found
 
     def words(self, step: str, keys: tuple[str, ...] | str | None) -> str:
+        # Kept as found: a register's rows repeat a few answers (about 13 a row) many times.
+        found = self._words.get((step, keys))
+        if found is None:
+            found = self._words[(step, keys)] = self._words_for(step, keys)
+        return found
+
+    def _words_for(self, step: str, keys: tuple[str, ...] | str | None) -> str:
         if keys is None or keys == ():
             return self.content.prompts.messages["nothing"]
         labels = self.labels(step)
