@@ -3,7 +3,7 @@
 A concern row carries no identity: how to reach its reporter (their channel key) and the
 name and contact they gave live in an identity record (`identities`), sealed, referenced
 from the concern by a random id that means nothing by itself. Rows keyed by a chat or a
-person (conversations, live keyboards, relays, the inbox) hold a keyed hash of it instead,
+person (conversations, relays, the inbox) hold a keyed hash of it instead,
 so that a reader of the database alone cannot tell whose they are, while storage, given the
 same chat or person, finds them again.
 

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from dialogues.records import Concern, Conversation
-from storage.keyboards import MemoryKeyboards
 from storage.memory_inbox import InboxTable, MemoryInbox
 from storage.memory_views import MemoryViews
 from storage.repositories import (
@@ -37,7 +36,6 @@ from storage.repositories import (
     DuplicateRelay,
     InboundLog,
     InboxRepository,
-    KeyboardRepository,
     Note,
     NoteRepository,
     OutboxItem,
@@ -104,7 +102,6 @@ class MemoryStorage:
         # Outbox items some open unit of work has taken with `due` (the SKIP LOCKED rows).
         self._claimed: set[int] = set()
         self._inbox = InboxTable()
-        self._keyboards: dict[str, int] = {}
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -148,8 +145,6 @@ class _MemoryUnitOfWork:
         self.relays: RelayRepository = _Relays(self)
         self._inbox = MemoryInbox(storage._inbox, storage._lock)
         self.inbox: InboxRepository = self._inbox
-        self._keyboards = MemoryKeyboards(storage._keyboards, storage._lock)
-        self.keyboards: KeyboardRepository = self._keyboards
         self.views: TeamViews = MemoryViews(self.concerns)
 
     def release(self) -> None:
@@ -206,7 +201,6 @@ class _MemoryUnitOfWork:
             for rewrite in self.later:
                 rewrite(tables)
             self._inbox.apply()
-            self._keyboards.apply()
 
     def outbox_view(self) -> dict[int, OutboxItem]:
         """The outbox as this unit of work sees it (call with the lock held)."""

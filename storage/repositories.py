@@ -455,14 +455,6 @@ class InboxRepository(Protocol):
         ...
 
 
-class KeyboardRepository(Protocol):
-    """Per chat, the one message whose buttons are still live (a channel's message id)."""
-
-    def swap(self, chat: str, message_id: int | None) -> int | None:
-        """Make `message_id` the chat's live keyboard (None: it has none); the one it had."""
-        ...
-
-
 class UnitOfWork(Protocol):
     conversations: ConversationRepository
     concerns: ConcernRepository
@@ -472,7 +464,6 @@ class UnitOfWork(Protocol):
     notes: NoteRepository
     relays: RelayRepository
     inbox: InboxRepository
-    keyboards: KeyboardRepository
     views: TeamViews
 
 

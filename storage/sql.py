@@ -19,7 +19,6 @@ from sqlmodel import Session, col, delete, func, select, update
 
 from dialogues.records import Conversation
 from storage.identity import CHAT, CONVERSATION, OWNER, Hasher
-from storage.keyboards import SqlKeyboards
 from storage.repositories import (
     CANCELLED,
     DEAD,
@@ -32,7 +31,6 @@ from storage.repositories import (
     DuplicateRelay,
     InboundLog,
     InboxRepository,
-    KeyboardRepository,
     Note,
     NoteRepository,
     OutboxItem,
@@ -497,5 +495,4 @@ class SqlUnitOfWork:
         self.notes: NoteRepository = SqlNotes(session)
         self.relays: RelayRepository = SqlRelays(session, hasher)
         self.inbox: InboxRepository = SqlInbox(session, hasher)
-        self.keyboards: KeyboardRepository = SqlKeyboards(session, hasher)
         self.views: TeamViews = SqlViews(session)

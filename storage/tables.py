@@ -277,17 +277,6 @@ class InboxRow(SQLModel, table=True):
     handled_at: datetime | None = _optional_utc_column()
 
 
-class KeyboardRow(SQLModel, table=True):
-    """Per chat, the one message the bot sent whose buttons are still live, so that they can
-    be taken away when the chat moves on, even after a restart. No row: none is live.
-    `chat` is a keyed hash of the chat: it is only ever matched."""
-
-    __tablename__ = "live_keyboards"
-
-    chat: str = Field(primary_key=True)
-    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-
-
 class KeyCheckRow(SQLModel, table=True):
     """One row: a known text sealed with the key, so that a wrong key is told at start
     (`storage.encrypted.check_keys`) rather than met value by value. Rotated last."""

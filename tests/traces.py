@@ -37,12 +37,11 @@ def _memory(storage: MemoryStorage, needle: str) -> list[str]:
     # that one added later is looked into too.
     tables = {f.name: getattr(storage._tables, f.name) for f in fields(storage._tables)}
     tables["inbox"] = storage._inbox.items
-    tables["live_keyboards"] = storage._keyboards
     found = []
     for name, table in tables.items():
         records = list(table.items()) if isinstance(table, dict) else list(table)
         found += [f"{name}: {r!r:.300}" for r in records if needle in repr(r)]
-    known = {"_tables", "_inbox", "_keyboards"}
+    known = {"_tables", "_inbox"}
     others = {k: v for k, v in vars(storage).items() if k not in known and needle in repr(v)}
     found += [f"{name}: {value!r:.300}" for name, value in others.items()]
     return found

@@ -75,7 +75,7 @@ def file(service: TurnService, chat: str, owner: str, walk: list[str]) -> str:
 def everything(storage: SqlStorage) -> tuple[str, str, TurnService, TriageService]:
     """An anonymous concern by Telegram, a named one at a terminal; the team acknowledges,
     asks, hears the answer and notes; the question is sent and remembered as a relay; an
-    update waits in the inbox and a keyboard is live."""
+    update waits in the inbox."""
     clock = Clock()
     service = TurnService(DIALOGUE, storage, clock=clock)
     anonymous = file(service, CHAT, OWNER, inputs("anonymous"))
@@ -91,7 +91,6 @@ def everything(storage: SqlStorage) -> tuple[str, str, TurnService, TriageServic
         uow.relays.add(anonymous, "to_reporter", f"telegram:{TEAM_CHAT}", "901", clock())
         update = {"update_id": 77, "message": {"chat": {"id": USER_ID}, "text": "hello"}}
         uow.inbox.add([InboxItem("telegram:update:77", CHAT, 77, update, clock())])
-        uow.keyboards.swap(CHAT, 4321)
     desk.answer(OWNER, anonymous, "Every weekend night.")
     return anonymous, named, service, desk
 
@@ -112,7 +111,7 @@ def test_a_raw_read_finds_no_identity_and_the_bot_still_reaches_everyone(
         asked = next(i for i in items if i.kind == "reporter_message" and i.payload["relay"])
         relay = uow.relays.find(CHAT, f"sent-{asked.id}")
         kept = uow.concerns.get(named)
-        assert uow.inbox.waiting(10) == [CHAT] and uow.keyboards.swap(CHAT, None) == 4321
+        assert uow.inbox.waiting(10) == [CHAT]
     assert relay is not None and relay.direction == "to_team" and relay.reference == anonymous
     assert kept is not None and (kept.reporter_name, kept.reporter_contact) == (NAME, CONTACT)
 

@@ -29,7 +29,6 @@ from storage.tables import ConcernRow
 FIRST_TABLES = {"conversations", "concerns", "audit_log", "inbound_seen"}
 TEAM_TABLES = {"outbox", "notes", "relays"}
 INBOX_TABLES = {"inbox"}
-KEYBOARD_TABLES = {"live_keyboards"}
 KEY_TABLES = {"key_check"}
 IDENTITY_TABLES = {"identities", "hash_key"}
 IDENTITY_FIELDS = {"owner", "reporter_name", "reporter_contact"}
@@ -72,9 +71,7 @@ def test_an_empty_database_is_empty_until_upgraded(database_url: str) -> None:
     differences = schema_differences(database_url)
 
     missing = {diff[1].name for diff in differences if diff[0] == "add_table"}
-    assert missing == (
-        FIRST_TABLES | TEAM_TABLES | INBOX_TABLES | KEYBOARD_TABLES | KEY_TABLES | IDENTITY_TABLES
-    )
+    assert missing == (FIRST_TABLES | TEAM_TABLES | INBOX_TABLES | KEY_TABLES | IDENTITY_TABLES)
     assert current_revision(database_url) is None
 
 
@@ -82,7 +79,7 @@ def test_upgrade_builds_the_schema_of_the_table_models(database_url: str) -> Non
     upgrade(database_url, keys_for(database_url))
 
     assert schema_differences(database_url) == []
-    assert current_revision(database_url) == head_revision(database_url) == "0009"
+    assert current_revision(database_url) == head_revision(database_url) == "0010"
 
 
 def test_the_queue_index_is_there_and_goes_with_a_downgrade(database_url: str) -> None:
@@ -270,6 +267,19 @@ def test_upgrading_to_0006_forgets_answered_pathway_questions_and_nothing_else(
                 assert work.conversations.get(key) is not None, key
     finally:
         storage.close()
+
+
+def test_the_live_keyboards_go_at_0010_and_come_back_empty_below_it(database_url: str) -> None:
+    upgrade(database_url, keys_for(database_url))
+    assert "live_keyboards" not in table_names(database_url)
+
+    downgrade(database_url, "0009", keys_for(database_url))
+
+    assert current_revision(database_url) == "0009"
+    assert "live_keyboards" in table_names(database_url)
+    upgrade(database_url, keys_for(database_url))
+    assert "live_keyboards" not in table_names(database_url)
+    assert schema_differences(database_url) == []
 
 
 def test_downgrade_to_0004_drops_only_the_live_keyboards(database_url: str) -> None:

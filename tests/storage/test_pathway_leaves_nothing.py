@@ -1,6 +1,6 @@
 """The pathway question, answered, leaves nothing keyed to the chat on any backend; a concern
 it paused is kept, and only that. Turns run as the Telegram channel runs them: each update
-kept in the inbox, taken, handled with its key, marked done, and the live keyboard recorded."""
+kept in the inbox, taken, handled with its key, and marked done."""
 
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ class Channel:
         self.now = T0
         self.service = TurnService(DIALOGUE, storage, clock=self.clock)
         self.update_id = 1000
-        self.message_id = 50
 
     def clock(self) -> datetime:
         self.now += timedelta(seconds=20)  # a person takes a while to answer
@@ -48,11 +47,8 @@ class Channel:
             item = uow.inbox.take(CHAT, self.now, self.now + timedelta(minutes=1))
         assert item is not None and item.key == key
         turn = self.service.handle_now(CHAT, OWNER, event, dedupe_key=key)
-        self.message_id += len(turn.replies)
         with self.storage.unit_of_work() as uow:
             uow.inbox.done(item.id, self.now)  # nothing to mark once its row went with the turn
-            buttons = bool(turn.replies) and bool(turn.replies[-1].options)
-            uow.keyboards.swap(CHAT, self.message_id if buttons else None)
         return turn
 
     def pathway(self, inputs: list[str] = PATHWAY) -> Turn:
@@ -68,13 +64,9 @@ def test_the_pathway_question_answered_leaves_nothing_keyed_to_the_chat(
     channel = Channel(storage)
     channel.pathway(PATHWAY[:-1])
     tables = {trace.partition(":")[0] for trace in traces(storage, CHAT_ID)}
-    # While it is being asked. On SQL the inbox and the live keyboard hold only a keyed hash
+    # While it is being asked. On SQL the inbox holds only a keyed hash
     # of the chat; the conversation keeps it sealed, and traces reads through the key.
-    kept = (
-        {"conversations"}
-        if isinstance(storage, SqlStorage)
-        else {"conversations", "inbox", "live_keyboards"}
-    )
+    kept = {"conversations"} if isinstance(storage, SqlStorage) else {"conversations", "inbox"}
     assert tables == kept
     turn = channel.send(Text(PATHWAY[-1]))
 
