@@ -346,7 +346,7 @@ async def run(
         handling = asyncio.create_task(inbox.run(stop, release_taken=not webhook))
         log.info("telegram bot @%s running", app.bot.username)
         if webhook:
-            from bot.channels.telegram_webhook import serve_webhook  # tornado: webhook only
+            from bot.channels.telegram_webhook import serve_webhook
 
             await serve_webhook(app, settings, stop, storage, inbox, outage)
         else:
