@@ -45,6 +45,7 @@ from storage.identity import Hasher, load_hasher
 from storage.repositories import StorageUnavailable as StorageUnavailable  # raised here
 from storage.repositories import UnitOfWork, WriteInReading
 from storage.sql import QUEUED, SqlUnitOfWork
+from storage.tables import on_postgresql
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -478,6 +479,7 @@ def _create_engine(url: str, synchronous: Synchronous = DEFAULT_SYNCHRONOUS) -> 
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, synchronous)
+    on_postgresql()
     # hide_parameters: an error message must never quote a concern's text.
     return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
 

@@ -15,18 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
-import json
 import logging
-import re
 import signal
 import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlparse
 
-import tornado.httpserver
-import tornado.web
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
@@ -174,77 +168,6 @@ class Poller:
 
 def _seconds(wait: float | timedelta) -> float:
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-
-
-class WebhookHandler(tornado.web.RequestHandler):
-    """Keeps each update in the inbox and answers 200 at once; 503 if the database is away,
-    so that Telegram delivers it again later."""
-
-    def initialize(
-        self, app: AnyApp, secret: str, storage: Storage, drain: InboxDrain, outage: Outage
-    ) -> None:
-        self.app = app
-        self.secret = secret
-        self.storage = storage
-        self.drain = drain
-        self.outage = outage
-
-    async def post(self) -> None:
-        given = self.request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.secret.encode()):
-            log.warning("webhook request without the right secret refused")
-            self.set_status(403)
-            return
-        try:
-            data = json.loads(self.request.body)
-            update = Update.de_json(data, self.app.bot) if isinstance(data, dict) else None
-        except (ValueError, TypeError, KeyError):
-            update = None
-        if update is None:
-            self.set_status(400)
-            return
-        item = kept(data, datetime.now(UTC))
-        try:
-            chats = await asyncio.to_thread(keep_all, self.storage, [item])
-        except StorageUnavailable as error:
-            self.outage.failed(error)
-            self.set_status(503)
-            return
-        self.outage.ok()
-        self.drain.wake(chats)
-        self.set_status(200)
-
-
-async def serve_webhook(
-    app: AnyApp,
-    settings: Settings,
-    stop: asyncio.Event,
-    storage: Storage,
-    drain: InboxDrain,
-    outage: Outage,
-) -> None:
-    url = settings.telegram_webhook_url or ""
-    if settings.telegram_webhook_secret is None:
-        raise TelegramStartError("webhook mode needs CONCERNBOT_TELEGRAM_WEBHOOK_SECRET")
-    secret = settings.telegram_webhook_secret.get_secret_value()
-    path = urlparse(url).path or "/"
-    route = re.escape(path)  # tornado reads the path as a pattern
-    given = {"app": app, "secret": secret, "storage": storage, "drain": drain, "outage": outage}
-    web = tornado.web.Application([(route, WebhookHandler, given)])
-    server = tornado.httpserver.HTTPServer(web)
-    server.listen(settings.telegram_port, settings.telegram_listen)
-    try:
-        await with_retries(
-            lambda: app.bot.set_webhook(
-                url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES
-            )
-        )
-        log.info(
-            "webhook listening on %s:%d%s", settings.telegram_listen, settings.telegram_port, path
-        )
-        await stop.wait()
-    finally:
-        server.stop()
 
 
 def _worker(app: AnyApp, settings: Settings, triage: TriageService) -> OutboxWorker:
@@ -401,26 +324,32 @@ async def run(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    webhook = bool(settings.telegram_webhook_url)
     try:
-        await channel.commands_menu(app)
         if settings.team_chat_id is not None:
             TeamDesk(triage, settings.team_chat_id).install(app)
         worker = _worker(app, settings, triage)
         wake_when_queued(triage.storage, worker)
-        await asyncio.to_thread(say_what_waits, triage)
+        # Independent of each other: side by side, so a start waits for the slowest, not
+        # for the sum (each is a round trip to Telegram or a query).
+        await asyncio.gather(
+            channel.commands_menu(app),
+            asyncio.to_thread(say_what_waits, triage),
+            *([] if webhook else [with_retries(lambda: app.bot.delete_webhook())]),
+        )
         draining = asyncio.create_task(worker.run(stop, OUTBOX_POLL))
         storage, outage = service.storage, Outage()
         tidying = asyncio.create_task(forget_old_updates(storage, stop, outage))
         sweeping = asyncio.create_task(keep_tidy(keeping, stop, outage)) if keeping else None
         inbox = InboxDrain(storage, _Kept(app, channel), outage)
-        webhook = bool(settings.telegram_webhook_url)
         # Polling is one process per token, so what a killed run had taken is free at once.
         handling = asyncio.create_task(inbox.run(stop, release_taken=not webhook))
         log.info("telegram bot @%s running", app.bot.username)
         if webhook:
+            from bot.channels.telegram_webhook import serve_webhook
+
             await serve_webhook(app, settings, stop, storage, inbox, outage)
         else:
-            await with_retries(lambda: app.bot.delete_webhook())
             await Poller(app, settings.telegram_poll_timeout, storage, inbox, outage).run(stop)
         await handling
         await draining
