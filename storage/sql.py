@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, Table, bindparam, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select, update
 
@@ -255,11 +257,24 @@ class SqlAuditLog:
         return [_to_audit_entry(row) for row in self._session.exec(statement)]
 
 
+# Every turn asks whether its update is new: one statement that inserts unless it is there.
+_INBOUND: Table = InboundRow.__table__  # type: ignore[attr-defined]  # SQLModel's
+_SEE_ONCE = {
+    name: insert_for(_INBOUND).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+    for name, insert_for in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+
+
 class SqlInboundLog:
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def first_time(self, key: str, at: datetime) -> bool:
+        connection = self._session.connection()
+        once = _SEE_ONCE.get(connection.dialect.name)
+        if once is not None:  # a row there already, or being written, inserts nothing
+            values = {"key": key, "seen_at": require_aware(at)}
+            return bool(connection.execute(once, values).rowcount == 1)
         if self._session.get(InboundRow, key) is not None:
             return False
         try:
