@@ -23,7 +23,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("telegram_load", "priority", "turns", "start", "team_views", "exports", "replicas")
+SCRIPTS = (
+    "telegram_load", "update_cpu", "priority", "turns", "start", "team_views", "exports", "replicas"
+)  # fmt: skip
 RESULT = re.compile(
     r"^result: (?P<measure>.+?) = (?P<value>.+?) \((?P<target>[^()]*)\)\s*(?P<verdict>ok|MISSED)?$"
 )
