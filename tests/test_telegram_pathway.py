@@ -130,5 +130,8 @@ async def test_the_answered_pathway_question_leaves_nothing_with_the_chats_id(bo
     assert len(bot.server.requests("answerCallbackQuery")) == presses
     assert len(bot.server.requests("editMessageText")) == presses
     assert not bot.server.requests("editMessageReplyMarkup")
+    # The rating rode in the message of the question after it: ticks and Done keep it.
+    rated = next(m for m in user.messages() if "16 of 25" in m.text)
+    assert rated.text.endswith("\n\n✓ My supervisor (ES or CS)") and not rated.labels
     choice = next(m for m in user.messages() if m.text.startswith("Which of these are you"))
     assert choice.text.endswith("\n\n✓ Resident doctor") and not choice.labels

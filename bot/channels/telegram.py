@@ -40,7 +40,14 @@ from telegram.ext import (
 )
 
 from bot.channels.limiter import PriorityRateLimiter
-from bot.channels.telegram_render import chosen, parse_callback, render_all, with_choice
+from bot.channels.telegram_render import (
+    chosen,
+    in_place,
+    parse_callback,
+    render_all,
+    toast,
+    with_choice,
+)
 from bot.keeping import Keeping
 from bot.service import Turn, TurnService
 from dialogues.filing import normalise_reference
@@ -211,7 +218,11 @@ class TelegramChannel:
         # must not cost the learner the reply. A press on another question is told what
         # became of it (the note that leads the question sent with it); one that moved nothing
         # and is not asked again (no conversation, or a finished one), that it changed nothing.
-        notice = turn.replies[0].text.partition("\n\n")[0] if turn.stale and turn.replies else None
+        notice = (
+            toast(turn.replies[0].text.partition("\n\n")[0])
+            if turn.stale and turn.replies
+            else None
+        )
         if not turn.stale and not turn.taken and all(r.step != step for r in turn.replies):
             notice = self.prompts.say("stale_button")
         with contextlib.suppress(BadRequest):
@@ -351,7 +362,7 @@ class TelegramChannel:
         self, context: ContextTypes.DEFAULT_TYPE, message: Message, reply: Reply
     ) -> None:
         piece = render_all([reply])[-1]
-        await self._edit_text(context, message, piece.html, piece.keyboard)
+        await self._edit_text(context, message, in_place(message.text or "", piece), piece.keyboard)
 
     async def _edit_text(
         self,

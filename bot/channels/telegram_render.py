@@ -179,6 +179,26 @@ def with_choice(text: str, choice: str) -> str | None:
     return html.escape(f"{text}\n\n{choice}", quote=False)
 
 
+def toast(note: str) -> str:
+    """A note as a press's answer, alone in a toast: without the sentence that leads into
+    what follows it in the chat ("Here is where you are now:")."""
+    if not note.endswith(":"):
+        return note
+    head, stop, _ = note.rstrip(":").rpartition(". ")
+    return f"{head}{stop.strip()}" if stop else note
+
+
+def in_place(shown: str, question: Message) -> str:
+    """The HTML that redraws `question` in a message now showing `shown` (its plain text, as
+    Telegram gives it back): the notes that rode before the question (`render_all`) stay."""
+    plain = html.unescape(question.html)
+    head, found, _ = shown.rpartition(f"\n\n{plain.partition(chr(10))[0]}")
+    if not found or not head:
+        return question.html
+    redrawn = f"{html.escape(head, quote=False)}\n\n{question.html}"
+    return redrawn if len(redrawn) <= MAX_TEXT else question.html
+
+
 def _escaped(piece: str) -> list[str]:
     """A piece escaped, split again when escaping took it past the limit: "&" becomes five
     characters, so a review of answers full of them can grow to 10,000 (found by the fuzz)."""

@@ -13,6 +13,7 @@ from bot.channels.telegram_render import (
     render,
     render_all,
     split_text,
+    toast,
     with_choice,
 )
 from dialogues.bundle import load_content
@@ -142,3 +143,15 @@ def test_a_press_shows_the_label_pressed_or_the_ticks_of_a_done() -> None:
     assert chosen(multi[-1].keyboard, "told|b") == ["⬜ Nobody"]  # a tick is edited in place
     assert with_choice("Tom & Jerry?", "✓ Yes") == "Tom &amp; Jerry?\n\n✓ Yes"
     assert with_choice("x" * (MAX_TEXT - 3), "✓ Yes") is None  # would not fit: buttons only
+
+
+def test_a_toast_is_the_note_without_its_lead_in_to_the_question() -> None:
+    note = (
+        "That button belongs to an earlier question, which already has an answer, so it "
+        "changed nothing (/back changes that answer). Here is where you are now:"
+    )
+    assert toast(note) == (
+        "That button belongs to an earlier question, which already has an answer, so it "
+        "changed nothing (/back changes that answer)."
+    )
+    assert toast("That press changed nothing.") == "That press changed nothing."
