@@ -91,8 +91,10 @@ def check_the_flood(
     assert "safety check" in last.text  # with the question as it stands, in one message
     texts = [m.text for m in flooder.messages()][before:]
     assert sum(SLOW_DOWN in t for t in texts) == 1
-    # Quiet in between: at most one answer sent before the bot saw a flood, then the last.
-    assert sum("is not one of the options" in t for t in texts) <= 2
+    # Quiet in between: a few answers sent before the bot saw a flood (a webhook delivers a
+    # chat's updates one at a time, so its backlog builds while the first are handled: on a
+    # busy machine three were seen), then the last; never one for each of the flood.
+    assert sum("is not one of the options" in t for t in texts) <= 4 < FLOOD // 2
     sends = [r for r in server.requests("sendMessage") if r.status == 200]
     to_other = next(r.time for r in sends if r.chat_id == other.chat_id)
     last_to_flooder = max(r.time for r in sends if r.chat_id == flooder.chat_id)

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def loaded_at_start(server: BotApiServer, data_dir: Path, team: bool) -> list[st
         "CONCERNBOT_TEAM_CHAT_ID": "-1009000" if team else "",
         "CONCERNBOT_TEAM_MEMBERS": "9001" if team else "",
     }
-    seen = len(server.requests("getUpdates"))
+    started = time.time()
     process = subprocess.Popen(
         [sys.executable, "-c", REPORTING],
         env=env,
@@ -49,7 +50,13 @@ def loaded_at_start(server: BotApiServer, data_dir: Path, team: bool) -> list[st
         text=True,
     )
     try:
-        server.wait_for_request("getUpdates", seen + 1, timeout=60)
+        # A request is logged when it ends: the last run's long poll may be logged after it
+        # stopped. This run's is the first to have come in since it started.
+        server.state.wait_until(
+            lambda: [r for r in server.requests("getUpdates") if r.received >= started] or None,
+            60,
+            "this run's first getUpdates",
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
