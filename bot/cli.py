@@ -243,7 +243,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from bot.reports.register import register_filter, write_csv, write_xlsx
-    from dialogues.filing import normalise_reference
+    from dialogues.filing import read_reference
 
     app = _app(settings)
     out = Path(args.out)
@@ -251,7 +251,8 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         # Read-only: tens of seconds at 100,000 concerns, and learners' turns go on meanwhile.
         with app.storage.reading() as uow:
             if args.qca:
-                concern = uow.concerns.get(normalise_reference(args.qca))
+                reference = read_reference(args.qca)
+                concern = None if reference is None else uow.concerns.get(reference)
                 if concern is None or not concern.queued_for_team:
                     print(f"concernbot: no concern {args.qca}", file=sys.stderr)
                     return 2
@@ -267,14 +268,15 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
                 args.organisation,
             )
             # Written as it is read, one batch in memory; the bar (a terminal's stderr
-            # only: disable=None) counts rows and never shows what they say.
+            # only: disable=None) counts rows, never shows what they say, and stays as the last
+            # "n/n concerns" line (leave=False erased a quick export's bar: none was seen).
             with tqdm(
                 uow.concerns.stream(chosen),
                 total=uow.concerns.tally(chosen),
                 disable=None,
                 unit=" concerns",
                 file=sys.stderr,
-                leave=False,
+                leave=True,
             ) as concerns:
                 write = write_xlsx if args.format == "xlsx" else write_csv
                 written = write(concerns, app.content, out)

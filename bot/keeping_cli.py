@@ -96,17 +96,24 @@ def _forget(args: argparse.Namespace, app: App) -> int:
 
 
 def _withdraw(args: argparse.Namespace, app: App) -> int:
-    from dialogues.filing import normalise_reference
+    from dialogues.filing import read_reference
 
-    outcome = app.keeping.withdraw(_owner(args), normalise_reference(args.reference))
+    reference = read_reference(args.reference)
+    if reference is None:
+        print(app.content.prompts.keeping_say("not_a_reference", typed=args.reference))
+        return 2
+    outcome = app.keeping.withdraw(_owner(args), reference)
     print(app.keeping.withdrawal_words(outcome))
     return 0 if outcome.result == "withdrawn" else 2
 
 
 def _keep(args: argparse.Namespace, app: App) -> int:
-    from dialogues.filing import normalise_reference
+    from dialogues.filing import read_reference
 
-    reference = normalise_reference(args.reference)
+    reference = read_reference(args.reference)
+    if reference is None:
+        print(app.content.prompts.keeping_say("not_a_reference", typed=args.reference))
+        return 2
     if not app.keeping.keep(reference, "operator"):
         print(app.content.prompts.keeping_say("keep_unknown", reference=reference))
         return 2

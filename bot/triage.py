@@ -371,9 +371,14 @@ def _with_status(concern: Concern, status: str) -> Concern:
     return replace(concern, status=status)
 
 
-def age(since: datetime, now: datetime) -> str:
-    """A short age such as 3 d or 5 h."""
+def age(since: datetime, now: datetime, say: Callable[..., str]) -> str:
+    """A short age in the team's words (`say` is Prompts.team_say): "under a minute",
+    "40 min", "5 h", "3 d". A fresh concern is not "0 h" old."""
     waited = now - since
     if waited >= timedelta(days=1):
-        return f"{waited.days} d"
-    return f"{int(waited.total_seconds() // 3600)} h"
+        return say("age_days", days=waited.days)
+    if waited >= timedelta(hours=1):
+        return say("age_hours", hours=int(waited.total_seconds() // 3600))
+    if waited >= timedelta(minutes=1):
+        return say("age_minutes", minutes=int(waited.total_seconds() // 60))
+    return say("age_new")

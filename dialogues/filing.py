@@ -21,11 +21,15 @@ def make_reference(random_below: Callable[[int], int]) -> str:
     return f"{REFERENCE_PREFIX}-{chars[:4]}-{chars[4:]}"
 
 
-def normalise_reference(text: str) -> str:
-    """A reference as typed (any case, spaces or dashes) in its canonical form."""
+def read_reference(text: str) -> str | None:
+    """A reference as typed (any case, spaces or dashes) in its canonical form, or None where
+    the text is not a reference's shape: "QC-NOPE" is not garbled into "QC-NOPE-" and looked
+    up, so an answer can name what was typed and say it is not a reference."""
     chars = "".join(ch for ch in text.upper() if ch.isalnum())
-    if chars.startswith(REFERENCE_PREFIX):
+    if len(chars) == len(REFERENCE_PREFIX) + 8 and chars.startswith(REFERENCE_PREFIX):
         chars = chars[len(REFERENCE_PREFIX) :]
+    if len(chars) != 8 or not chars.isascii():
+        return None
     return f"{REFERENCE_PREFIX}-{chars[:4]}-{chars[4:]}"
 
 

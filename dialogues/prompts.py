@@ -173,7 +173,9 @@ TEAM = _contract({
     "noted": "reference", "answer_from_reporter": "reference text", "queue_heading": "",
     "queue_line": "symbol reference age organisation status assigned", "queue_empty": "",
     "queue_page": "page pages first last total", "queue_previous": "", "queue_next": "",
-    "case_unknown": "reference", "case_usage": "", "history_heading": "reference",
+    "case_unknown": "reference", "case_usage": "", "not_a_reference": "typed",
+    "history_heading": "reference", "history_empty": "reference",
+    "age_minutes": "minutes", "age_hours": "hours", "age_days": "days", "age_new": "",
     "history_line": "at action actor", "note_line": "at author text",
     "reminder": "reference band hours", "stats_caption": "count", "help": "",
     "email_subject": "reference band organisation", "email_intro": "", "already_closed": "",
@@ -227,6 +229,7 @@ KEEPING = _contract({
     "withdraw_too_late": "reference status", "draft_warning": "idle date resume",
     "tidy_done": "anonymised expired warned", "keep_done": "reference",
     "keep_unknown": "reference", "team_withdrawn": "reference", "team_keep_usage": "",
+    "not_a_reference": "typed", "withdraw_not_reference": "typed",
 })  # fmt: skip
 
 # The terminal's own words. Those of TERMINAL_WORDS replace the message of the same key in a

@@ -848,3 +848,36 @@ def test_a_bad_setting_is_named_in_one_line_without_its_value(
     assert "setting CONCERNBOT_TEAM_CHAT_ID: " in done.stderr
     assert "setting CONCERNBOT_TELEGRAM_PORT: " in done.stderr
     assert "s3cret" not in done.stderr and "the-team" not in done.stderr
+
+
+def test_export_draws_its_bar_on_a_terminal_and_never_the_concerns_words(
+    tmp_path: Path, data_env: dict[str, str]
+) -> None:
+    """Under a pseudo-terminal (48 rows) the bar is drawn and stays as the final count; it
+    counts rows and shows nothing a concern says."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    sent = [*SECOND_HALF[:WANTS_TEAM], "1", *SECOND_HALF[WANTS_TEAM + 1 :]]  # "Yes, send it"
+    for user in ("bar1", "bar2"):
+        assert run(["chat", "--user", user], FIRST_HALF + sent, data_env, tmp_path).returncode == 0
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 120, 0, 0))
+    export = subprocess.Popen(
+        [CONCERNBOT, "export", "--format", "csv", "--out", "register.csv"],
+        stdin=side, stdout=side, stderr=side, env={**os.environ, **data_env}, cwd=tmp_path,
+    )  # fmt: skip
+    os.close(side)
+    shown = b""
+    with suppress(OSError):  # the terminal's far side closes when the export ends
+        while chunk := os.read(main, 65536):
+            shown += chunk
+    os.close(main)
+    assert export.wait(timeout=120) == 0
+    screen = shown.decode()
+    assert "2/2" in screen and "100%" in screen and "concerns" in screen
+    assert "wrote 2 concerns" in screen
+    assert DESCRIPTION not in screen and DESCRIPTION[:20] not in screen
+    assert DESCRIPTION in (tmp_path / "register.csv").read_text(encoding="utf-8-sig")

@@ -105,6 +105,10 @@ def test_keep_and_privacy_for_the_operator(tmp_path: Path, data_env: dict[str, s
     filed = run(["chat", "--user", "ola"], FIRST_HALF + SECOND_HALF, data_env, tmp_path)
     reference = filed.stdout.split("Your reference is ")[1][:12]
     assert run(["keep", "QC-NONE-0000"], [], data_env, tmp_path).returncode == 2
+    for command in (["keep", "QC-NOPE"], ["withdraw", "QC-NOPE", "--user", "ola"]):
+        odd = run(command, [], data_env, tmp_path)  # not a reference's shape: said, not garbled
+        assert odd.returncode == 2
+        assert odd.stdout == "QC-NOPE is not a reference (they look like QC-7KMX-3RTA).\n"
     kept = run(["keep", reference], [], data_env, tmp_path)
     assert kept.returncode == 0 and f"free text of {reference} will be kept" in kept.stdout
     env = {**data_env, "CONCERNBOT_RETENTION_MONTHS": "18", "CONCERNBOT_DRAFT_DAYS": "10"}

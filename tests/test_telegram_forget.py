@@ -50,6 +50,9 @@ async def test_forget_me_asks_first_then_says_what_went_and_what_the_team_keeps(
 
         await channel.handle_kept(app, kept(user.send("/withdraw")), quiet=False)
         await wait_for(user, "give its reference")
+        await channel.handle_kept(app, kept(user.send("/withdraw QC-NOPE")), quiet=False)
+        said = await wait_for(user, "is not a reference")
+        assert said.startswith("QC-NOPE is not a reference (they look like QC-7KMX-3RTA)")
         await channel.handle_kept(app, kept(user.send("/withdraw qc-bcde-3456")), quiet=False)
         await wait_for(user, "can no longer be withdrawn")
         await channel.handle_kept(app, kept(user.send("/withdraw QC-ABCD-2345")), quiet=False)

@@ -43,7 +43,7 @@ from bot.triage import (
     UnknownConcern,
     telegram_user,
 )
-from dialogues.filing import normalise_reference
+from dialogues.filing import read_reference
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,9 @@ class TeamDesk:
         """/assign REF NAME: give a concern to a member of the team."""
         if len(args) < 2:
             return self.prompts.team["assign_usage"]
-        reference = normalise_reference(args[0])
+        reference = read_reference(args[0])
+        if reference is None:
+            return self.prompts.team_say("not_a_reference", typed=args[0])
         try:
             self.triage.assign(user_id, reference, " ".join(args[1:]))
         except (UnknownConcern, ValueError):
@@ -258,7 +260,9 @@ class TeamDesk:
         keeping = self.prompts.keeping
         if not args:
             return keeping["team_keep_usage"]
-        reference = normalise_reference(args[0])
+        reference = read_reference(args[0])
+        if reference is None:
+            return self.prompts.team_say("not_a_reference", typed=args[0])
         try:
             self.triage.keep_text(user_id, reference)
         except UnknownConcern:
@@ -269,7 +273,11 @@ class TeamDesk:
         if not args:
             await self._send(context, self.prompts.team["case_usage"])
             return
-        reference = normalise_reference("".join(args))
+        reference = read_reference("".join(args))
+        if reference is None:
+            typed = " ".join(args)
+            await self._send(context, self.prompts.team_say("not_a_reference", typed=typed))
+            return
         try:
             case = await asyncio.to_thread(self.triage.case, reference)
         except UnknownConcern:
@@ -284,6 +292,8 @@ class TeamDesk:
 
     def _history(self, reference: str) -> str:
         case = self.triage.case(reference)
+        if not case.history and not case.notes:  # not a heading with nothing under it
+            return self.prompts.team_say("history_empty", reference=reference)
         lines = [self.prompts.team_say("history_heading", reference=reference)]
         for entry in case.history:
             at = entry.at.strftime("%d %b %H:%M")

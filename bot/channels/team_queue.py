@@ -59,7 +59,7 @@ class QueuePager:
         for entry in page.entries:
             lines.append(self.prompts.team_say(
                 "queue_line", symbol=risk.band_for(entry.score).symbol,
-                reference=entry.reference, age=age(entry.created_at, now),
+                reference=entry.reference, age=age(entry.created_at, now, self.prompts.team_say),
                 organisation=_clip(entry.organisation_other or names.get(entry.organisation, "")),
                 status=self.prompts.statuses.get(entry.status, entry.status),
                 assigned=_clip(entry.assigned_to or team["nobody"]),

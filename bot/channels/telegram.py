@@ -50,7 +50,7 @@ from bot.channels.telegram_render import (
 )
 from bot.keeping import Keeping
 from bot.service import Turn, TurnService
-from dialogues.filing import normalise_reference
+from dialogues.filing import read_reference
 from dialogues.privacy import default_facts, privacy_words
 from dialogues.prompts import COMMANDS
 from dialogues.turns import Command, Event, Press, Reply, Text
@@ -192,7 +192,10 @@ class TelegramChannel:
         if name == "withdraw":
             if not args:
                 return say("withdraw_usage")
-            return keeping.withdrawal_words(keeping.withdraw(owner, normalise_reference(args[0])))
+            reference = read_reference(args[0])
+            if reference is None:
+                return say("withdraw_not_reference", typed=args[0])
+            return keeping.withdrawal_words(keeping.withdraw(owner, reference))
         if args and args[0].casefold() == "yes":
             done = keeping.forget(owner)
             return keeping.preview_words(done) if done.empty else keeping.forget_words(done)

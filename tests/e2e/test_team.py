@@ -229,10 +229,18 @@ def test_team_commands_the_queue_the_picture_and_a_reminder(
     reference = file_concern(learner, identity="Confidential")
     card = member.wait_for(f"Quality Concerns Alert {reference}", timeout=20)
     assert "Dr Named Person, named.person@nhs.net" in card.text  # confidential: the team sees it
+    # A history is never a heading with nothing under it (filing is its first line); what is
+    # not a reference's shape is named as typed, not garbled into one.
+    after(member, lambda: member.send(f"/case {reference}"), "concern.submitted by reporter")
+    after(member, lambda: member.send("/case QC-NOPE"), "QC-NOPE is not a reference")
+    assert not any(m.text.rstrip().endswith(":") for m in member.messages())
+    assert not any("QC-NOPE-" in m.text for m in member.messages())
     reminder = member.wait_for(f"⏰ {reference}", timeout=30)
     assert "not been acknowledged" in reminder.text
     queue = after(member, lambda: member.send("/queue"), "Open concerns")
     assert reference in queue.text and "🟥" in queue.text
+    assert " 0 h old" not in queue.text  # minutes old, or under a minute
+    assert f"{reference}, under a minute old" in queue.text or " min old" in queue.text
     after(member, lambda: member.send("/stats"), "Open concerns: 1")
     [picture] = member.files()
     assert picture.data.startswith(b"\x89PNG")

@@ -10,7 +10,7 @@ import pytest
 
 from dialogues.bundle import load_content
 from dialogues.engine import Dialogue
-from dialogues.filing import REFERENCE_ALPHABET, make_reference, normalise_reference
+from dialogues.filing import REFERENCE_ALPHABET, make_reference, read_reference
 from dialogues.records import Advice, Conversation
 from dialogues.turns import Command, Event, Outcome, Press, Text
 
@@ -422,7 +422,12 @@ def test_references_are_unambiguous() -> None:
         assert prefix == "QC" and len(a) == len(b) == 4
         assert set(a + b) <= set(REFERENCE_ALPHABET)
         assert not set(a + b) & set("01OILUV")
-    assert normalise_reference(" qc 7kmx 3rta ") == "QC-7KMX-3RTA"
+    assert read_reference(" qc 7kmx 3rta ") == "QC-7KMX-3RTA"
+    assert read_reference("7kmx-3rta") == read_reference("QC\u20137KMX\u20133RTA") == "QC-7KMX-3RTA"
+    assert read_reference("QCAB-2345") == "QC-QCAB-2345"  # eight characters: no prefix to drop
+    # Not a reference's shape: None, never a garbled "QC-NOPE-" to look up and name.
+    for typed in ("QC-NOPE", "nope", "", "QC-7KMX-3RTA-X", "QC-7KMX-3RT", "QC-\uff17KMX-3RTA"):
+        assert read_reference(typed) is None
 
 
 @pytest.mark.parametrize("step", ["danger", "group", "topics", "likelihood", "review"])
