@@ -117,7 +117,13 @@ def diagrams() -> str:
 def _dependent(dependent: Dependent) -> str:
     on = f" on {', '.join(dependent.on)}" if dependent.on else ""
     guard = f" while {dependent.guard}" if dependent.guard else ""
-    return f"{dependent.answer}:{on}{',' if on and guard else ''}{guard}"
+    # Kept through a change that it still fits, and through a first answer to what it is on.
+    fits = (
+        f" (kept through a change while {dependent.fits}, and through a first answer)"
+        if dependent.fits
+        else ""
+    )
+    return f"{dependent.answer}:{on}{',' if on and guard else ''}{guard}{fits}"
 
 
 def typed_program(argv0: str | None = None, path: str | None = None) -> str:

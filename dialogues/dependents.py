@@ -5,7 +5,9 @@ Beside the answers, the conversation keeps a short note of what each dependent w
 ("told_outcome<told=..."), so a change is seen however it came about: a review section
 changed, /back, a story read again. A dependent whose guard fails, or whose answers have
 changed since it was given, is dropped, with its note and its mark as read from the story;
-the journey then asks it again, and the review never shows it. Pure: no I/O.
+the journey then asks it again, and the review never shows it. One declared to `fits` is
+kept through a change while it still fits, and through the first answer to what it is given
+on (an answer given for the first time changes nothing that follows). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dialogues.records import Answer, Answers
 
 # Where the notes are kept among the answers: "answer<on=value", one per answer it is given on.
 GIVEN_ON = "given_on"
+# How an answer not yet given is noted.
+UNANSWERED = "null"
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,15 @@ def _stands(
 ) -> bool:
     if dependent.guard is not None and not getattr(guards, dependent.guard)():
         return False
+    changed = False
     for on in dependent.on:
         now = value_of(answers.get(on))
-        if noted.get((dependent.answer, on), now) != now:
-            return False
-    return True
+        was = noted.get((dependent.answer, on), now)
+        # Given before what it is given on was answered: that first answer is no change.
+        changed |= was != now and not (dependent.fits is not None and was == UNANSWERED)
+    if not changed:
+        return True
+    return dependent.fits is not None and getattr(guards, dependent.fits)()
 
 
 def tidy(

@@ -94,11 +94,17 @@ class Dependent:
     It stands while `guard` holds (a name only while not anonymous) and while each answer it
     is given `on` is as it was when it was given (what came of it, only for those it was
     said of). Otherwise it is dropped, and the journey asks it again.
+
+    With `fits`, a change of what it is given `on` is asked whether the answer still fits
+    the new one, and it stays if so (whom they told, while the new group's list has them
+    all); and the first answer to what it is given on is no change at all (whom the story
+    said they told, confirmed before the group was asked, stays whatever group is given).
     """
 
     answer: str
     on: tuple[str, ...] = ()
     guard: str | None = None
+    fits: str | None = None
 
 
 @dataclass(frozen=True)
@@ -294,8 +300,9 @@ CONCERN = Journey(
         Dependent("story_wrong", on=("story_check",), guard="is_correcting_story"),
         Dependent("university", on=("group",), guard="is_student"),
         # Whom the learner told is chosen from their group's own list: a changed group keeps
-        # it only while every role ticked is on the new group's list too.
-        Dependent("told", guard="has_roles_of_group"),
+        # it only while every role ticked is on the new group's list too. A group given for
+        # the first time changes nothing: whom the confirmed story said they told stays.
+        Dependent("told", on=("group",), fits="has_roles_of_group"),
         # The site is a side answer of the organisation (typed with it, or read from the
         # story with it): a new organisation gives its own, or none.
         Dependent("site", on=("organisation",)),
@@ -367,7 +374,7 @@ PATHWAY = Journey(
     ),
     dependents=(
         Dependent("danger_now", on=("danger",), guard="is_in_danger"),
-        Dependent("told", guard="has_roles_of_group"),
+        Dependent("told", on=("group",), fits="has_roles_of_group"),
         Dependent("told_outcome", on=("told",), guard="has_told_someone"),
     ),
     # How serious it is, as the concern's review shows it, before whom it was raised with.

@@ -111,10 +111,7 @@ class Steps:
             levels = getattr(catalogue.risk, step)
             return tuple((str(v.score), v.label) for v in levels)
         if step == "told":
-            return (
-                *self.told_roles(conversation.answer_text("group")),
-                ("nobody", text.label("nobody")),
-            )
+            return self._told_choices(conversation, ("nobody", text.label("nobody")))
         if step == "story_wrong":
             return tuple((item, text.label(item)) for item in self.story_items(conversation))
         if step == PRIVACY_CHECK:
@@ -135,6 +132,8 @@ class Steps:
             return sum(g.more == more for g in self.catalogue.pathways.groups)
         if step == "organisation":
             return 1
+        if step == "told":  # the buttons first (see `_told_choices`), Done beside them
+            return min(len(choices), MOST_BUTTONS - len(self.actions(step, conversation)))
         if step == "topics":
             return sum(not t.more for t in self.catalogue.framework.topics)
         if step == "topics_more":
@@ -142,6 +141,23 @@ class Steps:
         if step == "standards":
             return min(len(self.standard_candidates(conversation)), SHOWN_STANDARDS) + 1
         return len(choices)
+
+    def _told_choices(
+        self, conversation: Conversation, nobody: tuple[str, str]
+    ) -> tuple[tuple[str, str], ...]:
+        """The group's roles and Nobody; whom the story said they told, though the group's
+        list has no such role (a doctor's "ward manager"), still on offer (ticked) in place
+        of the group's last roles not ticked, which are then offered to typing only."""
+        offered = self.told_roles(conversation.answer_text("group"))
+        ticked = set(conversation.answer_list("told"))
+        # In another group's (button-length) words where one has the role.
+        words = dict(self.told_roles(None))
+        words.update((k, w) for g in self.catalogue.pathways.groups[::-1] for k, w in g.roles)
+        kept = [(k, words[k]) for k in words if k in ticked - {k for k, _ in offered}]
+        over = max(0, len(offered) + len(kept) - (MOST_BUTTONS - 2))  # beside Nobody, Done
+        spare = [r for r in offered if r[0] not in ticked][::-1][:over]
+        shown = [r for r in offered if r not in spare]
+        return (*shown, *kept, nobody, *spare[::-1])
 
     def told_roles(self, group_key: str | None) -> tuple[tuple[str, str], ...]:
         """Whom this group may have told, in its own words; every role if the group is unknown."""

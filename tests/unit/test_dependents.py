@@ -34,8 +34,9 @@ def test_every_dependent_names_answers_and_guards_that_exist() -> None:
     for journey in JOURNEYS.values():
         for dependent in journey.dependents:
             assert dependent.on or dependent.guard, dependent
-            if dependent.guard is not None:
-                assert callable(getattr(Guards({}), dependent.guard)), dependent.guard
+            for guard in (dependent.guard, dependent.fits):
+                if guard is not None:
+                    assert callable(getattr(Guards({}), guard)), guard
 
 
 TOLD = {"group": "nursing_students", "told": ["placement_manager"], "told_outcome": "no_answer"}
@@ -116,6 +117,20 @@ def test_whom_they_told_goes_when_the_new_group_is_never_offered_those_people() 
     assert kept["told"] == ["supervisor"] and kept["told_outcome"] == "waiting" and not dropped
 
 
+def test_whom_the_confirmed_story_said_they_told_stays_whatever_group_they_give() -> None:
+    story: dict[str, Answer] = {"told": ["placement_manager"], "told_outcome": "unresolved"}
+    story[FROM_STORY] = ["told", "told_outcome"]
+    answers, dropped = given_then_changed(story, group="resident_doctors")  # no ward manager
+    assert answers["told"] == ["placement_manager"] and answers["told_outcome"] == "unresolved"
+    assert not dropped
+    # A group changed afterwards is a change: the new group's list has no ward manager.
+    doctor = tidy(CONCERN, {**story, "group": "resident_doctors"}, FACTS).answers
+    answers, dropped = given_then_changed(doctor, group="nursing_students")
+    assert answers["told"] == ["placement_manager"] and not dropped  # a nurse's list has one
+    answers, dropped = given_then_changed(answers, group="medical_students")
+    assert dropped == {"told", "told_outcome"}
+
+
 def test_the_standards_go_when_the_topics_change() -> None:
     chosen = {"topics": ["supervision"], "standards": ["3.1", "1.1"]}
     answers, dropped = given_then_changed(chosen, topics=["supervision", "induction"])
@@ -150,7 +165,10 @@ def test_an_answer_dropped_is_no_longer_marked_as_from_the_story() -> None:
 def test_answers_kept_before_any_note_are_taken_as_given_on_what_stands() -> None:
     tidied = tidy(CONCERN, TOLD, FACTS)
     assert tidied.answers["told_outcome"] == "no_answer" and not tidied.dropped
-    assert tidied.answers[GIVEN_ON] == ['told_outcome<told=["placement_manager"]']
+    assert tidied.answers[GIVEN_ON] == [
+        'told<group="nursing_students"',
+        'told_outcome<told=["placement_manager"]',
+    ]
 
 
 def test_the_pathway_question_declares_whom_they_told_and_what_came_of_it() -> None:
@@ -351,3 +369,40 @@ def test_back_from_an_edit_with_changed_ticks_leaves_nothing_that_no_longer_foll
     assert "What came of it" not in back.replies[-1].text
     asked = send(back.conversation, Press("review", "submit"))
     assert asked.conversation is not None and asked.conversation.state == "told_outcome"
+
+
+def test_a_confirmed_story_saying_whom_they_told_is_not_asked_again_after_the_group() -> None:
+    # The tester's story: a resident doctor (whose list has no ward manager to tick) "told
+    # the ward manager and nothing happened", confirmed, then asked the group.
+    story = (
+        "We are left alone on the night shift at Addenbrookes with no supervision at all. "
+        "I told the ward manager and nothing happened."
+    )
+    check = run("3", story)
+    assert check.conversation is not None and check.conversation.state == "story_check"
+    assert "'told the ward manager'" in check.replies[-1].text
+    group = send(check.conversation, Press("story_check", "yes"))
+    assert group.conversation is not None and group.conversation.state == "group"
+    outcome = send(group.conversation, Press("group", "resident_doctors"))
+    asked: list[str] = []
+    for answer in ("1", "3", "1", "2", "none", "done", "2", "2", "1", "done", "3", "anonymous"):
+        assert outcome.conversation is not None
+        asked.append(outcome.conversation.state)
+        outcome = send(outcome.conversation, Text(answer))
+    assert "told" not in asked and "told_outcome" not in asked, asked
+    review = outcome.replies[-1].text
+    assert outcome.conversation is not None and outcome.conversation.state == "review"
+    assert "Who has been told: Ward or placement manager (from your story)" in review
+    assert "What came of it: Still unresolved (from your story)" in review
+    # Asked again from the review, the ward manager is still offered, so Done keeps it.
+    told = send(outcome.conversation, Press("review", "edit:who"))
+    assert "placement_manager" in keys(told) and "nobody" in keys(told) and len(keys(told)) <= 8
+    assert [o.key for o in told.replies[-1].options if o.selected] == ["placement_manager"]
+    outcome_again = send(told.conversation, Press("told", "done"))
+    kept = send(outcome_again.conversation, Press("told_outcome", "keep"))
+    back = send(kept.conversation, Press("barrier", "done"))
+    assert back.conversation is not None and back.conversation.state == "review"
+    assert "Who has been told: Ward or placement manager" in back.replies[-1].text
+    filed = send(back.conversation, Press("review", "submit")).concern
+    assert filed is not None and filed.told_outcome == "unresolved"
+    assert filed.told == ("placement_manager",)

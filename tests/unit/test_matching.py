@@ -61,7 +61,8 @@ CHOICE_STEPS = sorted(step for step, kind in KINDS.items() if kind in ("choice",
 def conversation(step: str) -> Conversation:
     """The step's conversation; "told@resident_doctors" is the step for another group."""
     step, _, group = step.partition("@")
-    answers = {**ANSWERS, "group": group} if group else ANSWERS
+    # Another group, with nobody ticked yet: the nurse's ticks are no answer of theirs.
+    answers = {**ANSWERS, "group": group, "told": []} if group else ANSWERS
     return Conversation(key="k", owner="o", journey="concern", state=step, answers=answers)
 
 
