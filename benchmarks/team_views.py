@@ -35,9 +35,14 @@ PAGE_TARGET_MS, QUERIES_TARGET, STATS_TARGET_MS = 100.0, 3, 500.0
 RUNS = 7
 
 
-def timed(action: Callable[[], Any], storage: Storage) -> tuple[float, int]:
-    """Median milliseconds of `action` over RUNS, and the statements one run sends."""
-    times, counts = [], []
+def queries(statements: list[str]) -> int:
+    """The statements that read: not BEGIN, nor the PRAGMA that makes a reading read-only."""
+    return sum(s.lstrip().upper().startswith(("SELECT", "WITH")) for s in statements)
+
+
+def timed(action: Callable[[], Any], storage: Storage) -> tuple[float, int, int]:
+    """Median milliseconds of `action` over RUNS; the queries and statements one run sends."""
+    times, counts, reads = [], [], []
     for _ in range(RUNS):
         seen: list[str] = []
 
@@ -52,7 +57,8 @@ def timed(action: Callable[[], Any], storage: Storage) -> tuple[float, int]:
         if isinstance(storage, SqlStorage):
             event.remove(storage.engine, "before_cursor_execute", count)
         counts.append(len(seen))
-    return statistics.median(times), max(counts)
+        reads.append(queries(seen))
+    return statistics.median(times), max(reads), max(counts)
 
 
 def result(name: str, value: float, unit: str, target: float | None) -> None:
@@ -77,10 +83,10 @@ def run(name: str, storage: Storage, count: int, dialogue: Dialogue) -> None:
     first = triage.queue_page()
     with storage.unit_of_work() as uow:  # setup, not timed: the key of the middle concern
         middle: QueueKey = uow.views.queue_page(size=max(1, first.total // 2)).entries[-1].key
-    first_ms, first_queries = timed(lambda: pager.render(triage.queue_page()), storage)
-    middle_ms, middle_queries = timed(lambda: pager.render(triage.queue_page(middle)), storage)
-    back_ms, back_queries = timed(lambda: pager.render(triage.queue_page(None, middle)), storage)
-    stats_ms, stats_queries = timed(triage.open_counts, storage)
+    first_ms, first_queries, first_all = timed(lambda: pager.render(triage.queue_page()), storage)
+    middle_ms, middle_queries, _ = timed(lambda: pager.render(triage.queue_page(middle)), storage)
+    back_ms, back_queries, _ = timed(lambda: pager.render(triage.queue_page(None, middle)), storage)
+    stats_ms, stats_queries, _ = timed(triage.open_counts, storage)
     counts = triage.open_counts()
     started = time.perf_counter()
     risk_picture(counts, dialogue.content)
@@ -91,10 +97,13 @@ def run(name: str, storage: Storage, count: int, dialogue: Dialogue) -> None:
           f" picture {picture_ms:.0f} ms")  # fmt: skip
     slowest = max(first_ms, middle_ms, back_ms)
     result(f"{name} /queue page at {count}", slowest, "ms", PAGE_TARGET_MS)
-    queries = max(first_queries, middle_queries, back_queries)
-    result(f"{name} /queue statements per page", queries, "statements", QUERIES_TARGET)
+    most = max(first_queries, middle_queries, back_queries)
+    result(f"{name} /queue queries per page", most, "queries", QUERIES_TARGET)
+    result(
+        f"{name} /queue statements per page, BEGIN and PRAGMA too", first_all, "statements", None
+    )
     result(f"{name} /stats counts at {count}", stats_ms, "ms", STATS_TARGET_MS)
-    result(f"{name} /stats statements", stats_queries, "statements", None)
+    result(f"{name} /stats queries", stats_queries, "queries", None)
     result(f"{name} /stats picture drawing", picture_ms, "ms", None)
 
 
