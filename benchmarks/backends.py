@@ -33,23 +33,29 @@ def sqlite(key: str | None = None) -> Iterator[Storage]:
 
 
 @contextmanager
-def postgres(server: str, key: str | None = None) -> Iterator[Storage]:
+def scratch_schema(server: str) -> Iterator[str]:
+    """A URL whose connections all work in a new, empty schema, dropped afterwards."""
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
     try:
-        keys = KeyRing([key or new_key()])
-        upgrade(rendered, keys)
-        storage = open_storage(rendered, keys)
-        yield storage
-        storage.close()
+        yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def postgres(server: str, key: str | None = None) -> Iterator[Storage]:
+    with scratch_schema(server) as url:
+        keys = KeyRing([key or new_key()])
+        upgrade(url, keys)
+        storage = open_storage(url, keys)
+        yield storage
+        storage.close()
 
 
 @contextmanager

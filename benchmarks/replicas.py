@@ -16,24 +16,21 @@ Run: python benchmarks/replicas.py [--quick]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 # The Bot API test server and the replicas' set-up live with the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from backends import scratch_schema
 from botapi import BotApiServer
 from botapi.user import ChatUser
 from e2e.replicas import cluster
 from e2e.test_telegram import start_concern, to_place
-from sqlalchemy import create_engine, make_url, text
 
 UPDATES_PER_LEARNER = 5  # /start, a press, the story, a press, the group
 UNLIMITED = {
@@ -41,21 +38,6 @@ UNLIMITED = {
     "CONCERNBOT_TELEGRAM_GROUP_MESSAGES_PER_MINUTE": "0",
     "CONCERNBOT_LOG_LEVEL": "WARNING",
 }
-
-
-@contextlib.contextmanager
-def scratch_schema(server_url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def learner(user: ChatUser) -> None:

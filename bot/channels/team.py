@@ -30,7 +30,7 @@ from telegram.ext import (
 
 from bot.channels.team_queue import PREFIX as QUEUE_PREFIX
 from bot.channels.team_queue import QueuePager
-from bot.channels.telegram import chat_key, with_retries
+from bot.channels.telegram import chat_key, edit_in_place, with_retries
 from bot.message_size import MAX_MESSAGE, split
 from bot.reports.card import card_html
 from bot.reports.picture import risk_picture
@@ -324,14 +324,7 @@ class TeamDesk:
             return
         text = card_html(case.concern, case.triage, self.triage.content)
         keyboard = card_keyboard(reference, self.triage, closing=closing)
-        try:
-            await with_retries(lambda: context.bot.edit_message_text(
-                text, chat_id=message.chat.id, message_id=message.message_id,
-                parse_mode=ParseMode.HTML, reply_markup=keyboard,
-            ))  # fmt: skip
-        except BadRequest as error:
-            if "not modified" not in str(error).casefold():
-                raise
+        await edit_in_place(context.bot, message, text, keyboard)
 
     async def _send(self, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
         """Text in the team chat, in as many messages as Telegram's limit needs (as it counts:

@@ -17,7 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.channels.telegram import with_retries
+from bot.channels.telegram import edit_in_place, with_retries
 from bot.triage import TriageService, age
 from storage.views import PAGE_SIZE, QueueKey, QueuePage
 
@@ -107,13 +107,5 @@ class QueuePager:
         with contextlib.suppress(BadRequest):  # too old to answer: the page still turns
             await with_retries(lambda: query.answer())
         if isinstance(query.message, Message):
-            message = query.message
-            try:
-                await with_retries(lambda: context.bot.edit_message_text(
-                    text, chat_id=message.chat.id, message_id=message.message_id,
-                    parse_mode=ParseMode.HTML, reply_markup=keyboard,
-                ))  # fmt: skip
-            except BadRequest as error:
-                if "not modified" not in str(error).casefold():
-                    raise
+            await edit_in_place(context.bot, query.message, text, keyboard)
         raise ApplicationHandlerStop

@@ -122,6 +122,25 @@ async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
     return await call()
 
 
+async def edit_in_place(
+    bot: Bot, message: Message, html: str, keyboard: InlineKeyboardMarkup | None = None
+) -> None:
+    """A message's text and buttons replaced; one that already reads so is left as it is."""
+    try:
+        await with_retries(
+            lambda: bot.edit_message_text(
+                html,
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+            )
+        )
+    except BadRequest as error:
+        if "not modified" not in str(error).casefold():
+            raise
+
+
 class TelegramChannel:
     """Translates between Telegram updates and the turn service."""
 
@@ -365,28 +384,9 @@ class TelegramChannel:
         self, context: ContextTypes.DEFAULT_TYPE, message: Message, reply: Reply
     ) -> None:
         piece = render_all([reply])[-1]
-        await self._edit_text(context, message, in_place(message.text or "", piece), piece.keyboard)
-
-    async def _edit_text(
-        self,
-        context: ContextTypes.DEFAULT_TYPE,
-        message: Message,
-        html: str,
-        keyboard: InlineKeyboardMarkup | None = None,
-    ) -> None:
-        try:
-            await with_retries(
-                lambda: context.bot.edit_message_text(
-                    html,
-                    chat_id=message.chat.id,
-                    message_id=message.message_id,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard,
-                )
-            )
-        except BadRequest as error:
-            if "not modified" not in str(error).casefold():
-                raise
+        await edit_in_place(
+            context.bot, message, in_place(message.text or "", piece), piece.keyboard
+        )
 
     async def _pressed(
         self, context: ContextTypes.DEFAULT_TYPE, message: Message, data: str, taken: bool
@@ -401,7 +401,7 @@ class TelegramChannel:
         if html is not None:
             # Too old to edit, or gone: the choice is saved all the same.
             with contextlib.suppress(BadRequest):
-                await self._edit_text(context, message, html)
+                await edit_in_place(context.bot, message, html)
             return
         await self._drop_keyboard(context, message.chat.id, message.message_id)
 
